@@ -1,0 +1,61 @@
+/**
+ * Endianness and class as parameters, not copies of the code: a FieldReader decodes the integer widths of
+ * one ELF flavour out of a buffer.
+ */
+import { ELFCLASS64, ELFDATA2MSB } from './constants.js';
+
+export type ElfClass = 32 | 64;
+export type ByteOrder = 'little' | 'big';
+
+export class FieldReader {
+  readonly elfClass: ElfClass;
+  readonly byteOrder: ByteOrder;
+  /** Size in bytes of an address / offset / Xword (4 or 8). */
+  readonly word: 4 | 8;
+
+  constructor(elfClass: ElfClass, byteOrder: ByteOrder) {
+    this.elfClass = elfClass;
+    this.byteOrder = byteOrder;
+    this.word = elfClass === 64 ? 8 : 4;
+  }
+
+  static fromIdent(eiClass: number, eiData: number): FieldReader {
+    return new FieldReader(eiClass === ELFCLASS64 ? 64 : 32, eiData === ELFDATA2MSB ? 'big' : 'little');
+  }
+
+  u16(buf: Buffer, at: number): number {
+    return this.byteOrder === 'little' ? buf.readUInt16LE(at) : buf.readUInt16BE(at);
+  }
+
+  u32(buf: Buffer, at: number): number {
+    return this.byteOrder === 'little' ? buf.readUInt32LE(at) : buf.readUInt32BE(at);
+  }
+
+  i32(buf: Buffer, at: number): number {
+    return this.byteOrder === 'little' ? buf.readInt32LE(at) : buf.readInt32BE(at);
+  }
+
+  /**
+   * An unsigned 64-bit value as a number. Exact below 2^53; larger values stay larger than any file
+   * size, so every bounds check that uses them fails as it should.
+   */
+  u64(buf: Buffer, at: number): number {
+    const lo = this.byteOrder === 'little' ? buf.readUInt32LE(at) : buf.readUInt32BE(at + 4);
+    const hi = this.byteOrder === 'little' ? buf.readUInt32LE(at + 4) : buf.readUInt32BE(at);
+    return hi * 0x1_0000_0000 + lo;
+  }
+
+  /** An address, offset or Xword: 4 bytes in ELF32, 8 in ELF64. */
+  addr(buf: Buffer, at: number): number {
+    return this.word === 8 ? this.u64(buf, at) : this.u32(buf, at);
+  }
+
+  /** A signed d_tag (Elf32_Sword / Elf64_Sxword) reduced to the values tags use. */
+  tag(buf: Buffer, at: number): number {
+    if (this.word === 4) return this.u32(buf, at);
+    const lo = this.byteOrder === 'little' ? buf.readUInt32LE(at) : buf.readUInt32BE(at + 4);
+    const hi = this.byteOrder === 'little' ? buf.readUInt32LE(at + 4) : buf.readUInt32BE(at);
+    // Every tag glibc knows fits in 32 bits; a tag with high bits set is one we do not know.
+    return hi === 0 ? lo : -1;
+  }
+}

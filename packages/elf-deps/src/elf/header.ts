@@ -1,0 +1,115 @@
+/** The ELF file header (Elf32_Ehdr / Elf64_Ehdr), read and checked against the file size. */
+import type { ByteSource } from '../bytes.js';
+import { ElfFormatError, NotElfError } from '../errors.js';
+import { ELFCLASS32, ELFCLASS64, ELFDATA2LSB, ELFDATA2MSB, PN_XNUM } from './constants.js';
+import { FieldReader, type ByteOrder, type ElfClass } from './fields.js';
+
+export interface ElfIdent {
+  elfClass: ElfClass;
+  byteOrder: ByteOrder;
+  /** EI_VERSION */
+  identVersion: number;
+  osAbi: number;
+  abiVersion: number;
+  /** True when the EI_PAD bytes are all zero (ld.so refuses files where they are not). */
+  padZero: boolean;
+}
+
+export interface ElfHeader extends ElfIdent {
+  type: number;
+  machine: number;
+  version: number;
+  entry: number;
+  phoff: number;
+  shoff: number;
+  flags: number;
+  ehsize: number;
+  phentsize: number;
+  /** The real number of program headers (PN_XNUM resolved through section header 0). */
+  phnum: number;
+  shentsize: number;
+  shnum: number;
+  shstrndx: number;
+}
+
+const MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
+export const EHDR_SIZE: Record<ElfClass, number> = { 32: 52, 64: 64 };
+export const PHDR_SIZE: Record<ElfClass, number> = { 32: 32, 64: 56 };
+export const SHDR_SIZE: Record<ElfClass, number> = { 32: 40, 64: 64 };
+
+/** Reads e_ident only: enough to tell ELF from not-ELF, and the class and byte order. */
+export function readIdent(src: ByteSource): ElfIdent {
+  if (src.size === 0) throw new NotElfError(src.path, 'not an ELF file: the file is empty (0 bytes)');
+  if (src.size < 16) {
+    const head = src.read(0, Math.min(4, src.size), 'e_ident');
+    if (head.length === 4 && head.equals(MAGIC)) {
+      throw new ElfFormatError(src.path, 'e_ident', 0, `truncated ELF header: the file has only ${src.size} bytes`);
+    }
+    throw new NotElfError(src.path, 'not an ELF file (no ELF magic)');
+  }
+  const ident = src.read(0, 16, 'e_ident');
+  if (!ident.subarray(0, 4).equals(MAGIC)) throw new NotElfError(src.path, 'not an ELF file (no ELF magic)');
+  const eiClass = ident[4]!;
+  const eiData = ident[5]!;
+  if (eiClass !== ELFCLASS32 && eiClass !== ELFCLASS64) {
+    throw new ElfFormatError(src.path, 'e_ident[EI_CLASS]', 4, `invalid ELF class ${eiClass}`);
+  }
+  if (eiData !== ELFDATA2LSB && eiData !== ELFDATA2MSB) {
+    throw new ElfFormatError(src.path, 'e_ident[EI_DATA]', 5, `invalid ELF byte order ${eiData}`);
+  }
+  let padZero = true;
+  for (let i = 9; i < 16; i++) if (ident[i] !== 0) padZero = false;
+  return {
+    elfClass: eiClass === ELFCLASS64 ? 64 : 32,
+    byteOrder: eiData === ELFDATA2MSB ? 'big' : 'little',
+    identVersion: ident[6]!,
+    osAbi: ident[7]!,
+    abiVersion: ident[8]!,
+    padZero,
+  };
+}
+
+export function readHeader(src: ByteSource): { header: ElfHeader; fields: FieldReader } {
+  const ident = readIdent(src);
+  const fields = new FieldReader(ident.elfClass, ident.byteOrder);
+  const size = EHDR_SIZE[ident.elfClass];
+  if (src.size < size) {
+    throw new ElfFormatError(src.path, 'Elf_Ehdr', 0, `truncated ELF header: ${src.size} bytes, a ${ident.elfClass}-bit header needs ${size}`);
+  }
+  const b = src.read(0, size, 'Elf_Ehdr');
+  const w = fields.word;
+  // Offsets of the fields after e_entry shift by the word size.
+  const afterEntry = 24 + w;
+  const header: ElfHeader = {
+    ...ident,
+    type: fields.u16(b, 16),
+    machine: fields.u16(b, 18),
+    version: fields.u32(b, 20),
+    entry: fields.addr(b, 24),
+    phoff: fields.addr(b, afterEntry),
+    shoff: fields.addr(b, afterEntry + w),
+    flags: fields.u32(b, afterEntry + 2 * w),
+    ehsize: fields.u16(b, afterEntry + 2 * w + 4),
+    phentsize: fields.u16(b, afterEntry + 2 * w + 6),
+    phnum: fields.u16(b, afterEntry + 2 * w + 8),
+    shentsize: fields.u16(b, afterEntry + 2 * w + 10),
+    shnum: fields.u16(b, afterEntry + 2 * w + 12),
+    shstrndx: fields.u16(b, afterEntry + 2 * w + 14),
+  };
+  if (header.phnum === PN_XNUM) {
+    // gABI: with PN_XNUM the real count is sh_info of section header 0.
+    if (header.shoff === 0) {
+      throw new ElfFormatError(src.path, 'e_phnum', afterEntry + 2 * w + 8, 'e_phnum is PN_XNUM but there is no section header 0 to hold the count');
+    }
+    const sh0 = src.read(header.shoff, SHDR_SIZE[ident.elfClass], 'e_shoff (section header 0)');
+    const shInfoAt = ident.elfClass === 64 ? 44 : 28;
+    header.phnum = fields.u32(sh0, shInfoAt);
+  }
+  if (header.shnum === 0 && header.shoff !== 0 && src.contains(header.shoff, SHDR_SIZE[ident.elfClass])) {
+    // gABI: e_shnum 0 with a section table means the count is sh_size of section header 0.
+    const sh0 = src.read(header.shoff, SHDR_SIZE[ident.elfClass], 'e_shoff (section header 0)');
+    const shSizeAt = ident.elfClass === 64 ? 32 : 20;
+    header.shnum = fields.addr(sh0, shSizeAt);
+  }
+  return { header, fields };
+}

@@ -1,0 +1,254 @@
+/**
+ * A file-system view rooted at a directory: every path is absolute *inside* the root, and symlinks,
+ * absolute or relative, resolve inside it (openat2's RESOLVE_IN_ROOT semantics: `..` at the root stays
+ * at the root, `/x` means ROOT/x). The host itself is the view rooted at `/`.
+ *
+ * Directory listings and resolved prefixes are cached for the life of the view: a resolver run reads a
+ * library directory once, not once per probe.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ByteSource, describeNonRegular, errnoToUnreadable } from './bytes.js';
+import { PathResolutionError, UnreadableFileError } from './errors.js';
+
+/** Linux's limit on symlinks followed in one lookup (MAXSYMLINKS). */
+export const MAX_SYMLINKS = 40;
+/** Largest configuration file elfcopy reads (ld.so.conf, nsswitch.conf, …). */
+export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
+export interface ResolvedLink {
+  /** The link's path inside the root. */
+  link: string;
+  /** What the link says, as written. */
+  target: string;
+}
+
+export interface Resolution {
+  /** The real path inside the root, every symlink resolved. */
+  real: string;
+  /** Every symlink met on the way, in the order met. */
+  links: ResolvedLink[];
+}
+
+export class SysRoot {
+  /** The root as a normalized absolute host path ("/" for the host). */
+  readonly root: string;
+  readonly isHost: boolean;
+  private readonly dirCache = new Map<string, ReadonlySet<string> | null>();
+  private readonly realCache = new Map<string, string | null>();
+
+  constructor(root = '/') {
+    const abs = path.resolve(root);
+    this.root = abs;
+    this.isHost = abs === '/';
+  }
+
+  /** The host path of an in-root path, joined lexically (no link resolution). */
+  hostPath(inRoot: string): string {
+    const norm = path.posix.normalize('/' + inRoot);
+    return this.isHost ? norm : norm === '/' ? this.root : this.root + norm;
+  }
+
+  /** The in-root path of a host path below the root, or undefined when it is not below it. */
+  fromHost(hostPath: string): string | undefined {
+    const abs = path.resolve(hostPath);
+    if (this.isHost) return abs;
+    if (abs === this.root) return '/';
+    if (abs.startsWith(this.root + '/')) return abs.slice(this.root.length);
+    return undefined;
+  }
+
+  /**
+   * Resolves every symlink in `p` inside the root and records the links met. Missing components give
+   * undefined; a loop or an over-long chain gives PathResolutionError.
+   */
+  resolve(p: string): Resolution | undefined {
+    const links: ResolvedLink[] = [];
+    const real = this.walk(p, links, true);
+    return real === undefined ? undefined : { real, links };
+  }
+
+  /** The real in-root path of `p` (cached), or undefined when it does not exist. */
+  realpath(p: string): string | undefined {
+    const key = path.posix.normalize('/' + p);
+    const cached = this.realCache.get(key);
+    if (cached !== undefined) return cached ?? undefined;
+    let real: string | undefined;
+    if (this.isHost) {
+      try {
+        real = fs.realpathSync.native(key);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ELOOP') throw new PathResolutionError(key, 'too many levels of symbolic links (a symlink loop)');
+        real = undefined;
+      }
+    } else {
+      real = this.walk(key, undefined, true);
+    }
+    this.realCache.set(key, real ?? null);
+    return real;
+  }
+
+  /** Like realpath, but the last component is not followed when it is a symlink. */
+  realParent(p: string): string | undefined {
+    const norm = path.posix.normalize('/' + p);
+    if (norm === '/') return '/';
+    const dir = this.realpath(path.posix.dirname(norm));
+    return dir === undefined ? undefined : path.posix.join(dir, path.posix.basename(norm));
+  }
+
+  /** stat() through links, inside the root; undefined when missing. */
+  stat(p: string): fs.Stats | undefined {
+    const real = this.realpath(p);
+    if (real === undefined) return undefined;
+    try {
+      return fs.statSync(this.hostPath(real));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** lstat() of the entry itself (its parent resolved inside the root); undefined when missing. */
+  lstat(p: string): fs.Stats | undefined {
+    const rp = this.realParent(p);
+    if (rp === undefined) return undefined;
+    try {
+      return fs.lstatSync(this.hostPath(rp));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The names in a directory (cached), or undefined when it is not a readable directory. */
+  listDir(p: string): ReadonlySet<string> | undefined {
+    const real = this.realpath(p);
+    if (real === undefined) return undefined;
+    const cached = this.dirCache.get(real);
+    if (cached !== undefined) return cached ?? undefined;
+    let names: ReadonlySet<string> | null;
+    try {
+      names = new Set(fs.readdirSync(this.hostPath(real)));
+    } catch {
+      names = null;
+    }
+    this.dirCache.set(real, names);
+    return names ?? undefined;
+  }
+
+  /** True when `dir/name` is listed in `dir` (one cached readdir per directory instead of a probe per name). */
+  hasEntry(dir: string, name: string): boolean {
+    return this.listDir(dir)?.has(name) ?? false;
+  }
+
+  /**
+   * A regular file's text, at most MAX_CONFIG_BYTES; undefined when missing. FIFOs, devices and
+   * directories are refused with UnreadableFileError before they are opened.
+   */
+  readText(p: string, maxBytes = MAX_CONFIG_BYTES): string | undefined {
+    const bytes = this.readBytes(p, maxBytes);
+    return bytes?.toString('utf8');
+  }
+
+  readBytes(p: string, maxBytes = MAX_CONFIG_BYTES): Buffer | undefined {
+    const real = this.realpath(p);
+    if (real === undefined) return undefined;
+    const host = this.hostPath(real);
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(host);
+    } catch {
+      return undefined;
+    }
+    const bad = describeNonRegular(st);
+    if (bad) throw new UnreadableFileError(p, bad.kind, bad.message);
+    if (st.size > maxBytes) throw new UnreadableFileError(p, 'io', `is ${st.size} bytes, more than the ${maxBytes} elfcopy reads from such a file`);
+    const src = ByteSource.open(host, p);
+    try {
+      return Buffer.from(src.read(0, Math.min(src.size, maxBytes), 'file'));
+    } finally {
+      src.close();
+    }
+  }
+
+  /** Opens a file for ELF reading; errors name the in-root path. */
+  open(p: string): ByteSource {
+    const real = this.realpath(p);
+    if (real === undefined) {
+      // Let the OS say why (ENOENT, ENOTDIR, EACCES) with the user's path in the message.
+      try {
+        fs.statSync(this.hostPath(p));
+      } catch (err) {
+        throw errnoToUnreadable(p, err);
+      }
+      throw new UnreadableFileError(p, 'not-found', 'no such file or directory');
+    }
+    return ByteSource.open(this.hostPath(real), p);
+  }
+
+  /** Expands a glob whose wildcards sit in the last component only (ld.so.conf `include` patterns). */
+  globLast(pattern: string): string[] {
+    const norm = path.posix.normalize('/' + pattern);
+    const dir = path.posix.dirname(norm);
+    const base = path.posix.basename(norm);
+    if (!/[*?[]/.test(base)) return this.stat(norm) ? [norm] : [];
+    const names = this.listDir(dir);
+    if (!names) return [];
+    const re = globToRegExp(base);
+    return [...names].filter((n) => re.test(n) && !(n.startsWith('.') && !base.startsWith('.'))).sort().map((n) => path.posix.join(dir, n));
+  }
+
+  /** Component walk confined to the root; `links` collects the symlinks met. */
+  private walk(p: string, links: ResolvedLink[] | undefined, followLast: boolean): string | undefined {
+    const pending = path.posix.normalize('/' + p).split('/').filter((c) => c.length > 0);
+    const done: string[] = [];
+    let followed = 0;
+    while (pending.length > 0) {
+      const comp = pending.shift()!;
+      if (comp === '.') continue;
+      if (comp === '..') {
+        done.pop();
+        continue;
+      }
+      const inRoot = '/' + [...done, comp].join('/');
+      const host = this.hostPath(inRoot);
+      let st: fs.Stats;
+      try {
+        st = fs.lstatSync(host);
+      } catch {
+        return undefined;
+      }
+      if (st.isSymbolicLink() && (followLast || pending.length > 0)) {
+        if (++followed > MAX_SYMLINKS) throw new PathResolutionError(p, 'too many levels of symbolic links (a symlink loop)');
+        const target = fs.readlinkSync(host);
+        links?.push({ link: inRoot, target });
+        const targetParts = target.split('/').filter((c) => c.length > 0);
+        if (target.startsWith('/')) done.length = 0;
+        pending.unshift(...targetParts);
+        continue;
+      }
+      if (pending.length > 0 && !st.isDirectory()) return undefined;
+      done.push(comp);
+    }
+    return '/' + done.join('/');
+  }
+}
+
+function globToRegExp(glob: string): RegExp {
+  let re = '^';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else if (c === '[') {
+      const close = glob.indexOf(']', i + 1);
+      if (close < 0) re += '\\[';
+      else {
+        let body = glob.slice(i + 1, close);
+        if (body.startsWith('!')) body = '^' + body.slice(1);
+        re += '[' + body.replace(/\\/g, '\\\\') + ']';
+        i = close;
+      }
+    } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
+  }
+  return new RegExp(re + '$');
+}
