@@ -7,3 +7,22 @@ export { readHeader, readIdent, type ElfHeader, type ElfIdent } from './elf/head
 export { readProgramHeaders, vaddrToOffset, type ProgramHeader } from './elf/program-headers.js';
 export type { VersionNeed, VersionDefinition } from './elf/versions.js';
 export { readElf, readElfFrom, type ElfInfo, type DynamicInfo, type ElfKind, type ReadElfOptions, type ElfRaw } from './elf/file.js';
+export { SysRoot, type Resolution, type ResolvedLink, MAX_SYMLINKS } from './sysroot.js';
+export { targetFor, hostX86Levels, hostCpuFlags, legacyHwcapSubdirs, type LoaderTarget, type TargetOverrides } from './target.js';
+export { expandDst, expandSearchList, splitLdLibraryPath, verifyCandidate, type SearchPath, type SearchSource, type RejectedCandidate, type DstContext } from './search.js';
+export {
+  Resolver,
+  resolveClosure,
+  analyzeDeps,
+  whyChains,
+  type ClosureGraph,
+  type ClosureNode,
+  type RootClosure,
+  type MissingLibrary,
+  type FoundVia,
+  type TriedDirectory,
+  type ResolveOptions,
+} from './resolve.js';
+export { collectInputs, expandGlob, hasElfMagic, type InputSet } from './inputs.js';
+export type { LibraryIndex, IndexHit } from './library-index.js';
+export { S_ISUID_BIT, S_ISGID_BIT, S_ISVTX_BIT } from './modes.js';

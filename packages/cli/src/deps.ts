@@ -1,0 +1,47 @@
+/** `elfcopy deps`: parse options, call analyzeDeps, format. */
+import { analyzeDeps, whyChains, type ClosureGraph, type ResolveOptions } from '@elfcopy/elf-deps';
+import { EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK } from './exit-codes.js';
+import { formatDot } from './format/dot.js';
+import { formatJson } from './format/json.js';
+import { formatList } from './format/list.js';
+import { formatTree } from './format/tree.js';
+import { describeError, paint, useColor, type Reporter } from './report.js';
+import { resolveOptionsFrom, type ResolverCliOptions } from './resolver-options.js';
+
+export interface DepsCliOptions extends ResolverCliOptions {
+  list?: boolean;
+  json?: boolean;
+  dot?: boolean;
+  why?: string;
+  all?: boolean;
+}
+
+export function runDeps(paths: string[], opts: DepsCliOptions, report: Reporter, stdout: NodeJS.WritableStream & { isTTY?: boolean } = process.stdout): number {
+  const resolveOptions: ResolveOptions = resolveOptionsFrom(opts);
+  const graph = analyzeDeps(paths, resolveOptions);
+  if (opts.json) stdout.write(formatJson(graph));
+  else if (opts.list) stdout.write(formatList(graph));
+  else if (opts.dot) stdout.write(formatDot(graph));
+  else if (opts.why !== undefined) stdout.write(formatWhy(graph, opts.why));
+  else stdout.write(formatTree(graph, paint(useColor(stdout)), { showReused: Boolean(opts.all) }));
+  return finish(graph, report, opts.why);
+}
+
+function formatWhy(graph: ClosureGraph, query: string): string {
+  const chains = whyChains(graph, query);
+  return chains.map((c) => c.chain.join(' -> ')).join('\n') + (chains.length ? '\n' : '');
+}
+
+/** Missing libraries and bad inputs on stderr, one line each; the exit code says which happened. */
+export function finish(graph: ClosureGraph, report: Reporter, why?: string): number {
+  for (const e of graph.inputErrors) report.error(describeError(e));
+  for (const m of graph.missing) {
+    const what = m.reason === 'invalid' ? `cannot be loaded: ${m.detail ?? 'invalid'}` : 'not found';
+    report.error(`${m.name}: ${what} (needed by ${m.neededBy.join(', ')})`);
+  }
+  if (why !== undefined && whyChains(graph, why).length === 0) report.error(`${why}: not in the closure of any input`);
+  if (graph.inputErrors.length > 0) return EXIT_BAD_INPUT;
+  if (graph.missing.length > 0) return EXIT_INCOMPLETE;
+  if (why !== undefined && whyChains(graph, why).length === 0) return EXIT_INCOMPLETE;
+  return EXIT_OK;
+}

@@ -1,0 +1,24 @@
+/** `--dot`: the dependency graph for Graphviz, each edge labelled with how the library was found. */
+import type { ClosureGraph } from '@elfcopy/elf-deps';
+import { foundViaLabel } from './found-via.js';
+
+const q = (s: string): string => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+
+export function formatDot(graph: ClosureGraph): string {
+  const lines = ['digraph elfcopy {', '  rankdir=LR;', '  node [shape=box, fontname="monospace", fontsize=10];', '  edge [fontsize=9];'];
+  const seen = new Set<string>();
+  for (const rc of graph.roots) {
+    lines.push(`  ${q(rc.path)} [style=bold];`);
+    for (const e of rc.edges) {
+      const to = e.to ?? `${e.name} (missing)`;
+      const key = `${e.from}\0${to}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      if (e.to === undefined) lines.push(`  ${q(to)} [color=red, fontcolor=red];`);
+      const style = e.via.kind === 'reused' ? ', style=dashed' : '';
+      lines.push(`  ${q(e.from)} -> ${q(to)} [label=${q(foundViaLabel(e.via))}${style}];`);
+    }
+  }
+  lines.push('}');
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,47 @@
+/**
+ * The default `deps` output: a tree per input like libtree's, each library under the object that first
+ * needed it (ld.so's loader), shown once, with how it was found.
+ */
+import type { ClosureGraph, RootClosure } from '@elfcopy/elf-deps';
+import type { Paint } from '../report.js';
+import { foundViaLabel } from './found-via.js';
+
+export function formatTree(graph: ClosureGraph, p: Paint, opts: { showReused?: boolean } = {}): string {
+  const lines: string[] = [];
+  for (const rc of graph.roots) lines.push(...formatRoot(graph, rc, p, opts));
+  return lines.join('\n') + (lines.length ? '\n' : '');
+}
+
+function formatRoot(graph: ClosureGraph, rc: RootClosure, p: Paint, opts: { showReused?: boolean }): string[] {
+  const out: string[] = [];
+  const head = rc.interpreter ? `${rc.path} ${p.dim(`(interpreter ${rc.interpreter})`)}` : `${rc.path} ${p.dim(`(${rc.kind.replace('-', ' ')})`)}`;
+  out.push(p.bold(head));
+  const children = new Map<string, typeof rc.edges>();
+  for (const e of rc.edges) {
+    if (e.via.kind === 'interpreter') continue;
+    const isTreeEdge = e.to === undefined || (rc.loaders.get(e.to) === e.from && e.via.kind !== 'reused');
+    if (!isTreeEdge && !opts.showReused) continue;
+    const list = children.get(e.from) ?? [];
+    list.push(e);
+    children.set(e.from, list);
+  }
+  const visit = (from: string, prefix: string): void => {
+    const kids = children.get(from) ?? [];
+    kids.forEach((e, i) => {
+      const last = i === kids.length - 1;
+      const branch = prefix + (last ? '└── ' : '├── ');
+      if (e.to === undefined) {
+        const miss = rc.missing.find((m) => m.name === e.name);
+        const why = miss?.reason === 'invalid' ? `invalid: ${miss.detail ?? ''}` : 'not found';
+        out.push(`${branch}${p.red(`${e.name} => ${why}`)}`);
+        return;
+      }
+      const node = graph.nodes.get(e.to);
+      const hw = node?.hwcapsSubdir ? `, ${node.hwcapsSubdir}` : '';
+      out.push(`${branch}${e.name} => ${e.to} ${p.dim(`[${foundViaLabel(e.via)}${hw}]`)}`);
+      if (e.via.kind !== 'reused') visit(e.to, prefix + (last ? '    ' : '│   '));
+    });
+  };
+  visit(rc.path, '');
+  return out;
+}

@@ -1,0 +1,55 @@
+/**
+ * How the CLI speaks: one line per problem, `elfcopy: PATH: reason`, on stderr. Library errors carry the
+ * path and reason; anything else that escapes is a bug and is reported as such (still one line, unless
+ * ELFCOPY_DEBUG is set).
+ */
+import { ElfDepsError } from '@elfcopy/elf-deps';
+
+export interface Reporter {
+  error(line: string): void;
+  warn(line: string): void;
+  info(line: string): void;
+  verbose(line: string): void;
+}
+
+export function makeReporter(opts: { quiet?: boolean; verbose?: boolean }, stderr: NodeJS.WritableStream = process.stderr): Reporter {
+  return {
+    error: (l) => void stderr.write(`elfcopy: ${l}\n`),
+    warn: (l) => {
+      if (!opts.quiet) stderr.write(`elfcopy: warning: ${l}\n`);
+    },
+    info: (l) => {
+      if (!opts.quiet) stderr.write(`${l}\n`);
+    },
+    verbose: (l) => {
+      if (opts.verbose) stderr.write(`${l}\n`);
+    },
+  };
+}
+
+/** `PATH: reason` for a typed error with a path, the message otherwise. */
+export function describeError(err: unknown): string {
+  if (err instanceof ElfDepsError) return `${err.path}: ${err.message}`;
+  if (err instanceof Error && 'path' in err && typeof (err as { path: unknown }).path === 'string') {
+    return `${(err as { path: string }).path}: ${err.message}`;
+  }
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+/** Whether output may be coloured: a TTY, NO_COLOR unset (https://no-color.org), TERM not dumb. */
+export function useColor(stream: NodeJS.WritableStream & { isTTY?: boolean }): boolean {
+  return Boolean(stream.isTTY) && !('NO_COLOR' in process.env && process.env.NO_COLOR !== '') && process.env.TERM !== 'dumb';
+}
+
+export interface Paint {
+  dim(s: string): string;
+  red(s: string): string;
+  bold(s: string): string;
+  yellow(s: string): string;
+}
+
+export function paint(enabled: boolean): Paint {
+  const wrap = (open: number, close: number) => (s: string) => (enabled ? `\u001b[${open}m${s}\u001b[${close}m` : s);
+  return { dim: wrap(2, 22), red: wrap(31, 39), bold: wrap(1, 22), yellow: wrap(33, 39) };
+}

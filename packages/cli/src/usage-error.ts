@@ -1,0 +1,4 @@
+/** A mistake in the command line itself: exit 2, one line. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}

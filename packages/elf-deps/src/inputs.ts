@@ -1,0 +1,160 @@
+/**
+ * Turning command-line arguments into ELF inputs: a file, a directory (every ELF below it, found by its
+ * magic bytes, not its name), or a glob. Special files are recognised by type and never opened.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ByteSource, describeNonRegular, errnoToUnreadable } from './bytes.js';
+import { ElfDepsError, NotElfError, UnreadableFileError } from './errors.js';
+import type { SysRoot } from './sysroot.js';
+
+export interface InputSet {
+  /** In-root absolute paths of the ELF files to analyse, in argument order, each once. */
+  files: string[];
+  /** For each file, the argument it came from. */
+  origin: Map<string, string>;
+  /** Arguments (or files named explicitly) that cannot be inputs, each with its typed error. */
+  errors: ElfDepsError[];
+}
+
+const ELF_MAGIC = 0x7f454c46;
+/** A directory walk stops descending below this depth (a guard against pathological trees). */
+const MAX_DEPTH = 64;
+
+/** True when the regular file at host path `host` starts with the ELF magic. */
+export function hasElfMagic(host: string): boolean {
+  let src: ByteSource | undefined;
+  try {
+    src = ByteSource.open(host);
+    if (src.size < 4) return false;
+    return src.read(0, 4, 'e_ident').readUInt32BE(0) === ELF_MAGIC;
+  } catch {
+    return false;
+  } finally {
+    src?.close();
+  }
+}
+
+function hasGlob(s: string): boolean {
+  return /[*?[]/.test(s);
+}
+
+function globComponentRegExp(glob: string): RegExp {
+  let re = '^';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else if (c === '[') {
+      const close = glob.indexOf(']', i + 1);
+      if (close < 0) re += '\\[';
+      else {
+        let body = glob.slice(i + 1, close);
+        if (body.startsWith('!')) body = '^' + body.slice(1);
+        re += '[' + body.replace(/\\/g, '\\\\') + ']';
+        i = close;
+      }
+    } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
+  }
+  return new RegExp(re + '$');
+}
+
+/** Expands a glob component by component inside the root ('**' is not special). */
+export function expandGlob(root: SysRoot, pattern: string): string[] {
+  const parts = pattern.split('/').filter((p) => p.length > 0);
+  let current = ['/'];
+  for (const part of parts) {
+    const next: string[] = [];
+    for (const base of current) {
+      if (!hasGlob(part)) {
+        const p = path.posix.join(base, part);
+        if (root.lstat(p)) next.push(p);
+        continue;
+      }
+      const names = root.listDir(base);
+      if (!names) continue;
+      const re = globComponentRegExp(part);
+      for (const n of [...names].sort()) if (re.test(n) && (!n.startsWith('.') || part.startsWith('.'))) next.push(path.posix.join(base, n));
+    }
+    current = next;
+  }
+  return current;
+}
+
+function walkDirectory(root: SysRoot, dir: string, out: string[], depth: number, seenDirs: Set<string>): void {
+  const real = root.realpath(dir);
+  if (real === undefined || seenDirs.has(real) || depth > MAX_DEPTH) return;
+  seenDirs.add(real);
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(root.hostPath(real), { withFileTypes: true });
+  } catch {
+    return;
+  }
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const e of entries) {
+    const p = path.posix.join(dir, e.name);
+    if (e.isDirectory()) walkDirectory(root, p, out, depth + 1, seenDirs);
+    else if (e.isFile()) {
+      if (hasElfMagic(root.hostPath(path.posix.join(real, e.name)))) out.push(p);
+    } else if (e.isSymbolicLink()) {
+      // A link to an ELF file counts; links to directories are not followed (no cycles, no escapes).
+      const st = root.stat(p);
+      if (st?.isFile() && hasElfMagic(root.hostPath(root.realpath(p) ?? p))) out.push(p);
+    }
+  }
+}
+
+/**
+ * Expands arguments into ELF inputs. `cwd` is used for relative arguments. A file named explicitly that
+ * is not ELF is an error; non-ELF files met while walking a directory are simply not inputs.
+ */
+export function collectInputs(root: SysRoot, args: readonly string[], cwd: string = root.isHost ? process.cwd() : '/'): InputSet {
+  const set: InputSet = { files: [], origin: new Map(), errors: [] };
+  const seenReal = new Set<string>();
+  const add = (p: string, arg: string): void => {
+    const real = root.realpath(p) ?? p;
+    if (seenReal.has(real)) return;
+    seenReal.add(real);
+    set.files.push(p);
+    set.origin.set(p, arg);
+  };
+  for (const arg of args) {
+    const abs = path.posix.isAbsolute(arg) ? path.posix.normalize(arg) : path.posix.join(cwd, arg);
+    const candidates = hasGlob(arg) && !root.lstat(abs) ? expandGlob(root, abs) : [abs];
+    if (candidates.length === 0) {
+      set.errors.push(new UnreadableFileError(arg, 'not-found', 'no file matches this pattern'));
+      continue;
+    }
+    for (const p of candidates) {
+      let st: fs.Stats | undefined;
+      try {
+        st = root.stat(p);
+      } catch (err) {
+        set.errors.push(err instanceof ElfDepsError ? err : errnoToUnreadable(p, err));
+        continue;
+      }
+      if (!st) {
+        let reason: ElfDepsError = new UnreadableFileError(p, 'not-found', 'no such file or directory');
+        const lst = root.lstat(p);
+        if (lst?.isSymbolicLink()) reason = new UnreadableFileError(p, 'not-found', 'is a dangling symbolic link');
+        set.errors.push(reason);
+        continue;
+      }
+      if (st.isDirectory()) {
+        const found: string[] = [];
+        walkDirectory(root, p, found, 0, new Set());
+        if (found.length === 0) set.errors.push(new NotElfError(p, 'directory contains no ELF file'));
+        for (const f of found) add(f, arg);
+        continue;
+      }
+      const bad = describeNonRegular(st);
+      if (bad) {
+        set.errors.push(new UnreadableFileError(p, bad.kind, bad.message));
+        continue;
+      }
+      add(p, arg);
+    }
+  }
+  return set;
+}

@@ -1,0 +1,561 @@
+/**
+ * The closure graph: a breadth-first walk of DT_NEEDED that maps names to files exactly as glibc's ld.so
+ * would (dl-deps.c _dl_map_object_deps, dl-load.c _dl_map_object), one namespace per input, without
+ * executing anything.
+ */
+import * as path from 'node:path';
+import { ElfDepsError, UnreadableFileError } from './errors.js';
+import { readElfFrom, type ElfInfo } from './elf/file.js';
+import { S_ISGID_BIT, S_ISUID_BIT } from './modes.js';
+import {
+  expandSearchList,
+  splitLdLibraryPath,
+  subdirsFor,
+  verifyCandidate,
+  type DstContext,
+  type RejectedCandidate,
+  type SearchPath,
+  type SearchSource,
+  type VerifyOutcome,
+} from './search.js';
+import { SysRoot } from './sysroot.js';
+import { targetFor, type LoaderTarget, type TargetOverrides } from './target.js';
+import { openLibraryIndex, type LibraryIndex } from './library-index.js';
+import { collectInputs } from './inputs.js';
+
+/** How an object came to be in the closure: the reason is data, not a log line. */
+export type FoundVia =
+  | { kind: 'input' }
+  | { kind: 'interpreter' }
+  | { kind: 'path' }
+  | { kind: 'rpath'; owner: string }
+  | { kind: 'ld_library_path' }
+  | { kind: 'runpath'; owner: string }
+  | { kind: 'ld.so.cache' }
+  | { kind: 'ld.so.conf' }
+  | { kind: 'system-dir' };
+
+/** A directory searched for a name, with the rule it came from. */
+export interface TriedDirectory {
+  dir: string;
+  source: SearchSource | { kind: 'ld.so.cache' } | { kind: 'ld.so.conf' };
+}
+
+export interface ClosureNode {
+  /** The path the loader finds it as (in-root, not resolved: what ldd prints after `=>`). */
+  path: string;
+  /** Every symlink resolved. */
+  realPath: string;
+  /** The first name it was requested as. */
+  name: string;
+  soname?: string;
+  info: ElfInfo;
+  foundVia: FoundVia;
+  /** The glibc-hwcaps or legacy subdirectory it was found in, when not the directory itself. */
+  hwcapsSubdir?: string;
+  /** Other files with the same name in the hwcaps subdirectories and the baseline directory. */
+  variants: string[];
+  /** Directories searched before it was found (empty for reused or path names). */
+  tried: TriedDirectory[];
+  /** Candidates met and skipped on the way (wrong class or machine). */
+  rejected: RejectedCandidate[];
+  /** Paths of the objects whose DT_NEEDED (or PT_INTERP) names it, across every input. */
+  neededBy: string[];
+  /** Its DT_NEEDED names mapped to the paths they resolved to (undefined: missing). */
+  dependencies: { name: string; path: string | undefined }[];
+}
+
+export interface MissingLibrary {
+  name: string;
+  neededBy: string[];
+  /** not-found: nowhere on the search path; invalid: a candidate that ld.so would refuse (fatal). */
+  reason: 'not-found' | 'invalid';
+  detail?: string;
+  tried: TriedDirectory[];
+  rejected: RejectedCandidate[];
+}
+
+export interface RootClosure {
+  /** The input as given (in-root). */
+  path: string;
+  kind: ElfInfo['kind'];
+  /** The interpreter it runs with (PT_INTERP, or the target's default for a library), if dynamic. */
+  interpreter?: string;
+  /** Every object of this input's namespace, in load order, the input first. */
+  objects: string[];
+  /** For each object path, the object that loaded it (first to need it): the chain for `why`. */
+  loaders: Map<string, string | undefined>;
+  missing: MissingLibrary[];
+  /** The name → path requests of this namespace, each with the reason (for tree output). */
+  edges: { from: string; name: string; to: string | undefined; via: FoundVia | { kind: 'reused' } }[];
+}
+
+export interface ClosureGraph {
+  roots: RootClosure[];
+  /** Every object of every input, keyed by its path (as found). */
+  nodes: Map<string, ClosureNode>;
+  missing: MissingLibrary[];
+  /** Which index stood in for ld.so.cache ('none' when neither a cache nor ld.so.conf was found). */
+  index: LibraryIndex['source'] | 'none';
+  /** Inputs that could not be analysed (not ELF, unreadable, malformed), each a typed error. */
+  inputErrors: ElfDepsError[];
+}
+
+export interface ResolveOptions {
+  /** Sysroot: every file, config and cache is read under it. Default '/'. */
+  root?: string | SysRoot;
+  /** An LD_LIBRARY_PATH value (never read from the environment implicitly). */
+  ldLibraryPath?: string;
+  /** Working directory for relative names and empty path elements (default: process.cwd(), '/' under a sysroot). */
+  cwd?: string;
+  /** Secure-execution mode: 'auto' (default) = on for setuid/setgid inputs. */
+  secure?: boolean | 'auto';
+  /** Loader target overrides (hwcaps levels, $LIB, $PLATFORM, system dirs, interpreter). */
+  target?: TargetOverrides;
+  /** Path of ld.so.cache inside the root (default /etc/ld.so.cache); false to ignore it and use ld.so.conf. */
+  ldCache?: string | false;
+}
+
+interface LoadedObject {
+  path: string;
+  realPath: string;
+  names: Set<string>;
+  info: ElfInfo;
+  loader: LoadedObject | undefined;
+  isMain: boolean;
+  origin: string | undefined;
+  rpathDirs?: string[];
+  runpathDirs?: string[];
+}
+
+/** Resolves many inputs in one run: files are parsed once (by real path), directories listed once. */
+export class Resolver {
+  readonly root: SysRoot;
+  private readonly options: ResolveOptions;
+  private readonly cwd: string;
+  private readonly verified = new Map<string, VerifyOutcome>();
+  private index: LibraryIndex | null | undefined;
+
+  constructor(options: ResolveOptions = {}) {
+    this.options = options;
+    this.root = options.root instanceof SysRoot ? options.root : new SysRoot(options.root ?? '/');
+    this.cwd = options.cwd ?? (this.root.isHost ? process.cwd() : '/');
+  }
+
+  /** Reads an input: throws UnreadableFileError / NotElfError / ElfFormatError for bad input. */
+  readInput(p: string): ElfInfo {
+    const src = this.root.open(p);
+    try {
+      return readElfFrom(src);
+    } finally {
+      src.close();
+    }
+  }
+
+  resolve(inputs: readonly string[]): ClosureGraph {
+    const graph: ClosureGraph = { roots: [], nodes: new Map(), missing: [], index: 'none', inputErrors: [] };
+    const missingByKey = new Map<string, MissingLibrary>();
+    for (const input of inputs) {
+      let rc: RootClosure;
+      try {
+        rc = this.resolveOne(input, graph);
+      } catch (err) {
+        if (err instanceof ElfDepsError) {
+          graph.inputErrors.push(err);
+          continue;
+        }
+        throw err;
+      }
+      for (const m of rc.missing) {
+        const key = `${m.name}\0${m.reason}`;
+        const prev = missingByKey.get(key);
+        if (prev) {
+          for (const n of m.neededBy) if (!prev.neededBy.includes(n)) prev.neededBy.push(n);
+        } else {
+          const copy = { ...m, neededBy: [...m.neededBy] };
+          missingByKey.set(key, copy);
+          graph.missing.push(copy);
+        }
+      }
+      graph.roots.push(rc);
+    }
+    const idx = this.libraryIndex();
+    graph.index = idx ? idx.source : 'none';
+    return graph;
+  }
+
+  private libraryIndex(): LibraryIndex | undefined {
+    if (this.index === undefined) this.index = openLibraryIndex(this.root, this.options.ldCache) ?? null;
+    return this.index ?? undefined;
+  }
+
+  private resolveOne(input: string, graph: ClosureGraph): RootClosure {
+    const abs = path.posix.isAbsolute(input) ? path.posix.normalize(input) : path.posix.join(this.cwd, input);
+    const mainInfo = this.readInput(abs);
+    const mainReal = this.root.realpath(abs) ?? abs;
+    const target = targetFor(mainInfo, this.root, this.options.target);
+    const secure =
+      this.options.secure === 'auto' || this.options.secure === undefined
+        ? (mainInfo.mode & (S_ISUID_BIT | S_ISGID_BIT)) !== 0
+        : this.options.secure;
+    const rc: RootClosure = { path: abs, kind: mainInfo.kind, objects: [], loaders: new Map(), missing: [], edges: [] };
+    const main: LoadedObject = {
+      path: abs,
+      realPath: mainReal,
+      names: new Set([abs]),
+      info: mainInfo,
+      loader: undefined,
+      isMain: true,
+      // dl-origin.c: the executable's origin is the directory of its real path (/proc/self/exe).
+      origin: path.posix.dirname(mainReal),
+    };
+    const loaded: LoadedObject[] = [main];
+    this.record(graph, rc, main, { kind: 'input' }, undefined, [], [], undefined, []);
+    if (!mainInfo.dynamic) return rc;
+
+    // rtld's own map is in the namespace from the start, named by PT_INTERP and by its DT_SONAME.
+    const interpPath = mainInfo.interpreter ?? target.interpreter;
+    rc.interpreter = interpPath;
+    const interp = this.loadInterpreter(interpPath, target);
+    if (interp.ok) {
+      const real = this.root.realpath(interpPath) ?? interpPath;
+      const obj: LoadedObject = {
+        path: interpPath,
+        realPath: real,
+        names: new Set([interpPath, ...(interp.info.dynamic?.soname ? [interp.info.dynamic.soname] : [])]),
+        info: interp.info,
+        loader: main,
+        isMain: false,
+        origin: path.posix.dirname(interpPath),
+      };
+      loaded.push(obj);
+      this.record(graph, rc, obj, { kind: 'interpreter' }, main, [], [], undefined, []);
+      rc.edges.push({ from: abs, name: interpPath, to: interpPath, via: { kind: 'interpreter' } });
+    } else {
+      rc.missing.push({ name: interpPath, neededBy: [abs], reason: interp.reason, detail: interp.detail, tried: [], rejected: [] });
+      rc.edges.push({ from: abs, name: interpPath, to: undefined, via: { kind: 'interpreter' } });
+    }
+
+    const llp = this.options.ldLibraryPath;
+    const mainCtx = this.dstContext(main, target, secure);
+    const llpDirs = llp !== undefined && !secure ? expandSearchList(splitLdLibraryPath(llp), mainCtx, this.cwd) : [];
+
+    // dl-deps.c: breadth first; the queue is the list of objects in load order.
+    const queue: LoadedObject[] = [main];
+    for (let qi = 0; qi < queue.length; qi++) {
+      const requester = queue[qi]!;
+      const needed = requester.info.dynamic?.needed ?? [];
+      const deps: { name: string; path: string | undefined }[] = [];
+      for (const name of needed) {
+        const result = this.mapObject(name, requester, main, loaded, target, secure, llpDirs);
+        if (result.kind === 'reused') {
+          deps.push({ name, path: result.object.path });
+          rc.edges.push({ from: requester.path, name, to: result.object.path, via: { kind: 'reused' } });
+          this.addNeededBy(graph, result.object.path, requester.path);
+          continue;
+        }
+        if (result.kind === 'missing') {
+          deps.push({ name, path: undefined });
+          rc.edges.push({ from: requester.path, name, to: undefined, via: { kind: 'path' } });
+          const prev = rc.missing.find((m) => m.name === name && m.reason === result.missing.reason);
+          if (prev) {
+            if (!prev.neededBy.includes(requester.path)) prev.neededBy.push(requester.path);
+          } else rc.missing.push(result.missing);
+          continue;
+        }
+        const obj = result.object;
+        loaded.push(obj);
+        queue.push(obj);
+        deps.push({ name, path: obj.path });
+        rc.edges.push({ from: requester.path, name, to: obj.path, via: result.via });
+        this.record(graph, rc, obj, result.via, requester, result.tried, result.rejected, result.hwcapsSubdir, result.variants);
+      }
+      const node = graph.nodes.get(requester.path);
+      if (node && node.dependencies.length === 0) node.dependencies = deps;
+    }
+    return rc;
+  }
+
+  private record(
+    graph: ClosureGraph,
+    rc: RootClosure,
+    obj: LoadedObject,
+    via: FoundVia,
+    loader: LoadedObject | undefined,
+    tried: TriedDirectory[],
+    rejected: RejectedCandidate[],
+    hwcapsSubdir: string | undefined,
+    variants: string[],
+  ): void {
+    rc.objects.push(obj.path);
+    rc.loaders.set(obj.path, loader?.path);
+    let node = graph.nodes.get(obj.path);
+    if (!node) {
+      node = {
+        path: obj.path,
+        realPath: obj.realPath,
+        name: [...obj.names][0] ?? obj.path,
+        info: obj.info,
+        foundVia: via,
+        variants,
+        tried,
+        rejected,
+        neededBy: [],
+        dependencies: [],
+      };
+      if (obj.info.dynamic?.soname !== undefined) node.soname = obj.info.dynamic.soname;
+      if (hwcapsSubdir) node.hwcapsSubdir = hwcapsSubdir;
+      graph.nodes.set(obj.path, node);
+    }
+    if (loader && !node.neededBy.includes(loader.path)) node.neededBy.push(loader.path);
+  }
+
+  private addNeededBy(graph: ClosureGraph, p: string, by: string): void {
+    const node = graph.nodes.get(p);
+    if (node && !node.neededBy.includes(by)) node.neededBy.push(by);
+  }
+
+  private loadInterpreter(p: string, target: LoaderTarget): { ok: true; info: ElfInfo } | { ok: false; reason: 'not-found' | 'invalid'; detail: string } {
+    if (this.root.realpath(p) === undefined) return { ok: false, reason: 'not-found', detail: 'the interpreter does not exist' };
+    const v = this.verify(p, target);
+    if (v.ok) return v;
+    return { ok: false, reason: 'invalid', detail: v.detail };
+  }
+
+  private verify(candidate: string, target: LoaderTarget): VerifyOutcome {
+    const real = this.root.realpath(candidate) ?? candidate;
+    const key = `${real}\0${target.elfClass}\0${target.machine}\0${target.byteOrder}`;
+    let v = this.verified.get(key);
+    if (!v) {
+      v = verifyCandidate(this.root, real, target);
+      this.verified.set(key, v);
+    }
+    return v;
+  }
+
+  private dstContext(obj: LoadedObject, target: LoaderTarget, secure: boolean): DstContext {
+    return { origin: obj.origin, lib: target.lib, platform: target.platform, secure, trusted: target.systemDirs };
+  }
+
+  private rpathDirs(obj: LoadedObject, target: LoaderTarget, secure: boolean): string[] {
+    // dl-load.c: an object with DT_RUNPATH has its DT_RPATH ignored, as requester and as ancestor.
+    if (obj.rpathDirs === undefined) {
+      const dyn = obj.info.dynamic;
+      obj.rpathDirs = dyn && dyn.rpath !== undefined && dyn.runpath === undefined ? expandSearchList(dyn.rpathList, this.dstContext(obj, target, secure), this.cwd) : [];
+    }
+    return obj.rpathDirs;
+  }
+
+  private runpathDirs(obj: LoadedObject, target: LoaderTarget, secure: boolean): string[] {
+    if (obj.runpathDirs === undefined) {
+      const dyn = obj.info.dynamic;
+      obj.runpathDirs = dyn && dyn.runpath !== undefined ? expandSearchList(dyn.runpathList, this.dstContext(obj, target, secure), this.cwd) : [];
+    }
+    return obj.runpathDirs;
+  }
+
+  /** dl-load.c _dl_map_object for one DT_NEEDED name of `requester`. */
+  private mapObject(
+    name: string,
+    requester: LoadedObject,
+    main: LoadedObject,
+    loaded: LoadedObject[],
+    target: LoaderTarget,
+    secure: boolean,
+    llpDirs: string[],
+  ): MapResult {
+    // _dl_name_match_p: a loaded object answers to the names it was requested as and to its SONAME.
+    for (const obj of loaded) {
+      if (obj.names.has(name) || obj.path === name) return { kind: 'reused', object: obj };
+      if (obj.info.dynamic?.soname === name) {
+        obj.names.add(name);
+        return { kind: 'reused', object: obj };
+      }
+    }
+    const tried: TriedDirectory[] = [];
+    const rejected: RejectedCandidate[] = [];
+    let found: { path: string; via: FoundVia; hwcapsSubdir: string | undefined; variants: string[]; info: ElfInfo } | undefined;
+
+    const fatal = (detail: string): MapResult => ({
+      kind: 'missing',
+      missing: { name, neededBy: [requester.path], reason: 'invalid', detail, tried, rejected },
+    });
+
+    if (name.includes('/')) {
+      const p = path.posix.isAbsolute(name) ? name : path.posix.join(this.cwd, name);
+      if (this.root.realpath(p) === undefined) {
+        return { kind: 'missing', missing: { name, neededBy: [requester.path], reason: 'not-found', tried, rejected } };
+      }
+      const v = this.verify(p, target);
+      if (!v.ok) {
+        if (v.reason === 'invalid') return fatal(v.detail);
+        rejected.push({ path: p, reason: v.reason, detail: v.detail });
+        return { kind: 'missing', missing: { name, neededBy: [requester.path], reason: 'not-found', tried, rejected } };
+      }
+      found = { path: p, via: { kind: 'path' }, hwcapsSubdir: undefined, variants: [], info: v.info };
+    } else {
+      const searchPaths: SearchPath[] = [];
+      if (requester.info.dynamic?.runpath === undefined) {
+        for (let l: LoadedObject | undefined = requester; l; l = l.loader) {
+          const dirs = this.rpathDirs(l, target, secure);
+          if (dirs.length > 0) searchPaths.push({ source: { kind: 'rpath', owner: l.path }, dirs });
+        }
+      }
+      if (llpDirs.length > 0) searchPaths.push({ source: { kind: 'ld_library_path' }, dirs: llpDirs });
+      const runpath = this.runpathDirs(requester, target, secure);
+      if (runpath.length > 0) searchPaths.push({ source: { kind: 'runpath', owner: requester.path }, dirs: runpath });
+
+      const outcome = this.searchPaths(name, searchPaths, target, tried, rejected);
+      if (outcome.kind === 'fatal') return fatal(outcome.detail);
+      if (outcome.kind === 'found') found = outcome.found;
+
+      // DF_1_NODEFLIB of the requester skips ld.so.cache and the system directories.
+      const nodeflib = requester.info.dynamic?.nodeflib ?? false;
+      if (!found && !nodeflib) {
+        const idx = this.libraryIndex();
+        if (idx) {
+          tried.push({ dir: idx.location, source: { kind: idx.source } });
+          const hit = idx.lookup(name, target);
+          if (hit) {
+            const v = this.verify(hit.path, target);
+            if (v.ok) {
+              found = { path: hit.path, via: { kind: idx.source }, hwcapsSubdir: hit.hwcaps, variants: hit.variants.filter((p) => p !== hit.path), info: v.info };
+            } else if (v.reason === 'invalid') {
+              if (this.root.realpath(hit.path) !== undefined) return fatal(v.detail);
+            } else rejected.push({ path: hit.path, reason: v.reason, detail: v.detail });
+          }
+        }
+      }
+      if (!found && !nodeflib) {
+        const sys = this.searchPaths(name, [{ source: { kind: 'system-dir' }, dirs: target.systemDirs }], target, tried, rejected);
+        if (sys.kind === 'fatal') return fatal(sys.detail);
+        if (sys.kind === 'found') found = sys.found;
+      }
+    }
+    if (!found) return { kind: 'missing', missing: { name, neededBy: [requester.path], reason: 'not-found', tried, rejected } };
+
+    // _dl_map_object_from_fd: the same file (device and inode) already loaded under another name is reused.
+    for (const obj of loaded) {
+      if (obj.info.dev === found.info.dev && obj.info.ino === found.info.ino) {
+        obj.names.add(name);
+        return { kind: 'reused', object: obj };
+      }
+    }
+    const realPath = this.root.realpath(found.path) ?? found.path;
+    const object: LoadedObject = {
+      path: found.path,
+      realPath,
+      names: new Set([name]),
+      info: found.info,
+      loader: requester,
+      isMain: false,
+      // dl-object.c: a library's origin is the directory of the name it was found under, unresolved.
+      origin: path.posix.dirname(found.path),
+    };
+    return { kind: 'new', object, via: found.via, tried, rejected, hwcapsSubdir: found.hwcapsSubdir, variants: found.variants };
+  }
+
+  /** open_path over several search paths: the first directory (and hwcaps subdirectory) holding a loadable file wins. */
+  private searchPaths(
+    name: string,
+    searchPaths: SearchPath[],
+    target: LoaderTarget,
+    tried: TriedDirectory[],
+    rejected: RejectedCandidate[],
+  ): SearchOutcome {
+    const subdirs = subdirsFor(target);
+    for (const sp of searchPaths) {
+      for (const dir of sp.dirs) {
+        tried.push({ dir, source: sp.source });
+        for (const sub of subdirs) {
+          const d = sub ? `${dir}/${sub}` : dir;
+          if (!this.root.hasEntry(d, name)) continue;
+          const candidate = `${d}/${name}`;
+          const v = this.verify(candidate, target);
+          if (v.ok) {
+            const via: FoundVia = sp.source;
+            return { kind: 'found', found: { path: candidate, via, hwcapsSubdir: sub || undefined, variants: this.variantsIn(dir, name, target, candidate), info: v.info } };
+          }
+          if (v.reason === 'invalid') {
+            // A dangling link or unreadable entry is "not there" for open(); anything else is fatal.
+            if (v.error instanceof UnreadableFileError && (v.error.kind === 'not-found' || v.error.kind === 'permission')) continue;
+            return { kind: 'fatal', detail: `${candidate}: ${v.detail}` };
+          }
+          rejected.push({ path: candidate, reason: v.reason, detail: v.detail });
+        }
+      }
+    }
+    return { kind: 'none' };
+  }
+
+  /** Every copy of `name` in `dir`'s glibc-hwcaps subdirectories (all levels) and `dir` itself. */
+  private variantsIn(dir: string, name: string, target: LoaderTarget, chosen: string): string[] {
+    const out: string[] = [];
+    for (const level of target.allHwcaps) {
+      const d = `${dir}/glibc-hwcaps/${level}`;
+      if (this.root.hasEntry(d, name) && `${d}/${name}` !== chosen) out.push(`${d}/${name}`);
+    }
+    if (this.root.hasEntry(dir, name) && `${dir}/${name}` !== chosen) out.push(`${dir}/${name}`);
+    return out;
+  }
+}
+
+type MapResult =
+  | { kind: 'reused'; object: LoadedObject }
+  | { kind: 'missing'; missing: MissingLibrary }
+  | {
+      kind: 'new';
+      object: LoadedObject;
+      via: FoundVia;
+      tried: TriedDirectory[];
+      rejected: RejectedCandidate[];
+      hwcapsSubdir: string | undefined;
+      variants: string[];
+    };
+
+type SearchOutcome =
+  | { kind: 'found'; found: { path: string; via: FoundVia; hwcapsSubdir: string | undefined; variants: string[]; info: ElfInfo } }
+  | { kind: 'fatal'; detail: string }
+  | { kind: 'none' };
+
+/** One-call form: resolve the closure of `inputs`. */
+export function resolveClosure(inputs: readonly string[], options: ResolveOptions = {}): ClosureGraph {
+  return new Resolver(options).resolve(inputs);
+}
+
+/**
+ * Why is `query` (a soname, a name, or a path) in the closure: for each input that loads it, the chain of
+ * loaders from the input down to it.
+ */
+export function whyChains(graph: ClosureGraph, query: string): { root: string; chain: string[] }[] {
+  const out: { root: string; chain: string[] }[] = [];
+  const matches = (p: string): boolean => {
+    const node = graph.nodes.get(p);
+    if (!node) return false;
+    return p === query || node.realPath === query || node.soname === query || node.name === query || path.posix.basename(p) === query;
+  };
+  for (const rc of graph.roots) {
+    for (const p of rc.objects) {
+      if (!matches(p) || p === rc.path) continue;
+      const chain: string[] = [p];
+      let cur = rc.loaders.get(p);
+      const seen = new Set<string>([p]);
+      while (cur !== undefined && !seen.has(cur)) {
+        chain.unshift(cur);
+        seen.add(cur);
+        cur = rc.loaders.get(cur);
+      }
+      out.push({ root: rc.path, chain });
+    }
+  }
+  return out;
+}
+
+/** What `elfcopy deps` computes: inputs expanded (files, directories, globs), then their closure. */
+export function analyzeDeps(args: readonly string[], options: ResolveOptions = {}): ClosureGraph {
+  const resolver = new Resolver(options);
+  const inputs = collectInputs(resolver.root, args, options.cwd);
+  const graph = resolver.resolve(inputs.files);
+  graph.inputErrors.unshift(...inputs.errors);
+  return graph;
+}
