@@ -10,7 +10,12 @@ import { EXIT_BAD_INPUT } from './exit-codes.js';
 import { describeError, makeReporter } from './report.js';
 import { UsageError } from './usage-error.js';
 
-const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+/** The bundle (scripts/bundle.mjs) defines the version at build time; the plain tsc build reads package.json. */
+function version(): string {
+  const defined = process.env.ELFCOPY_BUNDLED_VERSION;
+  if (defined) return defined;
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
 
 function resolverOptions(cmd: Command): Command {
   return cmd
@@ -24,7 +29,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   program
     .name('elfcopy')
     .description('Put a Linux program into a chroot jail with exactly the shared libraries, loader and runtime modules it needs.\nNothing is executed to find them: elfcopy reads the ELF files and follows glibc ld.so\'s rules.')
-    .version(pkg.version, '-V, --version')
+    .version(version(), '-V, --version')
     .option('-q, --quiet', 'print only errors')
     .option('-v, --verbose', 'say more about what is done')
     .showHelpAfterError('(run elfcopy --help for usage)')

@@ -134,6 +134,7 @@ export class Resolver {
   private readonly options: ResolveOptions;
   private readonly cwd: string;
   private readonly verified = new Map<string, VerifyOutcome>();
+  private readonly subdirCache = new Map<string, string[]>();
   private index: LibraryIndex | null | undefined;
 
   constructor(options: ResolveOptions = {}) {
@@ -463,11 +464,10 @@ export class Resolver {
     tried: TriedDirectory[],
     rejected: RejectedCandidate[],
   ): SearchOutcome {
-    const subdirs = subdirsFor(target);
     for (const sp of searchPaths) {
       for (const dir of sp.dirs) {
         tried.push({ dir, source: sp.source });
-        for (const sub of subdirs) {
+        for (const sub of this.existingSubdirs(dir, target)) {
           const d = sub ? `${dir}/${sub}` : dir;
           if (!this.root.hasEntry(d, name)) continue;
           const candidate = `${d}/${name}`;
@@ -486,6 +486,20 @@ export class Resolver {
       }
     }
     return { kind: 'none' };
+  }
+
+  /**
+   * The hwcaps subdirectories of `dir` that exist ('' for `dir` itself), in search order. Like
+   * r_search_path_elem's status array, a directory that does not exist is never probed again.
+   */
+  private existingSubdirs(dir: string, target: LoaderTarget): string[] {
+    const key = `${dir}\0${target.hwcaps.join(',')}\0${target.legacyHwcapDirs.length}`;
+    let subs = this.subdirCache.get(key);
+    if (!subs) {
+      subs = subdirsFor(target).filter((sub) => this.root.listDir(sub ? `${dir}/${sub}` : dir) !== undefined);
+      this.subdirCache.set(key, subs);
+    }
+    return subs;
   }
 
   /** Every copy of `name` in `dir`'s glibc-hwcaps subdirectories (all levels) and `dir` itself. */

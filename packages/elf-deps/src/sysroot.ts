@@ -35,6 +35,8 @@ export class SysRoot {
   readonly root: string;
   readonly isHost: boolean;
   private readonly dirCache = new Map<string, ReadonlySet<string> | null>();
+  /** listDir results by the path exactly as asked (no normalisation on the hot path). */
+  private readonly listCache = new Map<string, ReadonlySet<string> | null>();
   private readonly realCache = new Map<string, string | null>();
 
   constructor(root = '/') {
@@ -121,6 +123,14 @@ export class SysRoot {
 
   /** The names in a directory (cached), or undefined when it is not a readable directory. */
   listDir(p: string): ReadonlySet<string> | undefined {
+    const hit = this.listCache.get(p);
+    if (hit !== undefined) return hit ?? undefined;
+    const names = this.listDirUncached(p);
+    this.listCache.set(p, names ?? null);
+    return names;
+  }
+
+  private listDirUncached(p: string): ReadonlySet<string> | undefined {
     const real = this.realpath(p);
     if (real === undefined) return undefined;
     const cached = this.dirCache.get(real);
