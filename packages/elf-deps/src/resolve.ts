@@ -185,6 +185,32 @@ export class Resolver {
     return graph;
   }
 
+  /**
+   * Finds a library the way a dlopen() from libc finds it (NSS modules, libgcc_s): LD_LIBRARY_PATH (the
+   * option), ld.so.cache, then the system directories of the target of `like` (an ELF of the program).
+   * Nothing of RPATH/RUNPATH: libc has neither.
+   */
+  locate(name: string, like: ElfInfo): { path: string; info: ElfInfo } | undefined {
+    const target = targetFor(like, this.root, this.options.target);
+    const tried: TriedDirectory[] = [];
+    const rejected: RejectedCandidate[] = [];
+    const llp = this.options.ldLibraryPath;
+    if (llp !== undefined) {
+      const ctx: DstContext = { origin: undefined, lib: target.lib, platform: target.platform, secure: false, trusted: target.systemDirs };
+      const dirs = expandSearchList(splitLdLibraryPath(llp), ctx, this.cwd);
+      const r = this.searchPaths(name, [{ source: { kind: 'ld_library_path' }, dirs }], target, tried, rejected);
+      if (r.kind === 'found') return { path: r.found.path, info: r.found.info };
+    }
+    const idx = this.libraryIndex();
+    const hit = idx?.lookup(name, target);
+    if (hit) {
+      const v = this.verify(hit.path, target);
+      if (v.ok) return { path: hit.path, info: v.info };
+    }
+    const r = this.searchPaths(name, [{ source: { kind: 'system-dir' }, dirs: target.systemDirs }], target, tried, rejected);
+    return r.kind === 'found' ? { path: r.found.path, info: r.found.info } : undefined;
+  }
+
   private libraryIndex(): LibraryIndex | undefined {
     if (this.index === undefined) this.index = openLibraryIndex(this.root, this.options.ldCache) ?? null;
     return this.index ?? undefined;

@@ -30,6 +30,16 @@ export interface Resolution {
   links: ResolvedLink[];
 }
 
+/** One component met while tracing a path: what ld.so's open() walks through. */
+export interface TraceEntry {
+  /** In-root path of this component (its parent already resolved). */
+  path: string;
+  kind: 'directory' | 'symlink' | 'file' | 'other';
+  /** For a symlink: its target as written. */
+  target?: string;
+  stat: fs.Stats;
+}
+
 export class SysRoot {
   /** The root as a normalized absolute host path ("/" for the host). */
   readonly root: string;
@@ -205,6 +215,46 @@ export class SysRoot {
     if (!names) return [];
     const re = globToRegExp(base);
     return [...names].filter((n) => re.test(n) && !(n.startsWith('.') && !base.startsWith('.'))).sort().map((n) => path.posix.join(dir, n));
+  }
+
+  /**
+   * Every directory, symlink and final file met while resolving `p` inside the root, in the order the
+   * kernel meets them (a link's target is walked where the link stands). Undefined when `p` is missing.
+   * This is what a jail must reproduce for the same path to open the same way.
+   */
+  trace(p: string): TraceEntry[] | undefined {
+    const out: TraceEntry[] = [];
+    const pending = path.posix.normalize('/' + p).split('/').filter((c) => c.length > 0);
+    const done: string[] = [];
+    let followed = 0;
+    while (pending.length > 0) {
+      const comp = pending.shift()!;
+      if (comp === '.') continue;
+      if (comp === '..') {
+        done.pop();
+        continue;
+      }
+      const inRoot = '/' + [...done, comp].join('/');
+      let st: fs.Stats;
+      try {
+        st = fs.lstatSync(this.hostPath(inRoot));
+      } catch {
+        return undefined;
+      }
+      if (st.isSymbolicLink()) {
+        if (++followed > MAX_SYMLINKS) throw new PathResolutionError(p, 'too many levels of symbolic links (a symlink loop)');
+        const target = fs.readlinkSync(this.hostPath(inRoot));
+        out.push({ path: inRoot, kind: 'symlink', target, stat: st });
+        if (target.startsWith('/')) done.length = 0;
+        pending.unshift(...target.split('/').filter((c) => c.length > 0));
+        continue;
+      }
+      const kind = st.isDirectory() ? 'directory' : st.isFile() ? 'file' : 'other';
+      if (pending.length > 0 && kind !== 'directory') return undefined;
+      out.push({ path: inRoot, kind, stat: st });
+      done.push(comp);
+    }
+    return out;
   }
 
   /** Component walk confined to the root; `links` collects the symlinks met. */

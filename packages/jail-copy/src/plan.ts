@@ -1,0 +1,245 @@
+/**
+ * The copy plan: every directory, symlink and file a jail needs for its programs to load exactly as on
+ * the host, each with the reason it is there. Pure data — computing it touches nothing in the jail;
+ * `--dry-run` prints it, apply.ts carries it out.
+ */
+import * as path from 'node:path';
+import {
+  ElfDepsError,
+  Resolver,
+  SysRoot,
+  collectInputs,
+  readElfFrom,
+  type ClosureGraph,
+  type ElfInfo,
+  type MissingLibrary,
+  type ResolveOptions,
+} from '@elfcopy/elf-deps';
+import { nssModulesNeeded, parseNsswitch, DEFAULT_SERVICES, type NssEntry } from './nss.js';
+
+export type PlanStep =
+  | { op: 'mkdir'; path: string; mode: number; uid: number; gid: number; reasons: string[] }
+  | { op: 'symlink'; path: string; target: string; reasons: string[] }
+  | {
+      op: 'copy';
+      path: string;
+      /** Host path of the source (under the sysroot). */
+      source: string;
+      size: number;
+      mtimeMs: number;
+      /** Mode of the copy: the source's, setuid/setgid removed unless kept. */
+      mode: number;
+      uid: number;
+      gid: number;
+      /** The setuid/setgid bits that were removed (0 when none). */
+      strippedBits: number;
+      reasons: string[];
+    };
+
+export interface NssReport {
+  /** Where the nsswitch.conf came from ('default' when there was none). */
+  source: string;
+  builtin: string[];
+  modules: { service: string; soname: string; databases: string[]; path?: string }[];
+  /** Services with no module on this machine. */
+  unavailable: { service: string; soname: string; databases: string[] }[];
+}
+
+export interface CopyPlan {
+  jail: string;
+  root: string;
+  steps: PlanStep[];
+  /** Libraries that could not be found: the jail is copied without them (exit 1). */
+  missing: MissingLibrary[];
+  /** Inputs that are not ELF, unreadable or malformed (exit 2). */
+  inputErrors: ElfDepsError[];
+  nss?: NssReport;
+  warnings: string[];
+}
+
+export interface PlanOptions {
+  /** Copy from this sysroot instead of the host. */
+  root?: string;
+  ldLibraryPath?: string;
+  hwcaps?: string[];
+  /** Bring the NSS modules nsswitch.conf names (default true). */
+  nss?: boolean;
+  /** nsswitch.conf to read (host path); default: JAIL/etc/nsswitch.conf if present, else the root's. */
+  nsswitch?: string;
+  /** Rewrite absolute symlink targets as relative ones (default: keep them; they resolve inside a chroot). */
+  relativeLinks?: boolean;
+  /** Keep setuid/setgid bits (default: strip them). */
+  keepSetuid?: boolean;
+  /** Owner of copied files (default root:root). Directories take the host's owner. */
+  owner?: { uid: number; gid: number };
+  /** Further in-root paths to bring (with their reason), e.g. from profiles. */
+  extraFiles?: { path: string; reason: string }[];
+  /** Further ELF files whose closure to bring (with their reason). */
+  extraElf?: { path: string; reason: string }[];
+}
+
+const SETID = 0o6000;
+
+class StepSet {
+  readonly byPath = new Map<string, PlanStep>();
+  add(step: PlanStep): void {
+    const prev = this.byPath.get(step.path);
+    if (!prev) {
+      this.byPath.set(step.path, step);
+      return;
+    }
+    for (const r of step.reasons) if (!prev.reasons.includes(r)) prev.reasons.push(r);
+  }
+  ordered(): PlanStep[] {
+    const rank = { mkdir: 0, copy: 1, symlink: 2 } as const;
+    return [...this.byPath.values()].sort((a, b) => rank[a.op] - rank[b.op] || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  }
+}
+
+function relativeTarget(linkPath: string, absTarget: string): string {
+  const rel = path.posix.relative(path.posix.dirname(linkPath), absTarget);
+  return rel === '' ? '.' : rel;
+}
+
+/**
+ * The steps that make `p` open in the jail exactly as it opens on the host: each directory on the way,
+ * each symlink met (directory links of merged /usr, file chains), and the file itself.
+ */
+export function mirrorSteps(root: SysRoot, p: string, reason: string, options: PlanOptions, into: StepSet): boolean {
+  const trace = root.trace(p);
+  if (!trace) return false;
+  const owner = options.owner ?? { uid: 0, gid: 0 };
+  for (const e of trace) {
+    if (e.kind === 'directory') {
+      into.add({ op: 'mkdir', path: e.path, mode: e.stat.mode & 0o7777, uid: e.stat.uid, gid: e.stat.gid, reasons: [`directory on the way to ${p}`] });
+    } else if (e.kind === 'symlink' && e.target !== undefined) {
+      const target = options.relativeLinks && e.target.startsWith('/') ? relativeTarget(e.path, e.target) : e.target;
+      into.add({ op: 'symlink', path: e.path, target, reasons: [e.path === p ? reason : `symlink on the way to ${p}`] });
+    } else if (e.kind === 'file') {
+      const stripped = options.keepSetuid ? 0 : e.stat.mode & SETID;
+      into.add({
+        op: 'copy',
+        path: e.path,
+        source: root.hostPath(e.path),
+        size: e.stat.size,
+        mtimeMs: e.stat.mtimeMs,
+        mode: e.stat.mode & 0o7777 & ~stripped,
+        uid: owner.uid,
+        gid: owner.gid,
+        strippedBits: stripped,
+        reasons: [reason],
+      });
+    } else {
+      // Devices, FIFOs and sockets are never copied.
+      return false;
+    }
+  }
+  return true;
+}
+
+function reasonFor(graph: ClosureGraph, p: string, isRoot: boolean): string {
+  if (isRoot) return 'input';
+  const node = graph.nodes.get(p);
+  if (!node) return 'closure';
+  if (node.foundVia.kind === 'interpreter') return `interpreter of ${node.neededBy[0] ?? 'input'}`;
+  return `${node.name} needed by ${node.neededBy[0] ?? '?'} (${node.foundVia.kind})`;
+}
+
+function definesVersion(root: SysRoot, p: string, version: string): boolean {
+  try {
+    const src = root.open(p);
+    try {
+      return readElfFrom(src, { versions: true }).versionDefinitions?.some((d) => d.name === version) ?? false;
+    } finally {
+      src.close();
+    }
+  } catch {
+    return false;
+  }
+}
+
+/** Reads the nsswitch.conf that will govern the jail. */
+function readNsswitch(root: SysRoot, jail: string, options: PlanOptions): { entries: NssEntry[]; source: string } {
+  const hostView = new SysRoot('/');
+  if (options.nsswitch !== undefined) {
+    const text = hostView.readText(path.resolve(options.nsswitch));
+    if (text === undefined) throw new ElfDepsError(options.nsswitch, 'no such file (given with --nsswitch)');
+    return { entries: parseNsswitch(text), source: path.resolve(options.nsswitch) };
+  }
+  const jailView = new SysRoot(jail);
+  const inJail = jailView.readText('/etc/nsswitch.conf');
+  if (inJail !== undefined) return { entries: parseNsswitch(inJail), source: path.join(jail, 'etc/nsswitch.conf') };
+  const inRoot = root.readText('/etc/nsswitch.conf');
+  if (inRoot !== undefined) return { entries: parseNsswitch(inRoot), source: root.hostPath('/etc/nsswitch.conf') };
+  return { entries: [{ database: '*', services: [...DEFAULT_SERVICES], line: 0 }], source: 'default' };
+}
+
+/** Computes the plan for `inputs` (files, directories, globs; in-root paths) into `jail`. */
+export function planCopy(inputs: readonly string[], jail: string, options: PlanOptions = {}): CopyPlan {
+  const resolveOptions: ResolveOptions = {};
+  if (options.root !== undefined) resolveOptions.root = options.root;
+  if (options.ldLibraryPath !== undefined) resolveOptions.ldLibraryPath = options.ldLibraryPath;
+  if (options.hwcaps !== undefined) resolveOptions.target = { hwcaps: options.hwcaps };
+  const resolver = new Resolver(resolveOptions);
+  const root = resolver.root;
+  const collected = collectInputs(root, inputs);
+  const extraElf = options.extraElf ?? [];
+  const graph = resolver.resolve([...collected.files, ...extraElf.map((e) => e.path)]);
+  graph.inputErrors.unshift(...collected.errors);
+
+  const steps = new StepSet();
+  const plan: CopyPlan = { jail, root: root.root, steps: [], missing: [...graph.missing], inputErrors: graph.inputErrors, warnings: [] };
+  const extraReason = new Map(extraElf.map((e) => [e.path, e.reason]));
+
+  const addGraph = (g: ClosureGraph, rootReason?: (p: string) => string): void => {
+    for (const rc of g.roots) {
+      for (const p of rc.objects) {
+        const reason = p === rc.path ? (rootReason?.(p) ?? extraReason.get(p) ?? 'input') : reasonFor(g, p, false);
+        if (!mirrorSteps(root, p, reason, options, steps)) plan.warnings.push(`${p}: not a regular file or directory chain, not copied`);
+        // glibc-hwcaps: bring every variant beside the chosen one, so the jail runs on another CPU level.
+        for (const v of g.nodes.get(p)?.variants ?? []) mirrorSteps(root, v, `hwcaps variant of ${p}`, options, steps);
+      }
+    }
+  };
+  addGraph(graph);
+
+  // What libc itself dlopen()s: libgcc_s for pthread_cancel/unwinding, and the NSS modules.
+  const libc = [...graph.nodes.values()].find((n) => n.soname === 'libc.so.6');
+  if (libc) {
+    const like: ElfInfo = libc.info;
+    const dlopened: { path: string; reason: string }[] = [];
+    const gcc = resolver.locate('libgcc_s.so.1', like);
+    if (gcc) dlopened.push({ path: gcc.path, reason: 'libgcc_s.so.1: libc loads it at run time for pthread_cancel and unwinding' });
+    else plan.warnings.push('libgcc_s.so.1 not found: pthread_cancel and C++ unwinding will fail in the jail');
+    if (options.nss !== false) {
+      const { entries, source } = readNsswitch(root, jail, options);
+      const builtins = definesVersion(root, libc.path, 'GLIBC_2.34');
+      const report: NssReport = { source, builtin: builtins ? ['files', 'dns'] : [], modules: [], unavailable: [] };
+      for (const need of nssModulesNeeded(entries, builtins)) {
+        const found = resolver.locate(need.soname, like);
+        if (found) {
+          report.modules.push({ ...need, path: found.path });
+          dlopened.push({ path: found.path, reason: `NSS module for ${need.databases.join(', ')} (service '${need.service}' in ${source})` });
+        } else {
+          report.unavailable.push(need);
+          plan.warnings.push(`nsswitch.conf names service '${need.service}' for ${need.databases.join(', ')} but ${need.soname} is not on this machine`);
+        }
+      }
+      plan.nss = report;
+    }
+    if (dlopened.length > 0) {
+      const reasons = new Map(dlopened.map((d) => [d.path, d.reason]));
+      const g2 = resolver.resolve(dlopened.map((d) => d.path));
+      plan.missing.push(...g2.missing);
+      plan.inputErrors.push(...g2.inputErrors);
+      addGraph(g2, (p) => reasons.get(p) ?? 'runtime module');
+    }
+  }
+  for (const f of options.extraFiles ?? []) {
+    if (!mirrorSteps(root, f.path, f.reason, options, steps)) plan.warnings.push(`${f.path}: missing or not a regular file, not copied`);
+  }
+  // The jail's own root directory is the jail: never recreate or chmod it.
+  steps.byPath.delete('/');
+  plan.steps = steps.ordered();
+  return plan;
+}
