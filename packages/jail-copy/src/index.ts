@@ -1,2 +1,6 @@
 export { planCopy, mirrorSteps, type CopyPlan, type PlanStep, type PlanOptions, type NssReport } from './plan.js';
 export { parseNsswitch, nssModulesNeeded, BUILTIN_SINCE_2_34, type NssEntry, type NssModuleNeed } from './nss.js';
+export { verifyJail, type VerifyOptions, type VerifyReport } from './verify.js';
+export { auditJail, ALLOWED_DEVICES, type AuditOptions, type AuditReport } from './audit.js';
+export { atOrAbove, SEVERITY_RANK, type Finding, type Severity } from './findings.js';
+export { walkJail, type JailEntry } from './walk.js';
