@@ -4,3 +4,5 @@ export { verifyJail, type VerifyOptions, type VerifyReport } from './verify.js';
 export { auditJail, ALLOWED_DEVICES, type AuditOptions, type AuditReport } from './audit.js';
 export { atOrAbove, SEVERITY_RANK, type Finding, type Severity } from './findings.js';
 export { walkJail, type JailEntry } from './walk.js';
+export { loadProfiles, selectProfiles, expandProfiles, profilesDir, nginxModules, opensslModules, gconvAllowList, ProfileError, type Profile, type ProfileContext, type ProfileSelection } from './profiles.js';
+export { globInRoot } from './glob.js';

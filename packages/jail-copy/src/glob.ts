@@ -1,0 +1,78 @@
+/**
+ * Globs inside a root, for profiles: `*`, `?`, `[…]` within a component, `**` for any depth. Directories
+ * reached by `**` are walked without following symlinks (no loops, no escapes); symlinks themselves are
+ * matched like files, and the copier brings their targets.
+ */
+import * as path from 'node:path';
+import type { SysRoot } from '@elfcopy/elf-deps';
+
+const MAX_MATCHES = 200_000;
+
+export function globComponent(glob: string): RegExp {
+  let re = '^';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else if (c === '[') {
+      const close = glob.indexOf(']', i + 1);
+      if (close < 0) re += '\\[';
+      else {
+        let body = glob.slice(i + 1, close);
+        if (body.startsWith('!')) body = '^' + body.slice(1);
+        re += '[' + body.replace(/\\/g, '\\\\') + ']';
+        i = close;
+      }
+    } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
+  }
+  return new RegExp(re + '$');
+}
+
+const isGlob = (s: string): boolean => /[*?[]/.test(s);
+
+/** The in-root paths matching `pattern` (absolute), sorted; directories only when named without `**`. */
+export function globInRoot(root: SysRoot, pattern: string): string[] {
+  const parts = pattern.split('/').filter((p) => p.length > 0);
+  const out = new Set<string>();
+  const step = (base: string, i: number): void => {
+    if (out.size > MAX_MATCHES) return;
+    if (i === parts.length) {
+      if (root.lstat(base)) out.add(base);
+      return;
+    }
+    const part = parts[i]!;
+    if (part === '**') {
+      walkAll(root, base, out);
+      return;
+    }
+    if (!isGlob(part)) {
+      step(path.posix.join(base, part), i + 1);
+      return;
+    }
+    const names = root.listDir(base);
+    if (!names) return;
+    const re = globComponent(part);
+    for (const n of names) if (re.test(n) && (!n.startsWith('.') || part.startsWith('.'))) step(path.posix.join(base, n), i + 1);
+  };
+  step('/', 0);
+  return [...out].sort();
+}
+
+/** Every non-directory entry below `dir`, not following symlinked directories. */
+function walkAll(root: SysRoot, dir: string, out: Set<string>): void {
+  const st = root.lstat(dir);
+  if (!st) return;
+  if (st.isSymbolicLink() || !st.isDirectory()) {
+    out.add(dir);
+    return;
+  }
+  const names = root.listDir(dir);
+  for (const n of names ?? []) {
+    if (out.size > MAX_MATCHES) return;
+    const p = path.posix.join(dir, n);
+    const s = root.lstat(p);
+    if (!s) continue;
+    if (s.isDirectory()) walkAll(root, p, out);
+    else out.add(p);
+  }
+}
