@@ -26,3 +26,4 @@ export {
 export { collectInputs, expandGlob, hasElfMagic, type InputSet } from './inputs.js';
 export type { LibraryIndex, IndexHit } from './library-index.js';
 export { S_ISUID_BIT, S_ISGID_BIT, S_ISVTX_BIT } from './modes.js';
+export { readDlopenNotes, parseDlopenJson, NT_FDO_DLOPEN_METADATA, type DlopenNote, type DlopenPriority } from './elf/notes.js';

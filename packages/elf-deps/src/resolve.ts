@@ -5,7 +5,8 @@
  */
 import * as path from 'node:path';
 import { ElfDepsError, UnreadableFileError } from './errors.js';
-import { readElfFrom, type ElfInfo } from './elf/file.js';
+import { readElfFrom, type ElfInfo, type ReadElfOptions } from './elf/file.js';
+import type { DlopenPriority } from './elf/notes.js';
 import { S_ISGID_BIT, S_ISUID_BIT } from './modes.js';
 import {
   expandSearchList,
@@ -87,7 +88,7 @@ export interface RootClosure {
   loaders: Map<string, string | undefined>;
   missing: MissingLibrary[];
   /** The name → path requests of this namespace, each with the reason (for tree output). */
-  edges: { from: string; name: string; to: string | undefined; via: FoundVia | { kind: 'reused' } }[];
+  edges: { from: string; name: string; to: string | undefined; via: FoundVia | { kind: 'reused' }; dlopen?: boolean }[];
 }
 
 export interface ClosureGraph {
@@ -114,7 +115,14 @@ export interface ResolveOptions {
   target?: TargetOverrides;
   /** Path of ld.so.cache inside the root (default /etc/ld.so.cache); false to ignore it and use ld.so.conf. */
   ldCache?: string | false;
+  /**
+   * Also follow `.note.dlopen` metadata: sonames a library declares it dlopen()s, at this priority or
+   * above (required < recommended < suggested). Off by default: ld.so does not load them at start.
+   */
+  dlopen?: DlopenPriority | false;
 }
+
+const PRIORITY_RANK: Record<DlopenPriority, number> = { required: 0, recommended: 1, suggested: 2 };
 
 interface LoadedObject {
   path: string;
@@ -147,7 +155,7 @@ export class Resolver {
   readInput(p: string): ElfInfo {
     const src = this.root.open(p);
     try {
-      return readElfFrom(src);
+      return readElfFrom(src, this.readOptions());
     } finally {
       src.close();
     }
@@ -209,6 +217,17 @@ export class Resolver {
     }
     const r = this.searchPaths(name, [{ source: { kind: 'system-dir' }, dirs: target.systemDirs }], target, tried, rejected);
     return r.kind === 'found' ? { path: r.found.path, info: r.found.info } : undefined;
+  }
+
+  private readOptions(): ReadElfOptions {
+    return this.options.dlopen ? { notes: true } : {};
+  }
+
+  /** The sonames `info` declares in .note.dlopen at the chosen priority: each entry's first alternative that resolves wins. */
+  private dlopenGroups(info: ElfInfo): string[][] {
+    const limit = this.options.dlopen;
+    if (!limit || !info.dlopenNotes) return [];
+    return info.dlopenNotes.filter((n) => PRIORITY_RANK[n.priority] <= PRIORITY_RANK[limit]).map((n) => n.sonames);
   }
 
   private libraryIndex(): LibraryIndex | undefined {
@@ -297,6 +316,31 @@ export class Resolver {
         rc.edges.push({ from: requester.path, name, to: obj.path, via: result.via });
         this.record(graph, rc, obj, result.via, requester, result.tried, result.rejected, result.hwcapsSubdir, result.variants);
       }
+      for (const group of this.dlopenGroups(requester.info)) {
+        let done = false;
+        let lastMissing: MissingLibrary | undefined;
+        for (const name of group) {
+          const result = this.mapObject(name, requester, main, loaded, target, secure, llpDirs);
+          if (result.kind === 'missing') {
+            lastMissing = result.missing;
+            continue;
+          }
+          done = true;
+          if (result.kind === 'reused') {
+            rc.edges.push({ from: requester.path, name, to: result.object.path, via: { kind: 'reused' }, dlopen: true });
+            break;
+          }
+          loaded.push(result.object);
+          queue.push(result.object);
+          rc.edges.push({ from: requester.path, name, to: result.object.path, via: result.via, dlopen: true });
+          this.record(graph, rc, result.object, result.via, requester, result.tried, result.rejected, result.hwcapsSubdir, result.variants);
+          break;
+        }
+        if (!done && lastMissing) {
+          rc.edges.push({ from: requester.path, name: group.join('|'), to: undefined, via: { kind: 'path' }, dlopen: true });
+          rc.missing.push({ ...lastMissing, name: group.join('|'), detail: 'declared in .note.dlopen' });
+        }
+      }
       const node = graph.nodes.get(requester.path);
       if (node && node.dependencies.length === 0) node.dependencies = deps;
     }
@@ -354,7 +398,7 @@ export class Resolver {
     const key = `${real}\0${target.elfClass}\0${target.machine}\0${target.byteOrder}`;
     let v = this.verified.get(key);
     if (!v) {
-      v = verifyCandidate(this.root, real, target);
+      v = verifyCandidate(this.root, real, target, this.readOptions());
       this.verified.set(key, v);
     }
     return v;

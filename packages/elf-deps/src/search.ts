@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { ByteSource } from './bytes.js';
 import { ElfDepsError, ElfFormatError, NotElfError, UnreadableFileError } from './errors.js';
 import { ELFOSABI_GNU, ELFOSABI_SYSV, ET_DYN, ET_EXEC, EV_CURRENT, machineName } from './elf/constants.js';
-import { readElfFrom, type ElfInfo } from './elf/file.js';
+import { readElfFrom, type ElfInfo, type ReadElfOptions } from './elf/file.js';
 import { PHDR_SIZE, readHeader } from './elf/header.js';
 import type { LoaderTarget } from './target.js';
 import type { SysRoot } from './sysroot.js';
@@ -110,7 +110,7 @@ export type VerifyOutcome =
  * dl-load.c open_verify: a file of another class or machine is skipped (the search goes on); any other
  * defect (not ELF, truncated, other byte order, OS ABI, e_type, phentsize) is fatal for this name.
  */
-export function verifyCandidate(root: SysRoot, candidate: string, target: LoaderTarget): VerifyOutcome {
+export function verifyCandidate(root: SysRoot, candidate: string, target: LoaderTarget, read: ReadElfOptions = {}): VerifyOutcome {
   let src: ByteSource;
   try {
     src = root.open(candidate);
@@ -140,7 +140,7 @@ export function verifyCandidate(root: SysRoot, candidate: string, target: Loader
     }
     if (header.type !== ET_DYN && header.type !== ET_EXEC) return fail('only ET_DYN and ET_EXEC can be loaded', 'e_type', 16);
     if (header.phentsize !== PHDR_SIZE[header.elfClass]) return fail("ELF file's phentsize not the expected size", 'e_phentsize', 0);
-    return { ok: true, info: readElfFrom(src) };
+    return { ok: true, info: readElfFrom(src, read) };
   } catch (err) {
     if (err instanceof NotElfError || err instanceof ElfFormatError || err instanceof UnreadableFileError) {
       const detail = err instanceof NotElfError ? 'invalid ELF header' : err.message;

@@ -21,6 +21,7 @@ import { locateStringTable, readDynamicString, readDynamicTags, type DynamicTags
 import type { ByteOrder, ElfClass, FieldReader } from './fields.js';
 import { readHeader, type ElfHeader } from './header.js';
 import { readProgramHeaders, type ProgramHeader } from './program-headers.js';
+import { readDlopenNotes, type DlopenNote } from './notes.js';
 import { readVersionDefinitions, readVersionNeeds, type VersionDefinition, type VersionNeed } from './versions.js';
 
 export type ElfKind =
@@ -74,6 +75,8 @@ export interface ElfInfo {
   interpreter?: string;
   /** Undefined for a file without PT_DYNAMIC (static, relocatable). */
   dynamic?: DynamicInfo;
+  /** Only with `{ notes: true }`: sonames declared in `.note.dlopen` (loaded at run time with dlopen). */
+  dlopenNotes?: DlopenNote[];
   /** Only with `{ versions: true }`. */
   versionNeeds?: VersionNeed[];
   versionDefinitions?: VersionDefinition[];
@@ -82,6 +85,8 @@ export interface ElfInfo {
 export interface ReadElfOptions {
   /** Also read DT_VERNEED / DT_VERDEF. */
   versions?: boolean;
+  /** Also read `.note.dlopen` metadata from PT_NOTE segments. */
+  notes?: boolean;
   /** Also return the raw program headers and dynamic tags (for callers that read notes or more). */
   raw?: boolean;
   /** What errors call the file (the path as the user sees it); defaults to `hostPath`. */
@@ -188,6 +193,7 @@ export function readElfFrom(src: ByteSource, options: ReadElfOptions = {}): ElfI
     info.versionNeeds = [];
     info.versionDefinitions = [];
   }
+  if (options.notes) info.dlopenNotes = readDlopenNotes(src, fields, phdrs);
   if (options.raw) {
     const raw: ElfRaw = { header, fields, programHeaders: phdrs };
     if (tags) raw.dynamicTags = tags;
