@@ -6,3 +6,4 @@ export { atOrAbove, SEVERITY_RANK, type Finding, type Severity } from './finding
 export { walkJail, type JailEntry } from './walk.js';
 export { loadProfiles, selectProfiles, expandProfiles, profilesDir, nginxModules, opensslModules, gconvAllowList, ProfileError, type Profile, type ProfileContext, type ProfileSelection } from './profiles.js';
 export { globInRoot } from './glob.js';
+export { traceCommand, TraceError, type TraceOptions, type TraceResult, type TraceMethod } from './trace.js';

@@ -1,0 +1,163 @@
+/**
+ * `elfcopy trace -- CMD ARGS…`: the one place elfcopy executes a program. It runs CMD on the host under
+ * strace (when present) or the loader's own LD_DEBUG=files tracing, and collects every shared object
+ * loaded at run time and, by option, every file opened below chosen prefixes. Bounded by a timeout; the
+ * traced process and everything it started are always ended (own process group, SIGKILL at the end).
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { execa } from 'execa';
+import { hasElfMagic, readElf } from '@elfcopy/elf-deps';
+
+export type TraceMethod = 'strace' | 'ld-debug';
+
+export interface TraceOptions {
+  method?: TraceMethod | 'auto';
+  /** Milliseconds before the traced command is killed (default 30 s). */
+  timeoutMs?: number;
+  /** Also report every file opened below these directories (e.g. /usr/share, /etc). */
+  prefixes?: string[];
+  cwd?: string;
+  env?: Record<string, string>;
+}
+
+export interface TraceResult {
+  method: TraceMethod;
+  command: string[];
+  exitCode: number | undefined;
+  timedOut: boolean;
+  /** Shared objects loaded at run time (real paths), the command's own executable excluded. */
+  objects: string[];
+  /** Files opened below the prefixes (real paths; only with `prefixes`). */
+  files: string[];
+}
+
+export class TraceError extends Error {
+  readonly path: string;
+  constructor(p: string, message: string) {
+    super(message);
+    this.name = 'TraceError';
+    this.path = p;
+  }
+}
+
+async function haveStrace(): Promise<boolean> {
+  const r = await execa('strace', ['-V'], { reject: false, stdin: 'ignore' });
+  return r.exitCode === 0;
+}
+
+const OPEN_RE = /^\d+\s+(?:open|openat|openat2)\((?:AT_FDCWD|\d+(?:<[^>]*>)?), "((?:[^"\\]|\\.)*)".*\)\s+=\s+(\d+)/;
+const LD_FILE_RE = /file=(\S+) \[\d+\];\s+generating link map/;
+const LD_INIT_RE = /calling init: (\S+)/;
+
+function unescapeStrace(s: string): string {
+  return s.replace(/\\(x[0-9a-fA-F]{2}|[0-7]{1,3}|.)/g, (_m, e: string) => {
+    if (e.startsWith('x')) return String.fromCharCode(parseInt(e.slice(1), 16));
+    if (/^[0-7]+$/.test(e)) return String.fromCharCode(parseInt(e, 8));
+    return e === 'n' ? '\n' : e === 't' ? '\t' : e;
+  });
+}
+
+function realOrSelf(p: string): string {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return p;
+  }
+}
+
+function isSharedObject(p: string): boolean {
+  try {
+    if (!fs.statSync(p).isFile() || !hasElfMagic(p)) return false;
+    const info = readElf(p);
+    return info.kind === 'shared-library' || (info.kind === 'pie-executable' && info.dynamic?.soname !== undefined);
+  } catch {
+    return false;
+  }
+}
+
+export async function traceCommand(command: readonly string[], options: TraceOptions = {}): Promise<TraceResult> {
+  if (command.length === 0) throw new TraceError('', 'no command to trace (give it after --)');
+  const method: TraceMethod = options.method === 'auto' || options.method === undefined ? ((await haveStrace()) ? 'strace' : 'ld-debug') : options.method;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'elfcopy-trace-'));
+  const out = path.join(dir, 'trace');
+  const [cmd, ...args] = command as [string, ...string[]];
+  const argv = method === 'strace' ? ['strace', '-f', '-qq', '-s', '4096', '-e', 'trace=open,openat,openat2', '-e', 'status=successful', '-o', out, '--', cmd, ...args] : [cmd, ...args];
+  const env = { ...options.env, ...(method === 'ld-debug' ? { LD_DEBUG: 'files', LD_DEBUG_OUTPUT: out } : {}) };
+  const child = execa(argv[0]!, argv.slice(1), {
+    reject: false,
+    cwd: options.cwd,
+    env,
+    stdin: 'ignore',
+    stdout: 'ignore',
+    stderr: 'ignore',
+    timeout: options.timeoutMs ?? 30_000,
+    killSignal: 'SIGKILL',
+    detached: true,
+  });
+  let result: Awaited<typeof child>;
+  try {
+    result = await child;
+  } finally {
+    // Daemons fork away from the traced process; its process group ends with it.
+    if (child.pid !== undefined) {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+  if (result.failed && result.exitCode === undefined && !result.timedOut) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw new TraceError(command[0] ?? '', `cannot run: ${result.shortMessage}`);
+  }
+  const opened = new Set<string>();
+  const objects = new Set<string>();
+  for (const f of fs.readdirSync(dir)) {
+    const text = fs.readFileSync(path.join(dir, f), 'utf8');
+    for (const line of text.split('\n')) {
+      if (method === 'strace') {
+        const m = OPEN_RE.exec(line);
+        if (m) opened.add(unescapeStrace(m[1]!));
+      } else {
+        const m = LD_INIT_RE.exec(line) ?? LD_FILE_RE.exec(line);
+        if (m && m[1]!.startsWith('/')) objects.add(realOrSelf(m[1]!));
+      }
+    }
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+  const self = realOrSelf(resolveCommand(cmd, options.env?.PATH ?? process.env.PATH ?? ''));
+  for (const p of opened) {
+    const real = realOrSelf(p);
+    if (real !== self && isSharedObject(real)) objects.add(real);
+  }
+  objects.delete(self);
+  const prefixes = (options.prefixes ?? []).map((p) => path.resolve(p));
+  const files = prefixes.length
+    ? [...opened].map(realOrSelf).filter((p) => prefixes.some((pre) => p === pre || p.startsWith(pre.endsWith('/') ? pre : pre + '/')) && fs.existsSync(p) && fs.statSync(p).isFile())
+    : [];
+  return {
+    method,
+    command: [...command],
+    exitCode: result.exitCode,
+    timedOut: result.timedOut,
+    objects: [...objects].sort(),
+    files: [...new Set(files)].sort(),
+  };
+}
+
+function resolveCommand(cmd: string, pathEnv: string): string {
+  if (cmd.includes('/')) return path.resolve(cmd);
+  for (const d of pathEnv.split(':')) {
+    const p = path.join(d || '.', cmd);
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return p;
+    } catch {
+      continue;
+    }
+  }
+  return cmd;
+}
