@@ -7,3 +7,5 @@ export { walkJail, type JailEntry } from './walk.js';
 export { loadProfiles, selectProfiles, expandProfiles, profilesDir, nginxModules, opensslModules, gconvAllowList, ProfileError, type Profile, type ProfileContext, type ProfileSelection } from './profiles.js';
 export { globInRoot } from './glob.js';
 export { traceCommand, TraceError, type TraceOptions, type TraceResult, type TraceMethod } from './trace.js';
+export { planInit, ESSENTIAL_ETC, MINIMAL_NSSWITCH, InitError, type InitOptions, type InitPlan, type Account } from './init.js';
+export { StepSet } from './plan.js';

@@ -18,7 +18,18 @@ import {
 import { nssModulesNeeded, parseNsswitch, DEFAULT_SERVICES, type NssEntry } from './nss.js';
 
 export type PlanStep =
-  | { op: 'mkdir'; path: string; mode: number; uid: number; gid: number; reasons: string[] }
+  | {
+      op: 'mkdir';
+      path: string;
+      mode: number;
+      uid: number;
+      gid: number;
+      /** Set mode and owner on an existing directory too (init's explicit hardening). */
+      enforce?: boolean;
+      reasons: string[];
+    }
+  | { op: 'mknod'; path: string; major: number; minor: number; mode: number; reasons: string[] }
+  | { op: 'write'; path: string; content: string; mode: number; uid: number; gid: number; reasons: string[] }
   | { op: 'symlink'; path: string; target: string; reasons: string[] }
   | {
       op: 'copy';
@@ -80,7 +91,7 @@ export interface PlanOptions {
 
 const SETID = 0o6000;
 
-class StepSet {
+export class StepSet {
   readonly byPath = new Map<string, PlanStep>();
   add(step: PlanStep): void {
     const prev = this.byPath.get(step.path);
@@ -91,7 +102,7 @@ class StepSet {
     for (const r of step.reasons) if (!prev.reasons.includes(r)) prev.reasons.push(r);
   }
   ordered(): PlanStep[] {
-    const rank = { mkdir: 0, copy: 1, symlink: 2 } as const;
+    const rank = { mkdir: 0, mknod: 1, write: 1, copy: 1, symlink: 2 } as const;
     return [...this.byPath.values()].sort((a, b) => rank[a.op] - rank[b.op] || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 }
