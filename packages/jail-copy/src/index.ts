@@ -9,3 +9,4 @@ export { globInRoot } from './glob.js';
 export { traceCommand, TraceError, type TraceOptions, type TraceResult, type TraceMethod } from './trace.js';
 export { planInit, ESSENTIAL_ETC, MINIMAL_NSSWITCH, InitError, type InitOptions, type InitPlan, type Account } from './init.js';
 export { StepSet } from './plan.js';
+export { renderSystemdUnit, renderSysvScript, type UnitOptions } from './unit.js';
