@@ -24,6 +24,26 @@ export {
   type ResolveOptions,
 } from './resolve.js';
 export { collectInputs, expandGlob, hasElfMagic, type InputSet } from './inputs.js';
-export type { LibraryIndex, IndexHit } from './library-index.js';
+export { openLibraryIndex, type LibraryIndex, type IndexHit, type LibraryIndexOptions } from './library-index.js';
+export {
+  LD_SO_CACHE,
+  parseLdCache,
+  readLdCache,
+  lookupLdCache,
+  buildLdCache,
+  serializeLdCache,
+  writeLdCache,
+  expectedCacheFlags,
+  describeCacheFlags,
+  formatCacheEntry,
+  dlCacheLibcmp,
+  LdCacheFormatError,
+  LdCacheWriteError,
+  type LdCache,
+  type LdCacheEntry,
+  type LdCacheInput,
+  type LdCacheTarget,
+} from './ldcache.js';
+export { readLdConf, buildCacheFromLdConf, LD_SO_CONF, type LdConf, type LdConfDirectory } from './ldconf.js';
 export { S_ISUID_BIT, S_ISGID_BIT, S_ISVTX_BIT } from './modes.js';
 export { readDlopenNotes, parseDlopenJson, NT_FDO_DLOPEN_METADATA, type DlopenNote, type DlopenPriority } from './elf/notes.js';

@@ -1,7 +1,11 @@
 /**
- * The step between RUNPATH and the system directories: ld.so.cache (dl-cache.c), or, when a root has no
- * cache, the directories of ld.so.conf scanned the way ldconfig would fill a cache.
+ * The step between RUNPATH and the system directories: ld.so.cache (dl-cache.c _dl_load_cache_lookup).
+ * ld.so itself never reads ld.so.conf: with no cache it goes straight to the system directories. By
+ * option (`ldConf: true`) a root without a cache is given the cache `ldconfig` would write from its
+ * ld.so.conf, labelled 'ld.so.conf' wherever it decides something.
  */
+import { LD_SO_CACHE, lookupLdCache, readLdCache, type LdCache } from './ldcache.js';
+import { buildCacheFromLdConf, readLdConf, LD_SO_CONF } from './ldconf.js';
 import type { SysRoot } from './sysroot.js';
 import type { LoaderTarget } from './target.js';
 
@@ -20,6 +24,41 @@ export interface LibraryIndex {
   lookup(name: string, target: LoaderTarget): IndexHit | undefined;
 }
 
-export function openLibraryIndex(_root: SysRoot, _ldCache: string | false | undefined): LibraryIndex | undefined {
+function fromCache(cache: LdCache, source: LibraryIndex['source'], location: string): LibraryIndex {
+  return {
+    source,
+    location,
+    lookup(name, target) {
+      const r = lookupLdCache(cache, name, target);
+      if (r.path === undefined) return undefined;
+      const hit: IndexHit = { path: r.path, variants: r.usable.map((e) => e.path) };
+      if (r.entry?.hwcaps !== undefined) hit.hwcaps = `glibc-hwcaps/${r.entry.hwcaps}`;
+      return hit;
+    },
+  };
+}
+
+export interface LibraryIndexOptions {
+  /** In-root path of the cache (default /etc/ld.so.cache); false: do not read one. */
+  ldCache?: string | false;
+  /** With no cache, predict the one ldconfig would write from ld.so.conf (not what ld.so does). */
+  ldConf?: boolean;
+  /** System directories ldconfig adds after the configuration (Debian: the target's). */
+  systemDirs?: readonly string[];
+  /** Target for reading libraries when predicting from ld.so.conf. */
+  target?: LoaderTarget;
+}
+
+export function openLibraryIndex(root: SysRoot, options: LibraryIndexOptions = {}): LibraryIndex | undefined {
+  if (options.ldCache !== false) {
+    const location = options.ldCache ?? LD_SO_CACHE;
+    const cache = readLdCache(root, location);
+    if (cache) return fromCache(cache, 'ld.so.cache', location);
+  }
+  if (options.ldConf && options.target) {
+    const conf = readLdConf(root, { builtinDirs: options.systemDirs ?? options.target.systemDirs });
+    const built = buildCacheFromLdConf(root, conf, options.target);
+    return fromCache(built.cache, 'ld.so.conf', LD_SO_CONF);
+  }
   return undefined;
 }

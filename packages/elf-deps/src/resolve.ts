@@ -21,7 +21,7 @@ import {
 } from './search.js';
 import { SysRoot } from './sysroot.js';
 import { targetFor, type LoaderTarget, type TargetOverrides } from './target.js';
-import { openLibraryIndex, type LibraryIndex } from './library-index.js';
+import { openLibraryIndex, type LibraryIndex, type LibraryIndexOptions } from './library-index.js';
 import { collectInputs } from './inputs.js';
 
 /** How an object came to be in the closure: the reason is data, not a log line. */
@@ -120,6 +120,11 @@ export interface ResolveOptions {
    * above (required < recommended < suggested). Off by default: ld.so does not load them at start.
    */
   dlopen?: DlopenPriority | false;
+  /**
+   * With no ld.so.cache in the root, predict the cache ldconfig would write from ld.so.conf. Off by
+   * default: ld.so never reads ld.so.conf, it goes to the system directories.
+   */
+  ldConf?: boolean;
 }
 
 const PRIORITY_RANK: Record<DlopenPriority, number> = { required: 0, recommended: 1, suggested: 2 };
@@ -209,7 +214,7 @@ export class Resolver {
       const r = this.searchPaths(name, [{ source: { kind: 'ld_library_path' }, dirs }], target, tried, rejected);
       if (r.kind === 'found') return { path: r.found.path, info: r.found.info };
     }
-    const idx = this.libraryIndex();
+    const idx = this.libraryIndex(target);
     const hit = idx?.lookup(name, target);
     if (hit) {
       const v = this.verify(hit.path, target);
@@ -230,8 +235,14 @@ export class Resolver {
     return info.dlopenNotes.filter((n) => PRIORITY_RANK[n.priority] <= PRIORITY_RANK[limit]).map((n) => n.sonames);
   }
 
-  private libraryIndex(): LibraryIndex | undefined {
-    if (this.index === undefined) this.index = openLibraryIndex(this.root, this.options.ldCache) ?? null;
+  private libraryIndex(target?: LoaderTarget): LibraryIndex | undefined {
+    if (this.index === undefined) {
+      const opts: LibraryIndexOptions = {};
+      if (this.options.ldCache !== undefined) opts.ldCache = this.options.ldCache;
+      if (this.options.ldConf) opts.ldConf = true;
+      if (target) opts.target = target;
+      this.index = openLibraryIndex(this.root, opts) ?? null;
+    }
     return this.index ?? undefined;
   }
 
@@ -483,7 +494,7 @@ export class Resolver {
       // DF_1_NODEFLIB of the requester skips ld.so.cache and the system directories.
       const nodeflib = requester.info.dynamic?.nodeflib ?? false;
       if (!found && !nodeflib) {
-        const idx = this.libraryIndex();
+        const idx = this.libraryIndex(target);
         if (idx) {
           tried.push({ dir: idx.location, source: { kind: idx.source } });
           const hit = idx.lookup(name, target);

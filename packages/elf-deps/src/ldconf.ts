@@ -1,0 +1,651 @@
+/**
+ * /etc/ld.so.conf read as glibc 2.36's ldconfig reads it (elf/ldconfig.c: parse_conf,
+ * parse_conf_include, add_dir_1, add_single_dir, add_glibc_hwcaps_subdirectories), and the cache
+ * ldconfig would build from those directories (search_dir; readlib.c process_file; readelflib.c
+ * process_elf_file and its sysdeps variants).
+ *
+ * ld.so never reads ld.so.conf: a root without /etc/ld.so.cache goes from RUNPATH straight to the
+ * system directories. buildCacheFromLdConf predicts the cache `ldconfig` would write there, so a
+ * resolver can say what the loader will find once ldconfig has run in the root.
+ *
+ * Every read goes through the SysRoot, so a root's configuration, its includes and its libraries are
+ * all taken from inside it, symlinks included (what `ldconfig -r ROOT` does for the top file and the
+ * directories; see readLdConf for where ldconfig itself strays outside).
+ */
+import * as path from 'node:path';
+import type { Stats } from 'node:fs';
+import { ET_DYN, EM_386, EM_AARCH64, EM_ARM, EM_MIPS, EM_PPC, EM_PPC64, EM_RISCV, EM_S390, EM_SPARCV9, EM_X86_64 } from './elf/constants.js';
+import { readElfFrom, type ElfInfo, type ElfRaw } from './elf/file.js';
+import type { ByteOrder, ElfClass } from './elf/fields.js';
+import { ElfDepsError, UnreadableFileError } from './errors.js';
+import type { ByteSource } from './bytes.js';
+import {
+  buildLdCache,
+  dlCacheLibcmp,
+  FLAG_AARCH64_LIB64,
+  FLAG_ARM_LIBHF,
+  FLAG_ARM_LIBSF,
+  FLAG_ELF,
+  FLAG_ELF_LIBC5,
+  FLAG_ELF_LIBC6,
+  FLAG_LIBC4,
+  FLAG_MIPS64_LIBN32,
+  FLAG_MIPS64_LIBN32_NAN2008,
+  FLAG_MIPS64_LIBN64,
+  FLAG_MIPS64_LIBN64_NAN2008,
+  FLAG_MIPS_LIB32_NAN2008,
+  FLAG_POWERPC_LIB64,
+  FLAG_RISCV_FLOAT_ABI_DOUBLE,
+  FLAG_RISCV_FLOAT_ABI_SOFT,
+  FLAG_S390_LIB64,
+  FLAG_SPARC_LIB64,
+  FLAG_X8664_LIB64,
+  FLAG_X8664_LIBX32,
+  type LdCache,
+  type LdCacheInput,
+} from './ldcache.js';
+import type { SysRoot } from './sysroot.js';
+
+/** Where ldconfig reads its configuration (LD_SO_CONF, SYSCONFDIR "/ld.so.conf"). */
+export const LD_SO_CONF = '/etc/ld.so.conf';
+
+/** One directory ldconfig scans. */
+export interface LdConfDirectory {
+  /** As ldconfig records it (`=TYPE`, trailing blanks and slashes cut, no symlink resolved): cache paths are PATH/FILE. */
+  path: string;
+  /** The configuration file (in-root) that named it, or "<builtin>". */
+  from: string;
+  /** Its line there (0 for builtin directories). */
+  line: number;
+  /** FLAG_* from a `DIR=TYPE` suffix (libc4, libc5, libc6, glibc2): the type plain-ELF libraries there get. */
+  libType?: number;
+  /** For a glibc-hwcaps/NAME subdirectory, which ldconfig adds right after its parent: NAME. */
+  hwcaps?: string;
+}
+
+/** Something ldconfig would warn about (or, with -v, mention), kept as data. */
+export interface LdConfNote {
+  file: string;
+  line: number;
+  message: string;
+}
+
+export interface LdConf {
+  /** The top configuration file (in-root). */
+  path: string;
+  /** The directories in ldconfig's order, duplicates (same device and inode) removed. */
+  directories: LdConfDirectory[];
+  /** Every configuration file read, in reading order. */
+  files: string[];
+  notes: LdConfNote[];
+}
+
+export interface ReadLdConfOptions {
+  /** Default /etc/ld.so.conf. */
+  path?: string;
+  /**
+   * Directories ldconfig always adds after the configuration (add_system_dir of SLIBDIR and LIBDIR; Debian's
+   * ldconfig also /lib and /usr/lib). Default none: pass the target's system directories to mirror ldconfig.
+   */
+  builtinDirs?: readonly string[];
+}
+
+const LIB_TYPES: ReadonlyMap<string, number> = new Map([
+  ['libc4', FLAG_LIBC4],
+  ['libc5', FLAG_ELF_LIBC5],
+  ['libc6', FLAG_ELF_LIBC6],
+  ['glibc2', FLAG_ELF_LIBC6],
+]);
+
+/** C isspace in the C locale. */
+function isSpace(c: string | undefined): boolean {
+  return c === ' ' || c === '\t' || c === '\n' || c === '\v' || c === '\f' || c === '\r';
+}
+
+function inodeKey(st: Stats): string {
+  return `${st.dev}:${st.ino}`;
+}
+
+/** Byte-wise (strcmp) order: glob sorts with strcoll and ldconfig forces the C collation. */
+function byteOrder(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+/**
+ * glob(3) with flags 0 over the root: wildcards in any component, dot files only for dot patterns,
+ * results sorted. As in glob, the components written without wildcards stay as written ("conf.d/../x"
+ * is not normalised), so a file is named the way ldconfig -v names it.
+ */
+function globInRoot(root: SysRoot, pattern: string): string[] {
+  if (!/[*?[]/.test(pattern)) return root.lstat(pattern) ? [pattern] : [];
+  let matches = [''];
+  const comps = pattern.split('/');
+  comps.forEach((comp, i) => {
+    if (i === 0) return; // the empty component before the leading '/'
+    if (!/[*?[]/.test(comp)) {
+      matches = matches.map((m) => `${m}/${comp}`);
+      return;
+    }
+    matches = matches.flatMap((m) => root.globLast(`${m}/${comp}`).map((hit) => `${m}/${path.posix.basename(hit)}`));
+  });
+  return matches.filter((m) => root.lstat(m) !== undefined).sort(byteOrder);
+}
+
+class DirectoryList {
+  readonly directories: LdConfDirectory[] = [];
+  private readonly byInode = new Map<string, LdConfDirectory>();
+
+  constructor(
+    private readonly root: SysRoot,
+    private readonly notes: LdConfNote[],
+  ) {}
+
+  /** add_single_dir: the first position wins, but a later mention's `=TYPE` replaces the earlier one. */
+  add(entry: LdConfDirectory, st: Stats): boolean {
+    const key = inodeKey(st);
+    const known = this.byInode.get(key);
+    if (known) {
+      if (entry.libType === undefined) delete known.libType;
+      else known.libType = entry.libType;
+      if (entry.hwcaps === undefined) {
+        this.notes.push({ file: entry.from, line: entry.line, message: `${entry.path} given more than once (first from ${known.from}:${known.line})` });
+      }
+      return false;
+    }
+    this.byInode.set(key, entry);
+    this.directories.push(entry);
+    return true;
+  }
+
+  /** add_dir_1: one configuration line (or builtin directory) naming a directory. */
+  addLine(text: string, from: string, line: number): void {
+    let dir = text;
+    let libType: number | undefined;
+    const eq = dir.indexOf('=');
+    if (eq >= 0) {
+      const type = dir.slice(eq + 1);
+      dir = dir.slice(0, eq);
+      libType = LIB_TYPES.get(type);
+      if (libType === undefined) this.notes.push({ file: from, line, message: `${type} is not a known library type` });
+    }
+    let end = dir.length;
+    while (end > 0 && isSpace(dir[end - 1])) end--;
+    while (end > 0 && dir[end - 1] === '/') end--;
+    dir = dir.slice(0, end);
+    if (dir === '') return;
+    const st = this.root.stat(dir);
+    if (!st) {
+      this.notes.push({ file: from, line, message: `can't stat ${dir}` });
+      return;
+    }
+    const entry: LdConfDirectory = { path: dir, from, line };
+    if (libType !== undefined) entry.libType = libType;
+    if (this.add(entry, st)) this.addHwcapsSubdirectories(entry);
+  }
+
+  /** add_glibc_hwcaps_subdirectories: every directory (or link to one) under DIR/glibc-hwcaps. */
+  private addHwcapsSubdirectories(parent: LdConfDirectory): void {
+    const hwcapsDir = `${parent.path}/glibc-hwcaps`;
+    const names = this.root.listDir(hwcapsDir);
+    if (!names) return;
+    // ldconfig takes readdir order; SysRoot lists names sorted. The order only decides which of two
+    // subdirectories that are one directory (links) keeps its place, never the cache's content.
+    for (const name of [...names].sort(byteOrder)) {
+      // Hidden names and regular files are skipped; ld.so cannot look up names with ':' (a path separator).
+      if (name.startsWith('.') || name.includes(':') || this.root.lstat(`${hwcapsDir}/${name}`)?.isFile()) continue;
+      const st = this.root.stat(`${hwcapsDir}/${name}`);
+      if (!st?.isDirectory()) continue;
+      const entry: LdConfDirectory = { path: `${hwcapsDir}/${name}`, from: parent.from, line: parent.line, hwcaps: name };
+      if (parent.libType !== undefined) entry.libType = parent.libType;
+      this.add(entry, st);
+    }
+  }
+}
+
+/**
+ * Reads ld.so.conf and its includes as ldconfig does: `#` starts a comment anywhere; a line is one
+ * directory, taken whole (spaces, tabs and commas inside it are part of the name, as in glibc since
+ * at least 2.17, whatever older manuals say); `include` takes blank-separated glob patterns, relative
+ * ones resolved against the including file's directory, files expanded in strcmp order; `hwcap` lines
+ * are ignored; directories that do not exist are dropped, and one met again (same device and inode,
+ * e.g. /lib/x86_64-linux-gnu and /usr/lib/x86_64-linux-gnu on a merged-/usr system) keeps its first place.
+ *
+ * Where this parts from ldconfig, deliberately:
+ * - An include loop is cut when a file would include itself again (a note says so). ldconfig has no
+ *   guard: it recurses until fopen fails with EMFILE, and the innermost copy's lines then land first,
+ *   an order that depends on the open-file limit.
+ * - Under a root, every include is resolved inside it. `ldconfig -r` refuses relative patterns and
+ *   resolves absolute patterns in included files on the host, not in the root.
+ * - Files that are not regular (FIFOs, devices) are refused rather than opened.
+ */
+export function readLdConf(root: SysRoot, options: ReadLdConfOptions = {}): LdConf {
+  const top = options.path ?? LD_SO_CONF;
+  const notes: LdConfNote[] = [];
+  const files: string[] = [];
+  const list = new DirectoryList(root, notes);
+  const stack: string[] = [];
+
+  // Notes about a file name the line that included it (or the file itself at the top).
+  const parseFile = (file: string, includedFrom: { file: string; line: number } | undefined): void => {
+    let text: string | undefined;
+    let real: string;
+    try {
+      real = root.realpath(file) ?? file;
+      if (stack.includes(real)) {
+        notes.push({ ...(includedFrom ?? { file, line: 0 }), message: `include loop: ${file} is already being read; not read again` });
+        return;
+      }
+      text = root.readText(file);
+    } catch (err) {
+      // parse_conf warns about files it cannot open; a directory opens but reads nothing.
+      if (!(err instanceof ElfDepsError)) throw err;
+      if (!(err instanceof UnreadableFileError && err.kind === 'directory')) {
+        notes.push({ ...(includedFrom ?? { file, line: 0 }), message: `ignoring configuration file that cannot be opened: ${file}: ${err.reason}` });
+      }
+      return;
+    }
+    if (text === undefined) return;
+    files.push(file);
+    stack.push(real);
+    text.split('\n').forEach((raw, i) => {
+      const lineNo = i + 1;
+      // A C string ends at NUL; '#' starts a comment wherever it stands (the format knows no quoting).
+      let line = raw;
+      const nul = line.indexOf('\0');
+      if (nul >= 0) line = line.slice(0, nul);
+      const hash = line.indexOf('#');
+      if (hash >= 0) line = line.slice(0, hash);
+      let start = 0;
+      while (start < line.length && isSpace(line[start])) start++;
+      const cp = line.slice(start);
+      if (cp === '') return;
+      if (cp.startsWith('include') && (cp[7] === ' ' || cp[7] === '\t')) {
+        for (const word of cp.slice(8).split(/[ \t]/)) {
+          if (word === '') continue;
+          const pattern = word.startsWith('/') ? word : `${path.posix.dirname(file)}/${word}`;
+          for (const match of globInRoot(root, pattern)) parseFile(match, { file, line: lineNo });
+        }
+      } else if (/^hwcap[ \t]/i.test(cp)) {
+        notes.push({ file, line: lineNo, message: 'hwcap directive ignored' });
+      } else {
+        list.addLine(cp, file, lineNo);
+      }
+    });
+    stack.pop();
+  };
+
+  parseFile(top, undefined);
+  for (const dir of options.builtinDirs ?? []) list.addLine(dir, '<builtin>', 0);
+  return { path: top, directories: list.directories, files, notes };
+}
+
+/** The ldconfig whose cache is predicted: the target's architecture decides how libraries are classified. */
+export interface LdConfCacheTarget {
+  elfClass: ElfClass;
+  machine: number;
+  /** The loader's path ("/lib/" + its name is what ldconfig recognises as PT_INTERP). */
+  interpreter?: string;
+  byteOrder?: ByteOrder;
+}
+
+export interface LdConfCache {
+  /** The cache ldconfig would write, built in memory: look names up with lookupLdCache. */
+  cache: LdCache;
+  /** The directories scanned, in ldconfig's order; legacy hwcap subdirectories found on the way come last. */
+  directories: LdConfDirectory[];
+  /** SONAME links ldconfig would create, because the path it records does not exist yet. */
+  missingLinks: { path: string; target: string }[];
+  /** Files with library-like names that ldconfig would leave out, and why. */
+  skipped: { path: string; reason: string }[];
+}
+
+type Family = 'x86' | 'arm' | 'ppc' | 's390' | 'sparc' | 'riscv' | 'mips' | 'generic';
+
+function familyOf(machine: number): Family {
+  switch (machine) {
+    case EM_X86_64:
+    case EM_386:
+      return 'x86';
+    case EM_ARM:
+    case EM_AARCH64:
+      return 'arm';
+    case EM_PPC:
+    case EM_PPC64:
+      return 'ppc';
+    case EM_S390:
+      return 's390';
+    case 2: // EM_SPARC
+    case 18: // EM_SPARC32PLUS
+    case EM_SPARCV9:
+      return 'sparc';
+    case EM_RISCV:
+      return 'riscv';
+    case EM_MIPS:
+      return 'mips';
+    default:
+      return 'generic';
+  }
+}
+
+/** readlib.c interpreters[] and known_libs[] with each port's SYSDEP_KNOWN_* additions (ldconfig.h). */
+interface KnownNames {
+  interpreters: ReadonlyMap<string, number>;
+  libs: ReadonlyMap<string, number>;
+}
+
+function knownNames(target: LdConfCacheTarget): KnownNames {
+  const libs = new Map([
+    ['libc.so.6', FLAG_ELF_LIBC6],
+    ['libm.so.6', FLAG_ELF_LIBC6],
+  ]);
+  const interpreters = new Map<string, number>();
+  if (target.interpreter) interpreters.set(`/lib/${path.posix.basename(target.interpreter)}`, FLAG_ELF_LIBC6);
+  if (target.machine === EM_X86_64) {
+    for (const p of ['/lib/ld-linux.so.2', '/libx32/ld-linux-x32.so.2', '/lib64/ld-linux-x86-64.so.2', '/lib/ld-linux-x86-64.so.2']) interpreters.set(p, FLAG_ELF_LIBC6);
+  } else if (target.machine === EM_386) {
+    interpreters.set('/lib/ld-linux.so.2', FLAG_ELF_LIBC6);
+    interpreters.set('/lib/ld-linux.so.1', FLAG_ELF_LIBC5);
+    libs.set('libc.so.5', FLAG_ELF_LIBC5);
+    libs.set('libm.so.5', FLAG_ELF_LIBC5);
+  } else if (target.machine === EM_ARM || target.machine === EM_AARCH64) {
+    for (const name of ['ld-linux-aarch64.so.1', 'ld-linux-aarch64_be.so.1', 'ld-linux-aarch64_ilp32.so.1', 'ld-linux-aarch64_be_ilp32.so.1', 'ld-linux.so.3', 'ld-linux-armhf.so.3']) {
+      interpreters.set(`/lib/${name}`, FLAG_ELF_LIBC6);
+    }
+  }
+  return { interpreters, libs };
+}
+
+// sysdeps/x86/dl-hwcap.h as ldconfig sees it (all of i386's and x86-64's names), dl-procinfo.c's names.
+const X86_HWCAP_NAMES: ReadonlyMap<string, bigint> = new Map([
+  ['sse2', 0n],
+  ['x86_64', 1n],
+  ['avx512_1', 2n],
+  ['i586', 48n],
+  ['i686', 49n],
+  ['haswell', 50n],
+  ['xeon_phi', 51n],
+]);
+/** ldconfig.c TLS_SUBPATH and TLS_HWCAP_BIT. */
+const TLS_SUBPATH = 'tls';
+const TLS_HWCAP_BIT = 63n;
+
+/**
+ * ldconfig.c is_hwcap_platform: a legacy hwcap subdirectory name. Only x86's names are known here; on
+ * other ports only "tls" is recognised (their hwcap names are CPU-feature strings Debian no longer uses).
+ */
+function hwcapBit(name: string, family: Family): bigint | undefined {
+  if (name === TLS_SUBPATH) return TLS_HWCAP_BIT;
+  return family === 'x86' ? X86_HWCAP_NAMES.get(name) : undefined;
+}
+
+/** ldconfig.c path_hwcap: the bits of the trailing hwcap components of a directory path. */
+function pathHwcap(dir: string, family: Family): bigint {
+  let hwcap = 0n;
+  const parts = dir.split('/');
+  while (parts.length > 1) {
+    const bit = hwcapBit(parts[parts.length - 1] ?? '', family);
+    if (bit === undefined) break;
+    hwcap += 1n << bit;
+    parts.pop();
+  }
+  return hwcap;
+}
+
+/** dl-is_dso.h _dl_is_dso: lib*.so*, ld-*.so*, ld.so.*, ld64.so.* */
+function looksLikeDso(name: string): boolean {
+  return ((name.startsWith('lib') || name.startsWith('ld-')) && name.includes('.so')) || name.startsWith('ld.so.') || name.startsWith('ld64.so.');
+}
+
+/** search_dir: temporary files of prelink are never libraries. */
+function isPrelinkTemp(name: string): boolean {
+  return name.endsWith('.#prelink#') || /\.#prelink#\..{6}$/s.test(name);
+}
+
+const PT_GNU_PROPERTY = 0x6474e553;
+const NT_GNU_PROPERTY_TYPE_0 = 5;
+const GNU_PROPERTY_X86_ISA_1_NEEDED = 0xc0008002;
+/** A property note larger than this is not one a linker wrote. */
+const MAX_PROPERTY_NOTE = 64 * 1024;
+
+function alignUp(v: number, a: number): number {
+  return a > 1 ? Math.ceil(v / a) * a : v;
+}
+
+/**
+ * readelflib.c (PT_GNU_PROPERTY) with sysdeps/unix/sysv/linux/x86/elf-read-prop.h: the highest bit of
+ * GNU_PROPERTY_X86_ISA_1_NEEDED in the first NT_GNU_PROPERTY_TYPE_0 note, 0 when absent or ill-formed.
+ */
+function readX86IsaLevel(src: ByteSource, raw: ElfRaw): number {
+  const word = raw.fields.word;
+  let level = 0;
+  for (const ph of raw.programHeaders) {
+    if (ph.type !== PT_GNU_PROPERTY || ph.align !== word || ph.filesz > MAX_PROPERTY_NOTE || !src.contains(ph.offset, ph.filesz)) continue;
+    const buf = src.read(ph.offset, ph.filesz, 'PT_GNU_PROPERTY');
+    const u32 = (at: number): number => (at + 4 <= buf.length ? raw.fields.u32(buf, at) : 0);
+    let pos = 0;
+    notes: while (pos + 12 < buf.length) {
+      const namesz = u32(pos);
+      const descsz = u32(pos + 4);
+      if (namesz === 4 && u32(pos + 8) === NT_GNU_PROPERTY_TYPE_0 && buf.toString('latin1', pos + 12, pos + 16) === 'GNU\0') {
+        if (descsz < 8 || descsz % word !== 0) break;
+        let ptr = pos + 16;
+        const end = ptr + descsz;
+        let lastType = 0;
+        do {
+          if (ptr + 8 > buf.length) break notes;
+          const type = u32(ptr);
+          const datasz = u32(ptr + 4);
+          if (type < lastType) break notes;
+          ptr += 8;
+          if (ptr + datasz > end) break notes;
+          lastType = type;
+          if (type > GNU_PROPERTY_X86_ISA_1_NEEDED) break notes;
+          if (type === GNU_PROPERTY_X86_ISA_1_NEEDED) {
+            const needed = datasz === 4 ? u32(ptr) : 0;
+            if (needed !== 0) level = 31 - Math.clz32(needed);
+            break notes;
+          }
+          ptr += alignUp(datasz, word);
+        } while (end - ptr >= 8);
+        break;
+      }
+      pos += alignUp(alignUp(12 + namesz, ph.align) + descsz, ph.align);
+    }
+  }
+  return level;
+}
+
+type Classified = { flag: number; soname?: string; isaLevel: number } | { skip: string };
+
+/**
+ * readlib.c process_file and the target's readelflib.c process_elf_file: whether ldconfig takes the
+ * file, its SONAME, its FLAG_* value and (x86) its ISA level.
+ */
+function classifyLibrary(root: SysRoot, file: string, target: LdConfCacheTarget, family: Family, known: KnownNames): Classified {
+  let src: ByteSource;
+  try {
+    src = root.open(file);
+  } catch (err) {
+    if (err instanceof ElfDepsError) return { skip: err.reason };
+    throw err;
+  }
+  try {
+    let info: ElfInfo & { raw?: ElfRaw };
+    try {
+      info = readElfFrom(src, { raw: true });
+    } catch (err) {
+      if (err instanceof ElfDepsError) return { skip: err.reason };
+      throw err;
+    }
+    const raw = info.raw;
+    if (!raw) return { skip: 'unreadable ELF' };
+    if (info.type !== ET_DYN) return { skip: 'not a shared object (e_type is not ET_DYN)' };
+    if (family === 'x86') {
+      // sysdeps/unix/sysv/linux/x86/readelflib.c: only x86-64 (either class) and i386 objects.
+      if (!(info.machine === EM_X86_64 || (info.machine === EM_386 && info.elfClass === 32))) return { skip: `unknown machine ${info.machine}` };
+    } else if (family === 'generic' && info.elfClass !== target.elfClass) {
+      return { skip: `${info.elfClass}-bit object` };
+    }
+    if (!info.dynamic || raw.dynamicTags === undefined) return { skip: 'no dynamic section' };
+    if (raw.dynamicTags.strtab === undefined) return { skip: 'no dynamic string table' };
+
+    let flag = FLAG_ELF;
+    if (info.interpreter !== undefined) flag = known.interpreters.get(info.interpreter) ?? flag;
+    for (const needed of info.dynamic.needed) {
+      if (flag !== FLAG_ELF) break;
+      flag = known.libs.get(needed) ?? flag;
+    }
+    const eflags = raw.header.flags >>> 0;
+    switch (family) {
+      case 'x86':
+        if (info.machine === EM_X86_64) flag = (info.elfClass === 64 ? FLAG_X8664_LIB64 : FLAG_X8664_LIBX32) | FLAG_ELF_LIBC6;
+        break;
+      case 'arm':
+        if (info.elfClass === 64) flag = FLAG_AARCH64_LIB64 | FLAG_ELF_LIBC6;
+        else if ((eflags & 0xff000000) >>> 0 === 0x05000000) {
+          // EABI5: EF_ARM_ABI_FLOAT_HARD / _SOFT; unmarked objects are compatible with both.
+          flag = eflags & 0x400 ? FLAG_ARM_LIBHF | FLAG_ELF_LIBC6 : eflags & 0x200 ? FLAG_ARM_LIBSF | FLAG_ELF_LIBC6 : FLAG_ELF_LIBC6;
+        }
+        break;
+      case 'ppc':
+        if (info.elfClass === 64) flag = FLAG_POWERPC_LIB64 | FLAG_ELF_LIBC6;
+        break;
+      case 's390':
+        if (info.elfClass === 64) flag = FLAG_S390_LIB64 | FLAG_ELF_LIBC6;
+        break;
+      case 'sparc':
+        if (info.elfClass === 64) flag = FLAG_SPARC_LIB64 | FLAG_ELF_LIBC6;
+        break;
+      case 'riscv': {
+        // riscv/readelflib.c ORs the float ABI onto the generic type: a library that needs no libc is 0x1001.
+        const abi = eflags & 0x6;
+        if (abi === 0) flag |= FLAG_RISCV_FLOAT_ABI_SOFT;
+        else if (abi === 0x4) flag |= FLAG_RISCV_FLOAT_ABI_DOUBLE;
+        else return { skip: 'unsupported RISC-V float ABI' };
+        if (eflags & ~0x7) return { skip: 'unsupported RISC-V ELF flags' };
+        break;
+      }
+      case 'mips': {
+        const nan2008 = (eflags & 0x400) !== 0;
+        if (info.elfClass === 64) flag = (nan2008 ? FLAG_MIPS64_LIBN64_NAN2008 : FLAG_MIPS64_LIBN64) | FLAG_ELF_LIBC6;
+        else if (eflags & 0x20) flag = (nan2008 ? FLAG_MIPS64_LIBN32_NAN2008 : FLAG_MIPS64_LIBN32) | FLAG_ELF_LIBC6;
+        else if (nan2008) flag = FLAG_MIPS_LIB32_NAN2008 | FLAG_ELF_LIBC6;
+        break;
+      }
+      case 'generic':
+        break;
+    }
+    const out: { flag: number; soname?: string; isaLevel: number } = { flag, isaLevel: family === 'x86' ? readX86IsaLevel(src, raw) : 0 };
+    if (info.dynamic.soname !== undefined) out.soname = info.dynamic.soname;
+    return out;
+  } finally {
+    src.close();
+  }
+}
+
+interface DirLib {
+  name: string;
+  soname: string;
+  flag: number;
+  isLink: boolean;
+  isaLevel: number;
+}
+
+/**
+ * The cache `ldconfig` (without -X it would also make the SONAME links) would build from `conf`'s
+ * directories for this target: ldconfig.c search_dir for each directory in order, legacy hwcap
+ * subdirectories appended as found, then cache.c's sort. Per directory one entry per SONAME: a real
+ * file beats a symlink, else the name that sorts last under _dl_cache_libcmp; the recorded path is
+ * DIR/SONAME (DIR/FILE in glibc-hwcaps subdirectories), and a link named after its SONAME, or a
+ * development link like libfoo.so, is recorded under its own name. As in the real cache, the first
+ * directory wins for equal names.
+ *
+ * Approximations: readdir order (which ldconfig follows) only breaks ties between files whose names
+ * _dl_cache_libcmp calls equal and is replaced by name order; outside x86, legacy hwcap subdirectories
+ * other than tls are not recognised, and known interpreter names are those of ldconfig.h plus
+ * "/lib/" + the target's loader name.
+ */
+export function buildCacheFromLdConf(root: SysRoot, conf: LdConf | readonly LdConfDirectory[], target: LdConfCacheTarget): LdConfCache {
+  const family = familyOf(target.machine);
+  const directories = [...('directories' in conf ? conf.directories : conf)];
+  const seen = new Set<string>();
+  for (const d of directories) {
+    const st = root.stat(d.path);
+    if (st) seen.add(inodeKey(st));
+  }
+  const inputs: LdCacheInput[] = [];
+  const missingLinks: { path: string; target: string }[] = [];
+  const skipped: { path: string; reason: string }[] = [];
+  const unsignedChar = family === 'arm' || family === 'ppc' || family === 's390' || family === 'riscv';
+  const known = knownNames(target);
+
+  for (let qi = 0; qi < directories.length; qi++) {
+    const entry = directories[qi];
+    if (!entry) continue;
+    const names = root.listDir(entry.path);
+    if (!names) continue;
+    const hwcap = entry.hwcaps === undefined ? pathHwcap(entry.path, family) : 0n;
+    const dlibs = new Map<string, DirLib>();
+    for (const name of [...names].sort(byteOrder)) {
+      const file = `${entry.path}/${name}`;
+      const lst = root.lstat(file);
+      if (!lst || !(lst.isFile() || lst.isSymbolicLink() || lst.isDirectory())) continue;
+      const hwcapDirName = entry.hwcaps === undefined && hwcapBit(name, family) !== undefined;
+      // Inside a glibc-hwcaps subdirectory even a non-library name gets through here when it is not a
+      // regular file: a symlink is then read as a library, a directory dropped below, as in search_dir.
+      if (!looksLikeDso(name) && (lst.isFile() || (entry.hwcaps === undefined && !hwcapDirName))) continue;
+      if (isPrelinkTemp(name)) continue;
+      let isLink = lst.isSymbolicLink();
+      const st = isLink ? root.stat(file) : lst;
+      if (!st) continue;
+      if (hwcapDirName && st.isDirectory()) {
+        const key = inodeKey(st);
+        if (!seen.has(key)) {
+          seen.add(key);
+          const sub: LdConfDirectory = { path: file, from: entry.from, line: entry.line };
+          if (entry.libType !== undefined) sub.libType = entry.libType;
+          directories.push(sub);
+        }
+        continue;
+      }
+      if (!lst.isFile() && !isLink) continue;
+      const lib = classifyLibrary(root, file, target, family, known);
+      if ('skip' in lib) {
+        skipped.push({ path: file, reason: lib.skip });
+        continue;
+      }
+      let soname = lib.soname ?? name;
+      // A link keeps its own name only when it is the SONAME link or a development link (libfoo.so for
+      // libfoo.so.1); any other link counts as one more copy of its target.
+      if (isLink && name !== soname && !(name.endsWith('.so') && soname.startsWith(name))) isLink = false;
+      if (isLink) soname = name;
+      let flag = lib.flag;
+      if (flag === FLAG_ELF && (entry.libType === FLAG_ELF_LIBC5 || entry.libType === FLAG_ELF_LIBC6)) flag = entry.libType;
+      const prev = dlibs.get(soname);
+      if (!prev) {
+        dlibs.set(soname, { name, soname, flag, isLink, isaLevel: lib.isaLevel });
+        continue;
+      }
+      if ((!isLink && prev.isLink) || (isLink === prev.isLink && dlCacheLibcmp(prev.name, name, unsignedChar) < 0)) {
+        if (prev.flag === FLAG_ELF && (flag === FLAG_ELF_LIBC5 || flag === FLAG_ELF_LIBC6)) prev.flag = flag;
+        else if ((prev.flag === FLAG_ELF_LIBC5 || prev.flag === FLAG_ELF_LIBC6) && flag === FLAG_ELF) prev.flag = flag;
+        prev.name = name;
+        prev.isLink = isLink;
+        prev.isaLevel = lib.isaLevel;
+      }
+    }
+    // ldconfig prepends each library to its list, so it adds them to the cache in reverse.
+    for (const dlib of [...dlibs.values()].reverse()) {
+      const filename = entry.hwcaps === undefined ? dlib.soname : dlib.name;
+      const input: LdCacheInput = { name: dlib.soname, path: `${entry.path}/${filename}`, flags: dlib.flag, isaLevel: dlib.isaLevel, hwcap };
+      if (entry.hwcaps !== undefined) input.hwcaps = entry.hwcaps;
+      inputs.push(input);
+      if (entry.hwcaps === undefined && !dlib.isLink && root.lstat(input.path) === undefined) {
+        missingLinks.push({ path: input.path, target: dlib.name });
+      }
+    }
+  }
+  const where = 'directories' in conf ? `ld.so.conf scan of ${conf.path}` : 'ld.so.conf scan';
+  const cache = buildLdCache(inputs, { byteOrder: target.byteOrder ?? 'little', unsignedChar, path: where, generator: null });
+  return { cache, directories, missingLinks, skipped };
+}
