@@ -106,7 +106,7 @@ if (only.includes('W1')) {
     { name: 'ldd php-fpm8.2', cmd: 'ldd', argv: [php] },
   ];
   if (have('libtree')) entries.push({ name: 'libtree -vv -p php-fpm8.2', cmd: 'libtree', argv: ['-vv', '-p', php] });
-  if (have('lddtree')) entries.push({ name: 'lddtree -l php-fpm8.2', cmd: 'lddtree', argv: ['-l', php] });
+  if (have('lddtree')) entries.push({ name: 'lddtree -l php-fpm8.2', cmd: '/usr/bin/python3', argv: ['/usr/bin/lddtree', '-l', php] });
   const res = measure(entries);
   report('W1: closure of php-fpm8.2', res, entries[0].name);
   ratio('W1 elfcopy / node -e 0', res[1].wall, res[0].wall, '<= 1.3');
@@ -122,7 +122,7 @@ if (only.includes('W2')) {
     { name: `ldd loop (${files.length} files)`, cmd: `while read -r f; do ldd "$f"; done < ${list} >/dev/null 2>&1`, shell: true },
   ];
   if (have('libtree')) entries.push({ name: `libtree -vv -p (${files.length} files)`, cmd: 'libtree', argv: ['-vv', '-p', ...files] });
-  if (have('lddtree')) entries.push({ name: `lddtree -l (${files.length} files)`, cmd: 'lddtree', argv: ['-l', ...files] });
+  if (have('lddtree')) entries.push({ name: `lddtree -l (${files.length} files)`, cmd: '/usr/bin/python3', argv: ['/usr/bin/lddtree', '-l', ...files] });
   const res = measure(entries);
   report(`W2: closure of ${files.length} dynamic executables in /usr/bin and /usr/sbin`, res, entries[0].name);
   const work = res[1].wall - res[0].wall;
@@ -148,7 +148,7 @@ if (only.includes('W3') || only.includes('W3b')) {
     w3.push({ name: 'dracut-install -D J -a -l …', cmd: '/usr/lib/dracut/dracut-install', argv: ['-D', path.join(jailRoot, 'd'), '-a', '-l', php, ...extFiles], before: fresh('d') });
   }
   if (have('lddtree')) {
-    w3.push({ name: 'lddtree --copy-to-tree J …', cmd: 'lddtree', argv: ['--copy-to-tree', path.join(jailRoot, 'l'), php, ...extFiles], before: fresh('l') });
+    w3.push({ name: 'lddtree --copy-to-tree J …', cmd: '/usr/bin/python3', argv: ['/usr/bin/lddtree', '--copy-to-tree', path.join(jailRoot, 'l'), php, ...extFiles], before: fresh('l') });
   }
   if (only.includes('W3')) {
     const res = measure(w3);

@@ -25,6 +25,8 @@ await build({
   sourcemap: 'linked',
   define: { 'process.env.ELFCOPY_BUNDLED_VERSION': JSON.stringify(version) },
   logLevel: 'warning',
+  // import.meta is only read on the tsc build's path (version, profiles dir); the bundle defines or requires instead.
+  logOverride: { 'empty-import-meta': 'silent' },
   // Workspace packages resolve to their TypeScript sources, so the bundle never lags the sources.
   alias: {
     '@elfcopy/elf-deps': path.join(root, 'packages', 'elf-deps', 'src', 'index.ts'),

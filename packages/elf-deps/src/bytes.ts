@@ -9,6 +9,12 @@ import { ElfFormatError, UnreadableFileError, type UnreadableKind } from './erro
 
 const BLOCK = 4096;
 const MAX_CACHED_BLOCKS = 64;
+/**
+ * Block buffers are recycled when a source closes: a closure of a thousand files would otherwise leave
+ * a few thousand 4 KiB buffers to the garbage collector. Callers decode what they read before close().
+ */
+const freeBlocks: Buffer[] = [];
+const MAX_FREE_BLOCKS = 256;
 
 /** Open only regular files; refuse the rest by their type before open() can block (FIFOs) or hang. */
 export function describeNonRegular(st: fs.Stats): { kind: UnreadableKind; message: string } | undefined {
@@ -94,6 +100,9 @@ export class ByteSource {
     if (this.fd !== undefined) {
       fs.closeSync(this.fd);
       this.fd = undefined;
+      for (const b of this.blocks.values()) {
+        if (b.length === BLOCK && freeBlocks.length < MAX_FREE_BLOCKS) freeBlocks.push(b);
+      }
       this.blocks.clear();
     }
   }
@@ -158,7 +167,7 @@ export class ByteSource {
     if (cached) return cached;
     const offset = index * BLOCK;
     const length = Math.min(BLOCK, this.size - offset);
-    const buf = this.readDirect(offset, length);
+    const buf = length === BLOCK ? this.readInto(freeBlocks.pop() ?? Buffer.allocUnsafe(BLOCK), offset) : this.readDirect(offset, length);
     if (this.blocks.size >= MAX_CACHED_BLOCKS) {
       const oldest = this.blocks.keys().next().value;
       if (oldest !== undefined) this.blocks.delete(oldest);
@@ -168,8 +177,12 @@ export class ByteSource {
   }
 
   private readDirect(offset: number, length: number): Buffer {
+    return this.readInto(Buffer.allocUnsafe(length), offset);
+  }
+
+  private readInto(buf: Buffer, offset: number): Buffer {
     if (this.fd === undefined) throw new Error(`ByteSource for ${this.path} used after close()`);
-    const buf = Buffer.allocUnsafe(length);
+    const length = buf.length;
     let done = 0;
     while (done < length) {
       let n: number;

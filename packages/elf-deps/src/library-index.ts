@@ -25,14 +25,26 @@ export interface LibraryIndex {
 }
 
 function fromCache(cache: LdCache, source: LibraryIndex['source'], location: string): LibraryIndex {
+  // One lookup per (target, name) for the whole run: a batch of 700 programs asks for libc.so.6 700 times.
+  const memo = new WeakMap<LoaderTarget, Map<string, IndexHit | null>>();
   return {
     source,
     location,
     lookup(name, target) {
+      let byName = memo.get(target);
+      if (!byName) {
+        byName = new Map();
+        memo.set(target, byName);
+      }
+      const known = byName.get(name);
+      if (known !== undefined) return known ?? undefined;
       const r = lookupLdCache(cache, name, target);
-      if (r.path === undefined) return undefined;
-      const hit: IndexHit = { path: r.path, variants: r.usable.map((e) => e.path) };
-      if (r.entry?.hwcaps !== undefined) hit.hwcaps = `glibc-hwcaps/${r.entry.hwcaps}`;
+      let hit: IndexHit | undefined;
+      if (r.path !== undefined) {
+        hit = { path: r.path, variants: r.usable.map((e) => e.path) };
+        if (r.entry?.hwcaps !== undefined) hit.hwcaps = `glibc-hwcaps/${r.entry.hwcaps}`;
+      }
+      byName.set(name, hit ?? null);
       return hit;
     },
   };

@@ -131,12 +131,11 @@ const PRIORITY_RANK: Record<DlopenPriority, number> = { required: 0, recommended
 
 interface LoadedObject {
   path: string;
-  realPath: string;
   names: Set<string>;
   info: ElfInfo;
   loader: LoadedObject | undefined;
   isMain: boolean;
-  origin: string | undefined;
+  origin: () => string | undefined;
   rpathDirs?: string[];
   runpathDirs?: string[];
 }
@@ -148,6 +147,8 @@ export class Resolver {
   private readonly cwd: string;
   private readonly verified = new Map<string, VerifyOutcome>();
   private readonly subdirCache = new Map<string, string[]>();
+  private readonly targets = new Map<string, LoaderTarget>();
+  private readonly defaultMemo = new Map<LoaderTarget, Map<string, DefaultSearch>>();
   private index: LibraryIndex | null | undefined;
 
   constructor(options: ResolveOptions = {}) {
@@ -204,12 +205,12 @@ export class Resolver {
    * Nothing of RPATH/RUNPATH: libc has neither.
    */
   locate(name: string, like: ElfInfo): { path: string; info: ElfInfo } | undefined {
-    const target = targetFor(like, this.root, this.options.target);
+    const target = this.targetOf(like);
     const tried: TriedDirectory[] = [];
     const rejected: RejectedCandidate[] = [];
     const llp = this.options.ldLibraryPath;
     if (llp !== undefined) {
-      const ctx: DstContext = { origin: undefined, lib: target.lib, platform: target.platform, secure: false, trusted: target.systemDirs };
+      const ctx: DstContext = { origin: () => undefined, lib: target.lib, platform: target.platform, secure: false, trusted: target.systemDirs };
       const dirs = expandSearchList(splitLdLibraryPath(llp), ctx, this.cwd);
       const r = this.searchPaths(name, [{ source: { kind: 'ld_library_path' }, dirs }], target, tried, rejected);
       if (r.kind === 'found') return { path: r.found.path, info: r.found.info };
@@ -222,6 +223,17 @@ export class Resolver {
     }
     const r = this.searchPaths(name, [{ source: { kind: 'system-dir' }, dirs: target.systemDirs }], target, tried, rejected);
     return r.kind === 'found' ? { path: r.found.path, info: r.found.info } : undefined;
+  }
+
+  /** One LoaderTarget object per (class, machine, byte order): its identity keys the index memo. */
+  private targetOf(info: ElfInfo): LoaderTarget {
+    const key = `${info.elfClass}\0${info.machine}\0${info.byteOrder}`;
+    let t = this.targets.get(key);
+    if (!t) {
+      t = targetFor(info, this.root, this.options.target);
+      this.targets.set(key, t);
+    }
+    return t;
   }
 
   private readOptions(): ReadElfOptions {
@@ -249,8 +261,7 @@ export class Resolver {
   private resolveOne(input: string, graph: ClosureGraph): RootClosure {
     const abs = path.posix.isAbsolute(input) ? path.posix.normalize(input) : path.posix.join(this.cwd, input);
     const mainInfo = this.readInput(abs);
-    const mainReal = this.root.realpath(abs) ?? abs;
-    const target = targetFor(mainInfo, this.root, this.options.target);
+    const target = this.targetOf(mainInfo);
     const secure =
       this.options.secure === 'auto' || this.options.secure === undefined
         ? (mainInfo.mode & (S_ISUID_BIT | S_ISGID_BIT)) !== 0
@@ -258,13 +269,12 @@ export class Resolver {
     const rc: RootClosure = { path: abs, kind: mainInfo.kind, objects: [], loaders: new Map(), missing: [], edges: [] };
     const main: LoadedObject = {
       path: abs,
-      realPath: mainReal,
       names: new Set([abs]),
       info: mainInfo,
       loader: undefined,
       isMain: true,
       // dl-origin.c: the executable's origin is the directory of its real path (/proc/self/exe).
-      origin: path.posix.dirname(mainReal),
+      origin: () => path.posix.dirname(this.root.realpath(abs) ?? abs),
     };
     const loaded: LoadedObject[] = [main];
     this.record(graph, rc, main, { kind: 'input' }, undefined, [], [], undefined, []);
@@ -275,15 +285,13 @@ export class Resolver {
     rc.interpreter = interpPath;
     const interp = this.loadInterpreter(interpPath, target);
     if (interp.ok) {
-      const real = this.root.realpath(interpPath) ?? interpPath;
       const obj: LoadedObject = {
         path: interpPath,
-        realPath: real,
         names: new Set([interpPath, ...(interp.info.dynamic?.soname ? [interp.info.dynamic.soname] : [])]),
         info: interp.info,
         loader: main,
         isMain: false,
-        origin: path.posix.dirname(interpPath),
+        origin: () => path.posix.dirname(interpPath),
       };
       loaded.push(obj);
       this.record(graph, rc, obj, { kind: 'interpreter' }, main, [], [], undefined, []);
@@ -373,9 +381,14 @@ export class Resolver {
     rc.loaders.set(obj.path, loader?.path);
     let node = graph.nodes.get(obj.path);
     if (!node) {
+      const root = this.root;
+      const p = obj.path;
       node = {
         path: obj.path,
-        realPath: obj.realPath,
+        // Resolved on first use: --list and the tree never need it, and realpath costs a syscall per component.
+        get realPath(): string {
+          return root.realpath(p) ?? p;
+        },
         name: [...obj.names][0] ?? obj.path,
         info: obj.info,
         foundVia: via,
@@ -405,7 +418,7 @@ export class Resolver {
   }
 
   private verify(candidate: string, target: LoaderTarget): VerifyOutcome {
-    const real = this.root.realpath(candidate) ?? candidate;
+    const real = candidate;
     const key = `${real}\0${target.elfClass}\0${target.machine}\0${target.byteOrder}`;
     let v = this.verified.get(key);
     if (!v) {
@@ -494,24 +507,11 @@ export class Resolver {
       // DF_1_NODEFLIB of the requester skips ld.so.cache and the system directories.
       const nodeflib = requester.info.dynamic?.nodeflib ?? false;
       if (!found && !nodeflib) {
-        const idx = this.libraryIndex(target);
-        if (idx) {
-          tried.push({ dir: idx.location, source: { kind: idx.source } });
-          const hit = idx.lookup(name, target);
-          if (hit) {
-            const v = this.verify(hit.path, target);
-            if (v.ok) {
-              found = { path: hit.path, via: { kind: idx.source }, hwcapsSubdir: hit.hwcaps, variants: hit.variants.filter((p) => p !== hit.path), info: v.info };
-            } else if (v.reason === 'invalid') {
-              if (this.root.realpath(hit.path) !== undefined) return fatal(v.detail);
-            } else rejected.push({ path: hit.path, reason: v.reason, detail: v.detail });
-          }
-        }
-      }
-      if (!found && !nodeflib) {
-        const sys = this.searchPaths(name, [{ source: { kind: 'system-dir' }, dirs: target.systemDirs }], target, tried, rejected);
-        if (sys.kind === 'fatal') return fatal(sys.detail);
-        if (sys.kind === 'found') found = sys.found;
+        const d = this.defaultSearch(name, target);
+        tried.push(...d.tried);
+        rejected.push(...d.rejected);
+        if (d.fatal !== undefined) return fatal(d.fatal);
+        found = d.found;
       }
     }
     if (!found) return { kind: 'missing', missing: { name, neededBy: [requester.path], reason: 'not-found', tried, rejected } };
@@ -523,18 +523,55 @@ export class Resolver {
         return { kind: 'reused', object: obj };
       }
     }
-    const realPath = this.root.realpath(found.path) ?? found.path;
+    const foundPath = found.path;
     const object: LoadedObject = {
       path: found.path,
-      realPath,
       names: new Set([name]),
       info: found.info,
       loader: requester,
       isMain: false,
       // dl-object.c: a library's origin is the directory of the name it was found under, unresolved.
-      origin: path.posix.dirname(found.path),
+      origin: () => path.posix.dirname(foundPath),
     };
     return { kind: 'new', object, via: found.via, tried, rejected, hwcapsSubdir: found.hwcapsSubdir, variants: found.variants };
+  }
+
+  /**
+   * ld.so.cache, then the system directories. The outcome depends only on the name and the target, so a
+   * batch of programs asks the file system once per name.
+   */
+  private defaultSearch(name: string, target: LoaderTarget): DefaultSearch {
+    let byName = this.defaultMemo.get(target);
+    if (!byName) {
+      byName = new Map();
+      this.defaultMemo.set(target, byName);
+    }
+    const known = byName.get(name);
+    if (known) return known;
+    const tried: TriedDirectory[] = [];
+    const rejected: RejectedCandidate[] = [];
+    const done = (r: Omit<DefaultSearch, 'tried' | 'rejected'>): DefaultSearch => {
+      const out: DefaultSearch = { ...r, tried, rejected };
+      byName.set(name, out);
+      return out;
+    };
+    const idx = this.libraryIndex(target);
+    if (idx) {
+      tried.push({ dir: idx.location, source: { kind: idx.source } });
+      const hit = idx.lookup(name, target);
+      if (hit) {
+        const v = this.verify(hit.path, target);
+        if (v.ok) {
+          return done({ found: { path: hit.path, via: { kind: idx.source }, hwcapsSubdir: hit.hwcaps, variants: hit.variants.filter((p) => p !== hit.path), info: v.info } });
+        } else if (v.reason === 'invalid') {
+          if (this.root.realpath(hit.path) !== undefined) return done({ fatal: v.detail });
+        } else rejected.push({ path: hit.path, reason: v.reason, detail: v.detail });
+      }
+    }
+    const sys = this.searchPaths(name, [{ source: { kind: 'system-dir' }, dirs: target.systemDirs }], target, tried, rejected);
+    if (sys.kind === 'fatal') return done({ fatal: sys.detail });
+    if (sys.kind === 'found') return done({ found: sys.found });
+    return done({});
   }
 
   /** open_path over several search paths: the first directory (and hwcaps subdirectory) holding a loadable file wins. */
@@ -607,6 +644,21 @@ type MapResult =
       hwcapsSubdir: string | undefined;
       variants: string[];
     };
+
+interface FoundFile {
+  path: string;
+  via: FoundVia;
+  hwcapsSubdir: string | undefined;
+  variants: string[];
+  info: ElfInfo;
+}
+
+interface DefaultSearch {
+  found?: FoundFile;
+  fatal?: string;
+  tried: TriedDirectory[];
+  rejected: RejectedCandidate[];
+}
 
 type SearchOutcome =
   | { kind: 'found'; found: { path: string; via: FoundVia; hwcapsSubdir: string | undefined; variants: string[]; info: ElfInfo } }

@@ -35,8 +35,11 @@ export interface RejectedCandidate {
 
 /** What the DSTs of one object expand to. */
 export interface DstContext {
-  /** Directory for $ORIGIN; undefined when it cannot be known (ld.so then drops the element). */
-  origin: string | undefined;
+  /**
+   * Directory for $ORIGIN; undefined when it cannot be known (ld.so then drops the element). A function:
+   * an executable's origin needs its real path, which is only worth computing when a DST asks.
+   */
+  origin: () => string | undefined;
   lib: string;
   platform: string;
   /** Secure-execution mode (setuid/setgid): $ORIGIN only in trusted directories. */
@@ -59,8 +62,9 @@ export function expandDst(element: string, ctx: DstContext): string | undefined 
     const name = inner ?? bare;
     if (name === 'ORIGIN') {
       usesOrigin = true;
-      if (ctx.origin === undefined) dropped = true;
-      return ctx.origin ?? '';
+      const origin = ctx.origin();
+      if (origin === undefined) dropped = true;
+      return origin ?? '';
     }
     if (name === 'LIB') return ctx.lib;
     return ctx.platform;

@@ -192,6 +192,8 @@ export class SysRoot {
 
   /** Opens a file for ELF reading; errors name the in-root path. */
   open(p: string): ByteSource {
+    // On the host the kernel's own lookup is the right one; a sysroot needs the in-root walk.
+    if (this.isHost) return ByteSource.open(p, p);
     const real = this.realpath(p);
     if (real === undefined) {
       // Let the OS say why (ENOENT, ENOTDIR, EACCES) with the user's path in the message.
