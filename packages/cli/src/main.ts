@@ -6,6 +6,11 @@ import { readFileSync, statSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ElfDepsError, PathResolutionError } from '@elfcopy/elf-deps';
 import { runDeps, type DepsCliOptions } from './deps.js';
+import { runCopy, type CopyCliOptions } from './copy.js';
+import { runInit, type InitCliOptions } from './init.js';
+import { runAudit, runVerify } from './jail-checks.js';
+import { runTrace, type TraceCliOptions } from './trace.js';
+import { runUnit, type UnitCliOptions } from './unit.js';
 import { EXIT_BAD_INPUT } from './exit-codes.js';
 import { describeError, makeReporter } from './report.js';
 import { UsageError } from './usage-error.js';
@@ -58,6 +63,109 @@ Examples:
 
 Exit status: 0 closure complete, 1 a library is missing, 2 bad usage or input.`,
   );
+  const copy = resolverOptions(
+    program
+      .command('copy', { isDefault: true })
+      .description('copy programs and everything they load into a jail (the default command: elfcopy PATH... --into JAIL)')
+      .argument('<path...>', 'ELF files, directories (every ELF below them) or globs')
+      .option('--into <jail>', 'the jail directory (must exist; never /)')
+      .option('--dry-run', 'print the plan (every mkdir, copy and link with its reason) and change nothing')
+      .option('--json', 'print the plan (with --dry-run) or the result as JSON')
+      .option('--no-nss', 'do not bring the NSS modules nsswitch.conf names')
+      .option('--nsswitch <file>', "nsswitch.conf to follow (default: the jail's own, else the host's)")
+      .option('--with <profiles>', 'runtime file profiles: gconv, zoneinfo, resolver, openssl, php, imagemagick, nginx, or auto')
+      .option('--gconv-charsets <list>', 'with the gconv profile: only the modules for these charsets (e.g. ISO-8859-1,UTF-16)')
+      .option('--dlopen [priority]', "follow .note.dlopen down to this priority: required (default), recommended, suggested")
+      .option('--trace <command>', 'also run COMMAND on the host (it is executed!) and bring what it loads')
+      .option('--prune', 'remove what an earlier run installed (per the manifest) and this run no longer needs')
+      .option('--checksum', 'decide "up to date" by sha256 instead of size and mtime')
+      .option('--jobs <n>', 'parallel copies', '4')
+      .option('--relative-links', 'rewrite absolute symlink targets as relative ones')
+      .option('--keep-setuid', 'keep setuid/setgid bits (stripped by default)'),
+  );
+  copy.addHelpText(
+    'after',
+    `
+Examples:
+  elfcopy /usr/sbin/nginx --into /srv/jail
+  elfcopy /usr/sbin/php-fpm8.2 /usr/lib/php/20220829 --into /srv/jail --with auto
+  elfcopy /usr/sbin/nginx --into /srv/jail --dry-run
+
+Exit status: 0 done, 1 a library is missing (the rest is copied), 2 bad usage or input.`,
+  );
+  copy.action(async (paths: string[], opts: CopyCliOptions, cmd: Command) => {
+    const globals = cmd.optsWithGlobals<{ quiet?: boolean; verbose?: boolean }>();
+    if (opts.root !== undefined) checkDirectory(opts.root, '--root');
+    setExit(await runCopy(paths, { ...opts, ...(globals.quiet ? { quiet: true } : {}) }, makeReporter(globals)));
+  });
+
+  program
+    .command('init')
+    .description('lay out a jail: /dev nodes, /etc essentials, a jail nsswitch.conf, accounts without root')
+    .argument('<jail>', 'the jail directory (created if missing)')
+    .option('--user <name[:uid:gid]>', 'an account for the jail (repeatable; host ids unless given)', collect, [])
+    .option('--writable <user:/dir,...>', 'directories owned and writable by a service user (repeatable)', collect, [])
+    .option('--etc <files>', `host /etc files to copy (default localtime,hosts,host.conf,resolv.conf,services,protocols; 'none')`)
+    .option('--nsswitch <file>', 'nsswitch.conf to install (default: files, and files dns for hosts)')
+    .option('--no-nsswitch', 'leave nsswitch.conf alone')
+    .option('--no-devices', 'make no device nodes (non-root)')
+    .option('--dry-run', 'print the plan and change nothing')
+    .action(async (jail: string, opts: InitCliOptions, cmd: Command) => {
+      setExit(await runInit(jail, opts, makeReporter(cmd.optsWithGlobals())));
+    });
+
+  program
+    .command('verify')
+    .description('check, executing nothing, that every program in the jail will load there (libraries, versions, NSS, links)')
+    .argument('<jail>')
+    .option('--json', 'findings as JSON')
+    .option('--against-host', 'also report copies that differ from their host source')
+    .action((jail: string, opts: { json?: boolean; againstHost?: boolean }, cmd: Command) => {
+      setExit(runVerify(jail, opts, makeReporter(cmd.optsWithGlobals())));
+    });
+
+  program
+    .command('audit')
+    .description("check the jail's hardening: setuid files, root accounts, shells, writable dirs, devices, links out")
+    .argument('<jail>')
+    .option('--json', 'findings as JSON')
+    .option('--fail-on <severity>', 'exit 1 when a finding is at or above: low, medium, high', 'medium')
+    .option('--writable <user:/dir,...>', 'directories service users may own and write (repeatable)', collect, [])
+    .action((jail: string, opts: { json?: boolean; failOn?: string; writable?: string[] }, cmd: Command) => {
+      setExit(runAudit(jail, opts, makeReporter(cmd.optsWithGlobals())));
+    });
+
+  program
+    .command('unit')
+    .description('print a systemd service (or --sysv script) that runs PROGRAM inside the jail')
+    .argument('<program>', 'absolute path of the program inside the jail')
+    .argument('[args...]', 'its arguments')
+    .requiredOption('--jail <dir>', 'the jail')
+    .option('--pid-file <path>', 'pid file inside the jail (e.g. /run/nginx.pid)')
+    .option('--user <user>', 'run as this user (omit for daemons that drop privileges themselves)')
+    .option('--group <group>')
+    .option('--description <text>')
+    .option('--test <args>', "arguments of a configuration test run before start, e.g. '-t'")
+    .option('--reload <args>', "arguments that reload, e.g. '-s reload'")
+    .option('--sysv', 'a SysV init script instead')
+    .action((program_: string, args: string[], opts: UnitCliOptions) => {
+      setExit(runUnit(program_, args, opts));
+    });
+
+  program
+    .command('trace')
+    .description('RUNS the command on the host (this executes it!) under strace or LD_DEBUG and lists what it loads at run time')
+    .argument('<command...>', 'the command and its arguments, after --')
+    .option('--into <jail>', 'copy what it loaded, with closures, into the jail')
+    .option('--json', 'the result as JSON')
+    .option('--prefix <dir>', 'also report files it opened below DIR (repeatable)', collect, [])
+    .option('--timeout <seconds>', 'kill the command after this long', '30')
+    .option('--method <m>', 'auto, strace or ld-debug', 'auto')
+    .action(async (command: string[], opts: TraceCliOptions, cmd: Command) => {
+      const globals = cmd.optsWithGlobals<{ quiet?: boolean; verbose?: boolean }>();
+      setExit(await runTrace(command, { ...opts, ...(globals.quiet ? { quiet: true } : {}) }, makeReporter(globals)));
+    });
+
   deps.action((paths: string[], opts: DepsCliOptions, cmd: Command) => {
     const globals = cmd.optsWithGlobals<{ quiet?: boolean; verbose?: boolean }>();
     const picked = [opts.list, opts.json, opts.dot, opts.why !== undefined].filter(Boolean).length;
@@ -68,6 +176,10 @@ Exit status: 0 closure complete, 1 a library is missing, 2 bad usage or input.`,
   return program;
 }
 
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
 function checkDirectory(dir: string, option: string): void {
   let ok = false;
   try {
@@ -76,6 +188,11 @@ function checkDirectory(dir: string, option: string): void {
     ok = false;
   }
   if (!ok) throw new UsageError(`${option} ${dir}: not a directory`);
+}
+
+/** jail-copy's errors (JailEscapeError, BadJailError, …) carry a path and are the user's to fix. */
+function isTypedJailError(err: unknown): boolean {
+  return err instanceof Error && /^(Jail\w*Error|BadJailError|TraceError|ProfileError|InitError)$/.test(err.name) && 'path' in err;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -94,7 +211,7 @@ export async function main(argv: string[]): Promise<number> {
       report.error(err.message);
       return EXIT_BAD_INPUT;
     }
-    if (err instanceof ElfDepsError || err instanceof PathResolutionError) {
+    if (err instanceof ElfDepsError || err instanceof PathResolutionError || isTypedJailError(err)) {
       report.error(describeError(err));
       return EXIT_BAD_INPUT;
     }

@@ -10,3 +10,8 @@ export { traceCommand, TraceError, type TraceOptions, type TraceResult, type Tra
 export { planInit, ESSENTIAL_ETC, MINIMAL_NSSWITCH, InitError, type InitOptions, type InitPlan, type Account } from './init.js';
 export { StepSet } from './plan.js';
 export { renderSystemdUnit, renderSysvScript, type UnitOptions } from './unit.js';
+export { applyPlan, type ApplyOptions, type ApplyResult } from './apply.js';
+export { MANIFEST_PATH, parseManifest, serializeManifest, type Manifest, type ManifestEntry } from './manifest.js';
+export { Jail, leavesJail, type TrustLink } from './inroot.js';
+export { ensureDir, writeFileAtomic, symlinkAtomic, removeEntry, isUpToDate, cleanupTemps } from './fileops.js';
+export { JailCopyError, JailEscapeError, JailConflictError, BadJailError } from './errors.js';

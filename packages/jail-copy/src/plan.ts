@@ -14,6 +14,8 @@ import {
   type ElfInfo,
   type MissingLibrary,
   type ResolveOptions,
+  type DlopenPriority,
+  targetFor,
 } from '@elfcopy/elf-deps';
 import { nssModulesNeeded, parseNsswitch, DEFAULT_SERVICES, type NssEntry } from './nss.js';
 
@@ -66,6 +68,8 @@ export interface CopyPlan {
   inputErrors: ElfDepsError[];
   nss?: NssReport;
   warnings: string[];
+  /** Multiarch triplet of the programs' target (x86_64-linux-gnu), for profiles. */
+  triplet?: string;
 }
 
 export interface PlanOptions {
@@ -87,6 +91,8 @@ export interface PlanOptions {
   extraFiles?: { path: string; reason: string }[];
   /** Further ELF files whose closure to bring (with their reason). */
   extraElf?: { path: string; reason: string }[];
+  /** Follow `.note.dlopen` metadata at this priority or above (default: off). */
+  dlopen?: DlopenPriority | false;
 }
 
 const SETID = 0o6000;
@@ -191,6 +197,7 @@ export function planCopy(inputs: readonly string[], jail: string, options: PlanO
   if (options.root !== undefined) resolveOptions.root = options.root;
   if (options.ldLibraryPath !== undefined) resolveOptions.ldLibraryPath = options.ldLibraryPath;
   if (options.hwcaps !== undefined) resolveOptions.target = { hwcaps: options.hwcaps };
+  if (options.dlopen) resolveOptions.dlopen = options.dlopen;
   const resolver = new Resolver(resolveOptions);
   const root = resolver.root;
   const collected = collectInputs(root, inputs);
@@ -216,6 +223,8 @@ export function planCopy(inputs: readonly string[], jail: string, options: PlanO
 
   // What libc itself dlopen()s: libgcc_s for pthread_cancel/unwinding, and the NSS modules.
   const libc = [...graph.nodes.values()].find((n) => n.soname === 'libc.so.6');
+  const first = graph.roots[0] ? graph.nodes.get(graph.roots[0].path) : undefined;
+  if (first) plan.triplet = targetFor(first.info, root).lib.replace(/^lib\//, '');
   if (libc) {
     const like: ElfInfo = libc.info;
     const dlopened: { path: string; reason: string }[] = [];

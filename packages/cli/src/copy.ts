@@ -1,0 +1,139 @@
+/** `elfcopy [copy] PATH... --into JAIL`: plan, print or apply, summarise. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { SysRoot } from '@elfcopy/elf-deps';
+import {
+  applyPlan,
+  expandProfiles,
+  loadProfiles,
+  planCopy,
+  selectProfiles,
+  traceCommand,
+  type CopyPlan,
+  type PlanOptions,
+  type PlanStep,
+} from '@elfcopy/jail-copy';
+import { EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK } from './exit-codes.js';
+import { progressBar } from './progress.js';
+import { describeError, type Reporter } from './report.js';
+import { UsageError } from './usage-error.js';
+
+export interface CopyCliOptions {
+  into?: string;
+  dryRun?: boolean;
+  json?: boolean;
+  root?: string;
+  ldLibraryPath?: string;
+  hwcaps?: string;
+  nss?: boolean;
+  nsswitch?: string;
+  prune?: boolean;
+  checksum?: boolean;
+  jobs?: string;
+  relativeLinks?: boolean;
+  keepSetuid?: boolean;
+  with?: string;
+  gconvCharsets?: string;
+  dlopen?: string | boolean;
+  trace?: string;
+  quiet?: boolean;
+  /** Plain files to bring too (from `trace`), each with its reason. */
+  extraFiles?: { path: string; reason: string }[];
+}
+
+export function checkJailTarget(jail: string | undefined): string {
+  if (!jail) throw new UsageError('--into JAIL is required (the jail directory to copy into)');
+  const abs = path.resolve(jail);
+  let real: string;
+  try {
+    real = fs.realpathSync(abs);
+  } catch {
+    throw new UsageError(`${jail}: the jail directory does not exist (create it first)`);
+  }
+  if (real === '/') throw new UsageError(`${jail}: refusing to use / as a jail`);
+  if (!fs.statSync(real).isDirectory()) throw new UsageError(`${jail}: not a directory`);
+  return abs;
+}
+
+function describeStep(s: PlanStep): string {
+  switch (s.op) {
+    case 'mkdir':
+      return `mkdir   ${s.path} (${s.mode.toString(8)} ${s.uid}:${s.gid})`;
+    case 'copy':
+      return `copy    ${s.path}${s.strippedBits ? ` (setuid/setgid stripped)` : ''}`;
+    case 'symlink':
+      return `symlink ${s.path} -> ${s.target}`;
+    case 'write':
+      return `write   ${s.path}`;
+    case 'mknod':
+      return `mknod   ${s.path} c ${s.major} ${s.minor}`;
+  }
+}
+
+export function formatPlan(steps: readonly PlanStep[]): string {
+  return steps.map((s) => `${describeStep(s).padEnd(72)}  # ${s.reasons[0] ?? ''}`).join('\n') + (steps.length ? '\n' : '');
+}
+
+export async function runCopy(paths: string[], opts: CopyCliOptions, report: Reporter, stdout: NodeJS.WritableStream = process.stdout): Promise<number> {
+  const jail = checkJailTarget(opts.into);
+  const jobs = opts.jobs === undefined ? 4 : Number(opts.jobs);
+  if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw new UsageError('--jobs takes a whole number from 1 to 64');
+  const planOptions: PlanOptions = {};
+  if (opts.root !== undefined) planOptions.root = opts.root;
+  if (opts.ldLibraryPath !== undefined) planOptions.ldLibraryPath = opts.ldLibraryPath;
+  if (opts.hwcaps !== undefined) planOptions.hwcaps = opts.hwcaps === 'none' ? [] : opts.hwcaps.split(',');
+  if (opts.nss === false) planOptions.nss = false;
+  if (opts.nsswitch !== undefined) planOptions.nsswitch = opts.nsswitch;
+  if (opts.relativeLinks) planOptions.relativeLinks = true;
+  if (opts.keepSetuid) planOptions.keepSetuid = true;
+  if (opts.dlopen !== undefined && opts.dlopen !== false) {
+    const p = opts.dlopen === true ? 'required' : opts.dlopen;
+    if (p !== 'required' && p !== 'recommended' && p !== 'suggested') throw new UsageError('--dlopen takes required, recommended or suggested');
+    planOptions.dlopen = p;
+  } else planOptions.dlopen = 'required';
+
+  // First the closure of the inputs alone, to know what profiles `auto` should pick.
+  let plan: CopyPlan = planCopy(paths, jail, planOptions);
+  const extraElf: { path: string; reason: string }[] = [];
+  const extraFiles: { path: string; reason: string }[] = [...(opts.extraFiles ?? [])];
+  if (opts.with !== undefined) {
+    const root = new SysRoot(opts.root ?? '/');
+    const sonames = new Set<string>();
+    for (const s of plan.steps) if (s.op === 'copy' || s.op === 'symlink') sonames.add(path.posix.basename(s.path));
+    const inputs = plan.steps.filter((s) => s.op === 'copy' && s.reasons.includes('input')).map((s) => s.path);
+    const ctx = { root, inputs: [...paths.map((p) => path.resolve(p)), ...inputs], sonames, triplet: plan.triplet ?? 'x86_64-linux-gnu', ...(opts.gconvCharsets ? { gconvCharsets: opts.gconvCharsets.split(',') } : {}) };
+    const chosen = selectProfiles(loadProfiles(), opts.with.split(',').map((s) => s.trim()).filter(Boolean), ctx);
+    const sel = expandProfiles(chosen, ctx);
+    for (const w of sel.warnings) report.warn(w);
+    report.verbose(`profiles: ${chosen.map((p) => p.name).join(', ') || 'none'}`);
+    extraElf.push(...sel.elf);
+    extraFiles.push(...sel.files);
+  }
+  if (opts.trace !== undefined) {
+    report.info(`trace: running ${opts.trace} on the host to see what it loads`);
+    const t = await traceCommand(opts.trace.split(' ').filter(Boolean));
+    extraElf.push(...t.objects.map((o) => ({ path: o, reason: `loaded at run time by ${opts.trace}` })));
+  }
+  if (extraElf.length || extraFiles.length) plan = planCopy(paths, jail, { ...planOptions, extraElf, extraFiles });
+
+  for (const e of plan.inputErrors) report.error(describeError(e));
+  for (const m of plan.missing) report.error(`${m.name}: ${m.reason === 'invalid' ? `cannot be loaded: ${m.detail ?? ''}` : 'not found'} (needed by ${m.neededBy.join(', ')})`);
+  for (const w of plan.warnings) report.warn(w);
+  const code = plan.inputErrors.length > 0 ? EXIT_BAD_INPUT : plan.missing.length > 0 ? EXIT_INCOMPLETE : EXIT_OK;
+  if (plan.inputErrors.length > 0 && plan.steps.every((s) => s.op !== 'copy')) return code;
+
+  if (opts.dryRun) {
+    if (opts.json) stdout.write(JSON.stringify({ schema: 'elfcopy.plan/1', jail, steps: plan.steps, missing: plan.missing.map((m) => ({ name: m.name, neededBy: m.neededBy })), nss: plan.nss ?? null, warnings: plan.warnings }, null, 2) + '\n');
+    else stdout.write(formatPlan(plan.steps));
+    return code;
+  }
+  const bar = opts.quiet ? undefined : progressBar(plan.steps.length);
+  const result = await applyPlan(plan.steps, jail, { jobs, checksum: Boolean(opts.checksum), prune: Boolean(opts.prune), ...(opts.root ? { root: opts.root } : {}), ...(bar ? { onStep: bar.update } : {}) });
+  bar?.done();
+  if (opts.json) stdout.write(JSON.stringify({ schema: 'elfcopy.copy/1', ...result, missing: plan.missing.map((m) => ({ name: m.name, neededBy: m.neededBy })), warnings: plan.warnings }, null, 2) + '\n');
+  for (const s of result.stripped) report.verbose(`${s.path}: setuid/setgid bits removed`);
+  report.info(
+    `elfcopy: ${result.copied.length} files copied (${(result.bytesCopied / 1048576).toFixed(1)} MiB), ${result.linked.length} links made, ${result.dirsCreated.length} directories created, ${result.unchanged} unchanged${result.stripped.length ? `, ${result.stripped.length} setuid/setgid stripped` : ''}${result.pruned.length ? `, ${result.pruned.length} pruned` : ''}`,
+  );
+  return code;
+}

@@ -1,0 +1,53 @@
+/** `elfcopy verify` and `elfcopy audit`: call the library check, print findings, exit by severity. */
+import * as fs from 'node:fs';
+import { atOrAbove, auditJail, verifyJail, type Finding, type Severity } from '@elfcopy/jail-copy';
+import { EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK } from './exit-codes.js';
+import { paint, useColor, type Reporter } from './report.js';
+import { UsageError } from './usage-error.js';
+
+export function checkJailDir(jail: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(jail);
+  } catch {
+    throw new UsageError(`${jail}: no such jail directory`);
+  }
+  if (!st.isDirectory()) throw new UsageError(`${jail}: not a directory`);
+}
+
+function printFindings(findings: Finding[], json: boolean, header: Record<string, unknown>, stdout: NodeJS.WritableStream & { isTTY?: boolean }): void {
+  if (json) {
+    stdout.write(JSON.stringify({ ...header, findings }, null, 2) + '\n');
+    return;
+  }
+  const p = paint(useColor(stdout));
+  for (const f of findings) {
+    const sev = f.severity === 'high' ? p.red(f.severity) : f.severity === 'medium' ? p.yellow(f.severity) : p.dim(f.severity);
+    stdout.write(`${sev.padEnd(6)} ${f.rule}: ${f.path}: ${f.message}\n`);
+  }
+}
+
+export function runVerify(jail: string, opts: { json?: boolean; againstHost?: boolean }, report: Reporter, stdout: NodeJS.WritableStream & { isTTY?: boolean } = process.stdout): number {
+  checkJailDir(jail);
+  const r = verifyJail(jail, { againstHost: Boolean(opts.againstHost) });
+  printFindings(r.findings, Boolean(opts.json), { schema: 'elfcopy.verify/1', jail: r.jail, checked: r.checked }, stdout);
+  const failing = atOrAbove(r.findings, 'medium');
+  report.info(`verify: ${r.checked} ELF files checked, ${r.findings.length} findings${failing.length ? '' : ' — the jail is complete'}`);
+  return failing.length > 0 ? EXIT_INCOMPLETE : EXIT_OK;
+}
+
+const SEVERITIES: readonly Severity[] = ['low', 'medium', 'high'];
+
+export function runAudit(jail: string, opts: { json?: boolean; failOn?: string; writable?: string[] }, report: Reporter, stdout: NodeJS.WritableStream & { isTTY?: boolean } = process.stdout): number {
+  checkJailDir(jail);
+  const failOn = (opts.failOn ?? 'medium') as Severity;
+  if (!SEVERITIES.includes(failOn)) throw new UsageError(`--fail-on must be one of ${SEVERITIES.join(', ')}`);
+  const writable = (opts.writable ?? []).flatMap((w) => w.split(',')).map((w) => w.replace(/^[^:/]+:/, '')).filter(Boolean);
+  const r = auditJail(jail, { writable });
+  printFindings(r.findings, Boolean(opts.json), { schema: 'elfcopy.audit/1', jail: r.jail, entries: r.entries }, stdout);
+  const failing = atOrAbove(r.findings, failOn);
+  report.info(`audit: ${r.entries} entries, ${r.findings.length} findings, ${failing.length} at or above ${failOn}`);
+  return failing.length > 0 ? EXIT_INCOMPLETE : EXIT_OK;
+}
+
+export { EXIT_BAD_INPUT };

@@ -1,0 +1,36 @@
+/** `elfcopy trace [--into JAIL] -- CMD ARGS…`: run CMD on the host, report what it loaded. */
+import { traceCommand, type TraceMethod } from '@elfcopy/jail-copy';
+import { EXIT_INCOMPLETE, EXIT_OK } from './exit-codes.js';
+import { runCopy, type CopyCliOptions } from './copy.js';
+import type { Reporter } from './report.js';
+import { UsageError } from './usage-error.js';
+
+export interface TraceCliOptions {
+  into?: string;
+  json?: boolean;
+  prefix?: string[];
+  timeout?: string;
+  method?: string;
+  quiet?: boolean;
+}
+
+export async function runTrace(command: string[], opts: TraceCliOptions, report: Reporter, stdout: NodeJS.WritableStream = process.stdout): Promise<number> {
+  if (command.length === 0) throw new UsageError('trace needs a command after --, e.g. elfcopy trace -- php8.2 -r "echo 1;"');
+  const timeout = opts.timeout === undefined ? 30 : Number(opts.timeout);
+  if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError('--timeout takes a number of seconds');
+  const method = (opts.method ?? 'auto') as TraceMethod | 'auto';
+  if (!['auto', 'strace', 'ld-debug'].includes(method)) throw new UsageError('--method takes auto, strace or ld-debug');
+  const r = await traceCommand(command, { method, timeoutMs: timeout * 1000, prefixes: opts.prefix ?? [] });
+  if (r.timedOut) report.warn(`${command[0]}: stopped after ${timeout} s (what it loaded until then is reported)`);
+  if (opts.into) {
+    const copyOpts: CopyCliOptions = {
+      into: opts.into,
+      extraFiles: r.files.map((f) => ({ path: f, reason: `opened at run time by ${command[0] ?? ''}` })),
+      ...(opts.quiet ? { quiet: true } : {}),
+    };
+    return runCopy(r.objects, copyOpts, report, stdout);
+  }
+  if (opts.json) stdout.write(JSON.stringify({ schema: 'elfcopy.trace/1', ...r }, null, 2) + '\n');
+  else stdout.write([...r.objects, ...r.files].join('\n') + (r.objects.length + r.files.length ? '\n' : ''));
+  return r.objects.length > 0 || r.exitCode === 0 ? EXIT_OK : EXIT_INCOMPLETE;
+}

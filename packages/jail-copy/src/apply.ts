@@ -1,0 +1,215 @@
+/**
+ * Carrying out a plan: every step through the confined file operations (fileops.ts over inroot.ts), so
+ * nothing is created, written or chmod-ed outside the jail whatever links it holds. Copies run with
+ * bounded concurrency; a file whose copy is up to date (size and mtime, or sha256 with `checksum`) is
+ * left alone, so a second run over unchanged sources changes nothing.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { execa } from 'execa';
+import pLimit from 'p-limit';
+import { SysRoot } from '@elfcopy/elf-deps';
+import { JailConflictError } from './errors.js';
+import { cleanupTemps, ensureDir, isUpToDate, removeEntry, symlinkAtomic, writeFileAtomic } from './fileops.js';
+import { Jail } from './inroot.js';
+import { MANIFEST_DIR, MANIFEST_PATH, emptyManifest, parseManifest, serializeManifest, type Manifest, type ManifestEntry } from './manifest.js';
+import type { PlanStep } from './plan.js';
+
+export interface ApplyOptions {
+  /** Parallel copies (default 4). */
+  jobs?: number;
+  /** Decide "up to date" by sha256 instead of size and mtime. */
+  checksum?: boolean;
+  /** Remove what an earlier run installed (per the manifest) and this plan no longer has. */
+  prune?: boolean;
+  /** Host root the plan's symlinks mirror (default '/'): a jail link identical to the host's is trusted. */
+  root?: string;
+  /** Called after each step (for a progress bar). */
+  onStep?: (done: number, total: number) => void;
+  /** Name recorded as the manifest's generator. */
+  generator?: string;
+  /** Do not write a manifest (init writes none). */
+  noManifest?: boolean;
+}
+
+export interface ApplyResult {
+  jail: string;
+  copied: string[];
+  unchanged: number;
+  linked: string[];
+  dirsCreated: string[];
+  written: string[];
+  devices: string[];
+  bytesCopied: number;
+  stripped: { path: string; bits: number }[];
+  pruned: string[];
+  manifestChanged: boolean;
+}
+
+async function sha256Of(file: string): Promise<string> {
+  const h = createHash('sha256');
+  const stream = fs.createReadStream(file);
+  for await (const chunk of stream) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+export async function applyPlan(steps: readonly PlanStep[], jailDir: string, options: ApplyOptions = {}): Promise<ApplyResult> {
+  const jail = Jail.open(jailDir);
+  const hostRoot = new SysRoot(options.root ?? '/');
+  const result: ApplyResult = { jail: jail.root, copied: [], unchanged: 0, linked: [], dirsCreated: [], written: [], devices: [], bytesCopied: 0, stripped: [], pruned: [], manifestChanged: false };
+  const old = options.noManifest ? undefined : readManifest(jail);
+  const oldByPath = new Map((old?.entries ?? []).map((e) => [e.path, e]));
+  // A link in the jail is followed only where it is the mirror of the host's own link (or one we made).
+  const trustLink = (link: string, target: string): boolean => {
+    const prev = oldByPath.get(link);
+    if (prev?.kind === 'symlink' && prev.target === target) return true;
+    try {
+      const host = hostRoot.lstat(link);
+      return host?.isSymbolicLink() === true && fs.readlinkSync(hostRoot.hostPath(hostRoot.realParent(link) ?? link)) === target;
+    } catch {
+      return false;
+    }
+  };
+  const entries: ManifestEntry[] = [];
+  const total = steps.length;
+  let done = 0;
+  const tick = (): void => {
+    done++;
+    options.onStep?.(done, total);
+  };
+
+  for (const step of steps) {
+    if (step.op !== 'mkdir') continue;
+    const created = await ensureDir(jail, step.path, { mode: step.mode, uid: step.uid, gid: step.gid, force: Boolean(step.enforce), trustLink });
+    if (created) result.dirsCreated.push(step.path);
+    entries.push({ path: step.path, kind: 'dir', mode: step.mode, reasons: step.reasons });
+    tick();
+  }
+
+  const limit = pLimit(Math.max(1, options.jobs ?? 4));
+  const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'elfcopy-write-'));
+  try {
+    await Promise.all(
+      steps.map((step) =>
+        limit(async () => {
+          if (step.op === 'copy') {
+            const prev = oldByPath.get(step.path);
+            const upToDate = await isUpToDate(jail, step.path, step.source, { checksum: Boolean(options.checksum), trustLink });
+            let sha: string;
+            if (upToDate && prev?.sha256 && prev.size === step.size && prev.mtimeMs === step.mtimeMs) sha = prev.sha256;
+            else sha = await sha256Of(step.source);
+            if (upToDate) result.unchanged++;
+            else {
+              const w = await writeFileAtomic(jail, step.path, step.source, { mode: step.mode, uid: step.uid, gid: step.gid, stripSetuid: step.strippedBits !== 0, trustLink });
+              result.copied.push(step.path);
+              result.bytesCopied += step.size;
+              void w;
+            }
+            if (step.strippedBits) result.stripped.push({ path: step.path, bits: step.strippedBits });
+            entries.push({ path: step.path, kind: 'file', source: step.source, sha256: sha, size: step.size, mtimeMs: step.mtimeMs, mode: step.mode, reasons: step.reasons });
+            tick();
+          } else if (step.op === 'write') {
+            const tmp = path.join(tmpDir, String(Math.random()).slice(2));
+            fs.writeFileSync(tmp, step.content, { mode: 0o600 });
+            const stat = fs.statSync(tmp);
+            if (await sameText(jail, step.path, step.content, trustLink)) result.unchanged++;
+            else {
+              await writeFileAtomic(jail, step.path, tmp, { mode: step.mode, uid: step.uid, gid: step.gid, stripSetuid: true, trustLink });
+              result.written.push(step.path);
+            }
+            entries.push({ path: step.path, kind: 'file', sha256: createHash('sha256').update(step.content).digest('hex'), size: stat.size, mode: step.mode, reasons: step.reasons });
+            tick();
+          }
+        }),
+      ),
+    );
+  } finally {
+    fs.rmSync(tmpDir, { recursive: true, force: true });
+  }
+
+  for (const step of steps) {
+    if (step.op === 'mknod') {
+      if (await makeDevice(jail, step.path, step.major, step.minor, step.mode, trustLink)) result.devices.push(step.path);
+      else result.unchanged++;
+      entries.push({ path: step.path, kind: 'device', mode: step.mode, reasons: step.reasons });
+      tick();
+    } else if (step.op === 'symlink') {
+      const r = await symlinkAtomic(jail, step.path, step.target, { trustLink });
+      if (r === 'unchanged') result.unchanged++;
+      else result.linked.push(step.path);
+      entries.push({ path: step.path, kind: 'symlink', target: step.target, reasons: step.reasons });
+      tick();
+    }
+  }
+
+  if (options.prune && old) {
+    const keep = new Set(entries.map((e) => e.path));
+    const stale = old.entries.filter((e) => !keep.has(e.path));
+    // Files and links first, then directories deepest first, and only when empty.
+    for (const e of stale.filter((x) => x.kind !== 'dir')) {
+      if (await removeEntry(jail, e.path, { trustLink })) result.pruned.push(e.path);
+    }
+    for (const e of stale.filter((x) => x.kind === 'dir').sort((a, b) => b.path.length - a.path.length)) {
+      if (await removeEntry(jail, e.path, { directory: true, trustLink })) result.pruned.push(e.path);
+    }
+  }
+  if (!options.noManifest) {
+    const merged = options.prune || !old ? entries : mergeEntries(old.entries, entries);
+    const manifest: Manifest = { ...emptyManifest(options.generator ?? 'elfcopy'), entries: merged };
+    result.manifestChanged = await writeManifest(jail, manifest, old, tmpDir);
+  }
+  return result;
+}
+
+/** Without --prune, what earlier runs installed stays in the manifest (it is still there). */
+function mergeEntries(old: readonly ManifestEntry[], now: readonly ManifestEntry[]): ManifestEntry[] {
+  const byPath = new Map(old.map((e) => [e.path, e]));
+  for (const e of now) byPath.set(e.path, e);
+  return [...byPath.values()];
+}
+
+function readManifest(jail: Jail): Manifest | undefined {
+  const st = jail.lstat(MANIFEST_PATH);
+  if (!st) return undefined;
+  if (!st.isFile()) throw new JailConflictError(MANIFEST_PATH, `${MANIFEST_PATH} in the jail is not a regular file`);
+  return parseManifest(fs.readFileSync(jail.hostPathOf(MANIFEST_PATH), 'utf8'));
+}
+
+async function writeManifest(jail: Jail, manifest: Manifest, old: Manifest | undefined, _tmp: string): Promise<boolean> {
+  const text = serializeManifest(manifest);
+  if (old && serializeManifest(old) === text) return false;
+  await ensureDir(jail, MANIFEST_DIR, { mode: 0o700, uid: 0, gid: 0, force: true });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'elfcopy-manifest-'));
+  try {
+    const tmp = path.join(dir, 'manifest.json');
+    fs.writeFileSync(tmp, text, { mode: 0o600 });
+    await writeFileAtomic(jail, MANIFEST_PATH, tmp, { mode: 0o600, uid: 0, gid: 0, stripSetuid: true });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  return true;
+}
+
+async function sameText(jail: Jail, p: string, content: string, trustLink: (l: string, t: string) => boolean): Promise<boolean> {
+  const st = jail.lstat(p, { trustLink });
+  if (!st?.isFile() || st.size !== Buffer.byteLength(content)) return false;
+  return fs.readFileSync(jail.hostPathOf(p, { trustLink }), 'utf8') === content;
+}
+
+/** mknod through the system command (root only), at a temporary name, then renamed into place. */
+async function makeDevice(jail: Jail, p: string, major: number, minor: number, mode: number, trustLink: (l: string, t: string) => boolean): Promise<boolean> {
+  const st = jail.lstat(p, { trustLink });
+  if (st?.isCharacterDevice() && Math.floor(st.rdev / 256) === major && st.rdev % 256 === minor && (st.mode & 0o7777) === mode) return false;
+  const parent = jail.resolveParent(p, { trustLink });
+  const tmp = path.join(parent.hostDir, `.elfcopy-tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  const r = await execa('mknod', ['-m', mode.toString(8), tmp, 'c', String(major), String(minor)], { reject: false, stdin: 'ignore' });
+  if (r.exitCode !== 0) {
+    throw new JailConflictError(p, `cannot create device node (mknod needs root): ${r.stderr.trim() || r.shortMessage}`);
+  }
+  fs.renameSync(tmp, path.join(parent.hostDir, path.posix.basename(p)));
+  return true;
+}
+
+export { cleanupTemps };

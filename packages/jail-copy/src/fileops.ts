@@ -1,0 +1,202 @@
+/**
+ * File operations confined to a jail (inroot.ts): directories with exact modes, atomic file copies,
+ * atomic symlinks, removal — none of them ever follows a link at the final component, and none writes
+ * a byte outside the jail.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { JailConflictError } from './errors.js';
+import { Jail, type ResolveOptions } from './inroot.js';
+
+const TMP_PREFIX = '.elfcopy-tmp-';
+const O_DIR_NOFOLLOW = fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW;
+
+function tmpName(): string {
+  return `${TMP_PREFIX}${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+}
+
+/** chmod/chown through a descriptor opened without following links: never a path-based chmod. */
+function setDirMeta(hostDir: string, mode: number, uid: number, gid: number): void {
+  const fd = fs.openSync(hostDir, O_DIR_NOFOLLOW);
+  try {
+    fs.fchownSync(fd, uid, gid);
+    fs.fchmodSync(fd, mode);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export interface DirOptions extends ResolveOptions {
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Also set mode and owner when the directory already exists. */
+  force?: boolean;
+}
+
+/** Makes `p` a directory in the jail; true when it was created by this call. */
+export async function ensureDir(jail: Jail, p: string, opts: DirOptions): Promise<boolean> {
+  const norm = path.posix.normalize('/' + p);
+  if (norm === '/') return false;
+  const parent = jail.resolveParent(norm, {
+    ...opts,
+    create: (d) => {
+      const h = jail.host(d);
+      fs.mkdirSync(h, { mode: 0o700 });
+      setDirMeta(h, 0o755, 0, 0);
+    },
+  });
+  const host = path.join(parent.hostDir, parent.name);
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.lstatSync(host);
+  } catch {
+    st = undefined;
+  }
+  if (st?.isSymbolicLink()) {
+    // A link where a directory goes: follow it only under the same trust rule as any other link.
+    const real = jail.resolveDir(norm, opts);
+    if (opts.force) setDirMeta(jail.host(real), opts.mode, opts.uid, opts.gid);
+    return false;
+  }
+  if (st && !st.isDirectory()) throw new JailConflictError(norm, 'exists in the jail and is not a directory');
+  if (st) {
+    if (opts.force) setDirMeta(host, opts.mode, opts.uid, opts.gid);
+    return false;
+  }
+  // Created private, then given its exact mode (umask must not alter it) and owner.
+  fs.mkdirSync(host, { mode: 0o700 });
+  setDirMeta(host, opts.mode, opts.uid, opts.gid);
+  return true;
+}
+
+export interface WriteOptions extends ResolveOptions {
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Remove setuid/setgid bits (default true). */
+  stripSetuid?: boolean;
+}
+
+/**
+ * Copies host file `source` to `p` in the jail atomically: into a fresh 0700 directory beside the
+ * target (so no jailed process can open a half-written or not-yet-stripped file), reflinked where the
+ * file system can, owner, mode and mtime set through a descriptor, then renamed over the final name.
+ * A process killed at any moment leaves only a `.elfcopy-tmp-*` directory, never a truncated file.
+ */
+export async function writeFileAtomic(jail: Jail, p: string, source: string, opts: WriteOptions): Promise<void> {
+  const srcSt = fs.statSync(source);
+  if (!srcSt.isFile()) throw new JailConflictError(p, `source ${source} is not a regular file (devices, FIFOs and sockets are never copied)`);
+  const parent = jail.resolveParent(p, opts);
+  const final = path.join(parent.hostDir, parent.name);
+  let existing: fs.Stats | undefined;
+  try {
+    existing = fs.lstatSync(final);
+  } catch {
+    existing = undefined;
+  }
+  if (existing?.isDirectory()) throw new JailConflictError(p, 'is a directory in the jail; a file must go there');
+  const tmpDir = path.join(parent.hostDir, tmpName());
+  fs.mkdirSync(tmpDir, { mode: 0o700 });
+  const tmp = path.join(tmpDir, 'f');
+  try {
+    await fs.promises.copyFile(source, tmp, fs.constants.COPYFILE_EXCL | fs.constants.COPYFILE_FICLONE);
+    const fd = fs.openSync(tmp, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    try {
+      fs.fchownSync(fd, opts.uid, opts.gid);
+      const mode = opts.stripSetuid === false ? opts.mode : opts.mode & ~0o6000;
+      fs.fchmodSync(fd, mode);
+      fs.futimesSync(fd, srcSt.atime, srcSt.mtime);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, final);
+  } finally {
+    fs.rmSync(tmpDir, { recursive: true, force: true });
+  }
+}
+
+/** Makes `p` a symlink to `target`, replacing whatever file or link was there, atomically. */
+export async function symlinkAtomic(jail: Jail, p: string, target: string, opts: ResolveOptions = {}): Promise<'created' | 'replaced' | 'unchanged'> {
+  const parent = jail.resolveParent(p, opts);
+  const final = path.join(parent.hostDir, parent.name);
+  let existing: fs.Stats | undefined;
+  try {
+    existing = fs.lstatSync(final);
+  } catch {
+    existing = undefined;
+  }
+  if (existing?.isSymbolicLink() && fs.readlinkSync(final) === target) return 'unchanged';
+  if (existing?.isDirectory()) throw new JailConflictError(p, `is a directory in the jail; the host has a symlink to '${target}' there`);
+  const tmp = path.join(parent.hostDir, tmpName());
+  fs.symlinkSync(target, tmp);
+  try {
+    fs.renameSync(tmp, final);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+  return existing ? 'replaced' : 'created';
+}
+
+/** Removes a file, link or (with `directory`) an empty directory; never follows, never recurses. */
+export async function removeEntry(jail: Jail, p: string, opts: ResolveOptions & { directory?: boolean } = {}): Promise<boolean> {
+  let parent;
+  try {
+    parent = jail.resolveParent(p, opts);
+  } catch (err) {
+    if (err instanceof JailConflictError) return false;
+    throw err;
+  }
+  const host = path.join(parent.hostDir, parent.name);
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(host);
+  } catch {
+    return false;
+  }
+  if (st.isDirectory()) {
+    if (!opts.directory) return false;
+    try {
+      fs.rmdirSync(host);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  fs.unlinkSync(host);
+  return true;
+}
+
+function sha256(file: string): string {
+  return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
+
+/** The copy at `p` is a regular file matching `source` by size and mtime (or sha256 with `checksum`). */
+export async function isUpToDate(jail: Jail, p: string, source: string, opts: ResolveOptions & { checksum?: boolean } = {}): Promise<boolean> {
+  const st = jail.lstat(p, opts);
+  if (!st?.isFile()) return false;
+  let src: fs.Stats;
+  try {
+    src = fs.statSync(source);
+  } catch {
+    return false;
+  }
+  if (st.size !== src.size) return false;
+  if (opts.checksum) return sha256(jail.hostPathOf(p, opts)) === sha256(source);
+  return Math.trunc(st.mtimeMs) === Math.trunc(src.mtimeMs);
+}
+
+/** Removes stale `.elfcopy-tmp-*` entries a killed run left in `dir` (in-jail). */
+export function cleanupTemps(jail: Jail, dir: string, opts: ResolveOptions = {}): string[] {
+  const real = jail.resolveDir(dir, opts);
+  const host = jail.host(real);
+  const removed: string[] = [];
+  for (const n of fs.readdirSync(host)) {
+    if (!n.startsWith(TMP_PREFIX)) continue;
+    fs.rmSync(path.join(host, n), { recursive: true, force: true });
+    removed.push(path.posix.join(real, n));
+  }
+  return removed;
+}
