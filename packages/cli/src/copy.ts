@@ -9,6 +9,7 @@ import {
   planCopy,
   selectProfiles,
   traceCommand,
+  writeJailLdCache,
   type CopyPlan,
   type PlanOptions,
   type PlanStep,
@@ -37,6 +38,7 @@ export interface CopyCliOptions {
   dlopen?: string | boolean;
   trace?: string;
   quiet?: boolean;
+  ldcache?: boolean;
   /** Plain files to bring too (from `trace`), each with its reason. */
   extraFiles?: { path: string; reason: string }[];
 }
@@ -130,6 +132,11 @@ export async function runCopy(paths: string[], opts: CopyCliOptions, report: Rep
   const bar = opts.quiet ? undefined : progressBar(plan.steps.length);
   const result = await applyPlan(plan.steps, jail, { jobs, checksum: Boolean(opts.checksum), prune: Boolean(opts.prune), ...(opts.root ? { root: opts.root } : {}), ...(bar ? { onStep: bar.update } : {}) });
   bar?.done();
+  if (opts.ldcache && plan.target) {
+    const libs = plan.steps.filter((s) => (s.op === 'copy' || s.op === 'symlink') && /\.so(\.|$)/.test(path.posix.basename(s.path))).map((s) => s.path);
+    const c = await writeJailLdCache(jail, plan.target, libs);
+    report.verbose(`ld.so.cache: ${c.entries} entries from ${c.directories.join(', ')}`);
+  }
   if (opts.json) stdout.write(JSON.stringify({ schema: 'elfcopy.copy/1', ...result, missing: plan.missing.map((m) => ({ name: m.name, neededBy: m.neededBy })), warnings: plan.warnings }, null, 2) + '\n');
   for (const s of result.stripped) report.verbose(`${s.path}: setuid/setgid bits removed`);
   report.info(

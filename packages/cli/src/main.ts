@@ -77,6 +77,7 @@ Exit status: 0 closure complete, 1 a library is missing, 2 bad usage or input.`,
       .option('--gconv-charsets <list>', 'with the gconv profile: only the modules for these charsets (e.g. ISO-8859-1,UTF-16)')
       .option('--dlopen [priority]', "follow .note.dlopen down to this priority: required (default), recommended, suggested")
       .option('--trace <command>', 'also run COMMAND on the host (it is executed!) and bring what it loads')
+      .option('--ldcache', "write the jail's own /etc/ld.so.cache (needed when libraries live outside the system directories)")
       .option('--prune', 'remove what an earlier run installed (per the manifest) and this run no longer needs')
       .option('--checksum', 'decide "up to date" by sha256 instead of size and mtime')
       .option('--jobs <n>', 'parallel copies', '4')

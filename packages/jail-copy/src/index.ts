@@ -15,3 +15,4 @@ export { MANIFEST_PATH, parseManifest, serializeManifest, type Manifest, type Ma
 export { Jail, leavesJail, type TrustLink } from './inroot.js';
 export { ensureDir, writeFileAtomic, symlinkAtomic, removeEntry, isUpToDate, cleanupTemps } from './fileops.js';
 export { JailCopyError, JailEscapeError, JailConflictError, BadJailError } from './errors.js';
+export { writeJailLdCache, type JailLdCacheResult } from './jail-ldcache.js';

@@ -70,6 +70,8 @@ export interface CopyPlan {
   warnings: string[];
   /** Multiarch triplet of the programs' target (x86_64-linux-gnu), for profiles. */
   triplet?: string;
+  /** Class, machine and byte order of the first input (what a jail ld.so.cache is written for). */
+  target?: { elfClass: 32 | 64; machine: number; byteOrder: 'little' | 'big' };
 }
 
 export interface PlanOptions {
@@ -224,7 +226,10 @@ export function planCopy(inputs: readonly string[], jail: string, options: PlanO
   // What libc itself dlopen()s: libgcc_s for pthread_cancel/unwinding, and the NSS modules.
   const libc = [...graph.nodes.values()].find((n) => n.soname === 'libc.so.6');
   const first = graph.roots[0] ? graph.nodes.get(graph.roots[0].path) : undefined;
-  if (first) plan.triplet = targetFor(first.info, root).lib.replace(/^lib\//, '');
+  if (first) {
+    plan.triplet = targetFor(first.info, root).lib.replace(/^lib\//, '');
+    plan.target = { elfClass: first.info.elfClass, machine: first.info.machine, byteOrder: first.info.byteOrder };
+  }
   if (libc) {
     const like: ElfInfo = libc.info;
     const dlopened: { path: string; reason: string }[] = [];
