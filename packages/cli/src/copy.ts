@@ -1,18 +1,14 @@
 /** `elfcopy [copy] PATH... --into JAIL`: plan, print or apply, summarise. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { SysRoot } from '@elfcopy/elf-deps';
 import {
   applyPlan,
-  expandProfiles,
-  loadProfiles,
-  planCopy,
-  selectProfiles,
+  planCopyWithProfiles,
   traceCommand,
   writeJailLdCache,
-  type CopyPlan,
   type PlanOptions,
   type PlanStep,
+  type ProfilePlan,
 } from '@elfcopy/jail-copy';
 import { EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK } from './exit-codes.js';
 import { progressBar } from './progress.js';
@@ -94,29 +90,22 @@ export async function runCopy(paths: string[], opts: CopyCliOptions, report: Rep
     planOptions.dlopen = p;
   } else planOptions.dlopen = 'required';
 
-  // First the closure of the inputs alone, to know what profiles `auto` should pick.
-  let plan: CopyPlan = planCopy(paths, jail, planOptions);
   const extraElf: { path: string; reason: string }[] = [];
   const extraFiles: { path: string; reason: string }[] = [...(opts.extraFiles ?? [])];
-  if (opts.with !== undefined) {
-    const root = new SysRoot(opts.root ?? '/');
-    const sonames = new Set<string>();
-    for (const s of plan.steps) if (s.op === 'copy' || s.op === 'symlink') sonames.add(path.posix.basename(s.path));
-    const inputs = plan.steps.filter((s) => s.op === 'copy' && s.reasons.includes('input')).map((s) => s.path);
-    const ctx = { root, inputs: [...paths.map((p) => path.resolve(p)), ...inputs], sonames, triplet: plan.triplet ?? 'x86_64-linux-gnu', ...(opts.gconvCharsets ? { gconvCharsets: opts.gconvCharsets.split(',') } : {}) };
-    const chosen = selectProfiles(loadProfiles(), opts.with.split(',').map((s) => s.trim()).filter(Boolean), ctx);
-    const sel = expandProfiles(chosen, ctx);
-    for (const w of sel.warnings) report.warn(w);
-    report.verbose(`profiles: ${chosen.map((p) => p.name).join(', ') || 'none'}`);
-    extraElf.push(...sel.elf);
-    extraFiles.push(...sel.files);
-  }
   if (opts.trace !== undefined) {
     report.info(`trace: running ${opts.trace} on the host to see what it loads`);
     const t = await traceCommand(opts.trace.split(' ').filter(Boolean));
     extraElf.push(...t.objects.map((o) => ({ path: o, reason: `loaded at run time by ${opts.trace}` })));
   }
-  if (extraElf.length || extraFiles.length) plan = planCopy(paths, jail, { ...planOptions, extraElf, extraFiles });
+  const profiles = opts.with === undefined ? [] : opts.with.split(',').map((s) => s.trim()).filter(Boolean);
+  const plan: ProfilePlan = planCopyWithProfiles(paths, jail, {
+    ...planOptions,
+    extraElf,
+    extraFiles,
+    profiles,
+    ...(opts.gconvCharsets ? { gconvCharsets: opts.gconvCharsets.split(',') } : {}),
+  });
+  if (profiles.length) report.verbose(`profiles: ${plan.profiles.join(', ') || 'none'}`);
 
   for (const e of plan.inputErrors) report.error(describeError(e));
   for (const m of plan.missing) report.error(`${m.name}: ${m.reason === 'invalid' ? `cannot be loaded: ${m.detail ?? ''}` : 'not found'} (needed by ${m.neededBy.join(', ')})`);

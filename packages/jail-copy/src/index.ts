@@ -16,3 +16,4 @@ export { Jail, leavesJail, type TrustLink } from './inroot.js';
 export { ensureDir, writeFileAtomic, symlinkAtomic, removeEntry, isUpToDate, cleanupTemps } from './fileops.js';
 export { JailCopyError, JailEscapeError, JailConflictError, BadJailError } from './errors.js';
 export { writeJailLdCache, type JailLdCacheResult } from './jail-ldcache.js';
+export { planCopyWithProfiles, type ProfilePlanOptions, type ProfilePlan } from './plan-profiles.js';

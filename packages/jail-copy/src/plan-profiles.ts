@@ -1,0 +1,48 @@
+/**
+ * A copy plan with profiles: the closure decides which profiles `auto` picks, the profiles add modules
+ * whose closures may call for more profiles (php brings imagick.so, which brings libMagickCore, which
+ * calls for the imagemagick profile) — so selection runs to a fixed point.
+ */
+import * as path from 'node:path';
+import { SysRoot } from '@elfcopy/elf-deps';
+import { planCopy, type CopyPlan, type PlanOptions } from './plan.js';
+import { expandProfiles, loadProfiles, selectProfiles, type Profile, type ProfileContext } from './profiles.js';
+
+export interface ProfilePlanOptions extends PlanOptions {
+  /** Profile names, or 'auto'. */
+  profiles?: string[];
+  gconvCharsets?: string[];
+}
+
+export interface ProfilePlan extends CopyPlan {
+  profiles: string[];
+}
+
+const MAX_ROUNDS = 4;
+
+export function planCopyWithProfiles(paths: readonly string[], jail: string, options: ProfilePlanOptions = {}): ProfilePlan {
+  const { profiles: names = [], gconvCharsets, ...planOptions } = options;
+  let plan = planCopy(paths, jail, planOptions);
+  if (names.length === 0) return { ...plan, profiles: [] };
+  const root = new SysRoot(planOptions.root ?? '/');
+  const all = loadProfiles();
+  let chosen: Profile[] = [];
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    const sonames = new Set<string>();
+    for (const s of plan.steps) if (s.op === 'copy' || s.op === 'symlink') sonames.add(path.posix.basename(s.path));
+    const inputs = plan.steps.filter((s) => s.op === 'copy' && s.reasons.includes('input')).map((s) => s.path);
+    const ctx: ProfileContext = { root, inputs: [...paths.map((p) => path.resolve(p)), ...inputs], sonames, triplet: plan.triplet ?? 'x86_64-linux-gnu' };
+    if (gconvCharsets) ctx.gconvCharsets = gconvCharsets;
+    const next = selectProfiles(all, names, ctx);
+    if (round > 0 && next.length === chosen.length) break;
+    chosen = next;
+    const sel = expandProfiles(chosen, ctx);
+    plan = planCopy(paths, jail, {
+      ...planOptions,
+      extraElf: [...(planOptions.extraElf ?? []), ...sel.elf],
+      extraFiles: [...(planOptions.extraFiles ?? []), ...sel.files],
+    });
+    plan.warnings.push(...sel.warnings);
+  }
+  return { ...plan, profiles: chosen.map((p) => p.name) };
+}
