@@ -39,14 +39,18 @@ export interface CopyCliOptions {
   extraFiles?: { path: string; reason: string }[];
 }
 
-export function checkJailTarget(jail: string | undefined): string {
+export function checkJailTarget(jail: string | undefined, create = true): string {
   if (!jail) throw new UsageError('--into JAIL is required (the jail directory to copy into)');
   const abs = path.resolve(jail);
   let real: string;
   try {
     real = fs.realpathSync(abs);
   } catch {
-    throw new UsageError(`${jail}: the jail directory does not exist (create it first)`);
+    // A missing jail is created (as lddtree --copy-to-tree and init do); a dangling link is not followed.
+    if (fs.lstatSync(abs, { throwIfNoEntry: false })) throw new UsageError(`${jail}: is a dangling symbolic link`);
+    if (!create) return abs;
+    fs.mkdirSync(abs, { recursive: true, mode: 0o755 });
+    real = fs.realpathSync(abs);
   }
   if (real === '/') throw new UsageError(`${jail}: refusing to use / as a jail`);
   if (!fs.statSync(real).isDirectory()) throw new UsageError(`${jail}: not a directory`);
@@ -73,7 +77,7 @@ export function formatPlan(steps: readonly PlanStep[]): string {
 }
 
 export async function runCopy(paths: string[], opts: CopyCliOptions, report: Reporter, stdout: NodeJS.WritableStream = process.stdout): Promise<number> {
-  const jail = checkJailTarget(opts.into);
+  const jail = checkJailTarget(opts.into, !opts.dryRun);
   const jobs = opts.jobs === undefined ? 4 : Number(opts.jobs);
   if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw new UsageError('--jobs takes a whole number from 1 to 64');
   const planOptions: PlanOptions = {};
