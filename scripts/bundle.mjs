@@ -6,6 +6,7 @@
  * start-up to ~11 ms over the floor. The libraries stay plain ESM (dist/ from tsc) for npm users.
  */
 import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as path from 'node:path';
@@ -33,3 +34,6 @@ await build({
     '@elfcopy/jail-copy': path.join(root, 'packages', 'jail-copy', 'src', 'index.ts'),
   },
 });
+
+// V8 code cache for the bundle (see bin/elfcopy.cjs), made by the Node that will run it.
+execFileSync(process.execPath, [path.join(root, 'scripts', 'code-cache.cjs'), path.join(cli, 'dist', 'elfcopy.cjs')], { stdio: 'inherit' });

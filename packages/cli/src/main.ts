@@ -5,12 +5,11 @@
 import { readFileSync, statSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ElfDepsError, PathResolutionError } from '@elfcopy/elf-deps';
-import { runDeps, type DepsCliOptions } from './deps.js';
-import { runCopy, type CopyCliOptions } from './copy.js';
-import { runInit, type InitCliOptions } from './init.js';
-import { runAudit, runVerify } from './jail-checks.js';
-import { runTrace, type TraceCliOptions } from './trace.js';
-import { runUnit, type UnitCliOptions } from './unit.js';
+import type { DepsCliOptions } from './deps.js';
+import type { CopyCliOptions } from './copy.js';
+import type { InitCliOptions } from './init.js';
+import type { TraceCliOptions } from './trace.js';
+import type { UnitCliOptions } from './unit.js';
 import { EXIT_BAD_INPUT } from './exit-codes.js';
 import { describeError, makeReporter } from './report.js';
 import { UsageError } from './usage-error.js';
@@ -97,6 +96,7 @@ Exit status: 0 done, 1 a library is missing (the rest is copied), 2 bad usage or
   copy.action(async (paths: string[], opts: CopyCliOptions, cmd: Command) => {
     const globals = cmd.optsWithGlobals<{ quiet?: boolean; verbose?: boolean }>();
     if (opts.root !== undefined) checkDirectory(opts.root, '--root');
+    const { runCopy } = await import('./copy.js');
     setExit(await runCopy(paths, { ...opts, ...(globals.quiet ? { quiet: true } : {}) }, makeReporter(globals)));
   });
 
@@ -112,6 +112,7 @@ Exit status: 0 done, 1 a library is missing (the rest is copied), 2 bad usage or
     .option('--no-devices', 'make no device nodes (non-root)')
     .option('--dry-run', 'print the plan and change nothing')
     .action(async (jail: string, opts: InitCliOptions, cmd: Command) => {
+      const { runInit } = await import('./init.js');
       setExit(await runInit(jail, opts, makeReporter(cmd.optsWithGlobals())));
     });
 
@@ -121,7 +122,8 @@ Exit status: 0 done, 1 a library is missing (the rest is copied), 2 bad usage or
     .argument('<jail>')
     .option('--json', 'findings as JSON')
     .option('--against-host', 'also report copies that differ from their host source')
-    .action((jail: string, opts: { json?: boolean; againstHost?: boolean }, cmd: Command) => {
+    .action(async (jail: string, opts: { json?: boolean; againstHost?: boolean }, cmd: Command) => {
+      const { runVerify } = await import('./jail-checks.js');
       setExit(runVerify(jail, opts, makeReporter(cmd.optsWithGlobals())));
     });
 
@@ -132,7 +134,8 @@ Exit status: 0 done, 1 a library is missing (the rest is copied), 2 bad usage or
     .option('--json', 'findings as JSON')
     .option('--fail-on <severity>', 'exit 1 when a finding is at or above: low, medium, high', 'medium')
     .option('--writable <user:/dir,...>', 'directories service users may own and write (repeatable)', collect, [])
-    .action((jail: string, opts: { json?: boolean; failOn?: string; writable?: string[] }, cmd: Command) => {
+    .action(async (jail: string, opts: { json?: boolean; failOn?: string; writable?: string[] }, cmd: Command) => {
+      const { runAudit } = await import('./jail-checks.js');
       setExit(runAudit(jail, opts, makeReporter(cmd.optsWithGlobals())));
     });
 
@@ -149,7 +152,8 @@ Exit status: 0 done, 1 a library is missing (the rest is copied), 2 bad usage or
     .option('--test <args>', "arguments of a configuration test run before start, e.g. '-t'")
     .option('--reload <args>', "arguments that reload, e.g. '-s reload'")
     .option('--sysv', 'a SysV init script instead')
-    .action((program_: string, args: string[], opts: UnitCliOptions) => {
+    .action(async (program_: string, args: string[], opts: UnitCliOptions) => {
+      const { runUnit } = await import('./unit.js');
       setExit(runUnit(program_, args, opts));
     });
 
@@ -164,14 +168,16 @@ Exit status: 0 done, 1 a library is missing (the rest is copied), 2 bad usage or
     .option('--method <m>', 'auto, strace or ld-debug', 'auto')
     .action(async (command: string[], opts: TraceCliOptions, cmd: Command) => {
       const globals = cmd.optsWithGlobals<{ quiet?: boolean; verbose?: boolean }>();
+      const { runTrace } = await import('./trace.js');
       setExit(await runTrace(command, { ...opts, ...(globals.quiet ? { quiet: true } : {}) }, makeReporter(globals)));
     });
 
-  deps.action((paths: string[], opts: DepsCliOptions, cmd: Command) => {
+  deps.action(async (paths: string[], opts: DepsCliOptions, cmd: Command) => {
     const globals = cmd.optsWithGlobals<{ quiet?: boolean; verbose?: boolean }>();
     const picked = [opts.list, opts.json, opts.dot, opts.why !== undefined].filter(Boolean).length;
     if (picked > 1) throw new UsageError('choose one of --list, --json, --dot, --why');
     if (opts.root !== undefined) checkDirectory(opts.root, '--root');
+    const { runDeps } = await import('./deps.js');
     setExit(runDeps(paths, opts, makeReporter(globals)));
   });
   return program;

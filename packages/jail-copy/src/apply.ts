@@ -8,11 +8,10 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { execa } from 'execa';
 import pLimit from 'p-limit';
 import { SysRoot } from '@elfcopy/elf-deps';
 import { JailConflictError } from './errors.js';
-import { cleanupTemps, ensureDir, isUpToDate, removeEntry, symlinkAtomic, writeFileAtomic } from './fileops.js';
+import { StagingDirs, cleanupTemps, ensureDir, isUpToDate, removeEntry, symlinkAtomic, writeFileAtomic } from './fileops.js';
 import { Jail } from './inroot.js';
 import { MANIFEST_DIR, MANIFEST_PATH, emptyManifest, parseManifest, serializeManifest, type Manifest, type ManifestEntry } from './manifest.js';
 import type { PlanStep } from './plan.js';
@@ -48,10 +47,20 @@ export interface ApplyResult {
   manifestChanged: boolean;
 }
 
-async function sha256Of(file: string): Promise<string> {
+const HASH_CHUNK = 1 << 20;
+let hashBuffer: Buffer | undefined;
+
+/** sha256 with plain reads into one reused 1 MiB buffer (streams cost more in GC than the hash itself). */
+function sha256Of(file: string): string {
+  hashBuffer ??= Buffer.allocUnsafe(HASH_CHUNK);
   const h = createHash('sha256');
-  const stream = fs.createReadStream(file);
-  for await (const chunk of stream) h.update(chunk as Buffer);
+  const fd = fs.openSync(file, 'r');
+  try {
+    let n: number;
+    while ((n = fs.readSync(fd, hashBuffer, 0, HASH_CHUNK, null)) > 0) h.update(hashBuffer.subarray(0, n));
+  } finally {
+    fs.closeSync(fd);
+  }
   return h.digest('hex');
 }
 
@@ -90,6 +99,7 @@ export async function applyPlan(steps: readonly PlanStep[], jailDir: string, opt
 
   const limit = pLimit(Math.max(1, options.jobs ?? 4));
   const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'elfcopy-write-'));
+  const staging = new StagingDirs();
   try {
     await Promise.all(
       steps.map((step) =>
@@ -99,13 +109,12 @@ export async function applyPlan(steps: readonly PlanStep[], jailDir: string, opt
             const upToDate = await isUpToDate(jail, step.path, step.source, { checksum: Boolean(options.checksum), trustLink });
             let sha: string;
             if (upToDate && prev?.sha256 && prev.size === step.size && prev.mtimeMs === step.mtimeMs) sha = prev.sha256;
-            else sha = await sha256Of(step.source);
+            else sha = sha256Of(step.source);
             if (upToDate) result.unchanged++;
             else {
-              const w = await writeFileAtomic(jail, step.path, step.source, { mode: step.mode, uid: step.uid, gid: step.gid, stripSetuid: step.strippedBits !== 0, trustLink });
+              await writeFileAtomic(jail, step.path, step.source, { mode: step.mode, uid: step.uid, gid: step.gid, stripSetuid: step.strippedBits !== 0, trustLink, staging });
               result.copied.push(step.path);
               result.bytesCopied += step.size;
-              void w;
             }
             if (step.strippedBits) result.stripped.push({ path: step.path, bits: step.strippedBits });
             entries.push({ path: step.path, kind: 'file', source: step.source, sha256: sha, size: step.size, mtimeMs: step.mtimeMs, mode: step.mode, reasons: step.reasons });
@@ -126,7 +135,17 @@ export async function applyPlan(steps: readonly PlanStep[], jailDir: string, opt
       ),
     );
   } finally {
+    staging.cleanup();
     fs.rmSync(tmpDir, { recursive: true, force: true });
+  }
+  // What a killed earlier run left behind (.elfcopy-tmp-* staging entries) goes now.
+  const written = new Set(steps.filter((s) => s.op === 'copy' || s.op === 'write' || s.op === 'symlink').map((s) => path.posix.dirname(s.path)));
+  for (const d of written) {
+    try {
+      cleanupTemps(jail, d, { trustLink });
+    } catch {
+      // A directory that does not resolve was reported by the step that needed it.
+    }
   }
 
   for (const step of steps) {
@@ -204,6 +223,7 @@ async function makeDevice(jail: Jail, p: string, major: number, minor: number, m
   if (st?.isCharacterDevice() && Math.floor(st.rdev / 256) === major && st.rdev % 256 === minor && (st.mode & 0o7777) === mode) return false;
   const parent = jail.resolveParent(p, { trustLink });
   const tmp = path.join(parent.hostDir, `.elfcopy-tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  const { execa } = await import('execa');
   const r = await execa('mknod', ['-m', mode.toString(8), tmp, 'c', String(major), String(minor)], { reject: false, stdin: 'ignore' });
   if (r.exitCode !== 0) {
     throw new JailConflictError(p, `cannot create device node (mknod needs root): ${r.stderr.trim() || r.shortMessage}`);

@@ -77,6 +77,30 @@ export interface WriteOptions extends ResolveOptions {
   gid: number;
   /** Remove setuid/setgid bits (default true). */
   stripSetuid?: boolean;
+  /** Private staging directories to reuse across many writes (one per target directory). */
+  staging?: StagingDirs;
+}
+
+/**
+ * One private (0700) staging directory per target directory for a whole run: files are copied there,
+ * fixed up, and renamed into place. Creating one per file would cost a mkdir and an rmdir each.
+ */
+export class StagingDirs {
+  private readonly dirs = new Map<string, string>();
+  get(hostDir: string): string {
+    let d = this.dirs.get(hostDir);
+    if (!d) {
+      d = path.join(hostDir, tmpName());
+      fs.mkdirSync(d, { mode: 0o700 });
+      this.dirs.set(hostDir, d);
+    }
+    return d;
+  }
+  /** Removes every staging directory (and anything a failed copy left in it). */
+  cleanup(): void {
+    for (const d of this.dirs.values()) fs.rmSync(d, { recursive: true, force: true });
+    this.dirs.clear();
+  }
 }
 
 /**
@@ -97,9 +121,9 @@ export async function writeFileAtomic(jail: Jail, p: string, source: string, opt
     existing = undefined;
   }
   if (existing?.isDirectory()) throw new JailConflictError(p, 'is a directory in the jail; a file must go there');
-  const tmpDir = path.join(parent.hostDir, tmpName());
-  fs.mkdirSync(tmpDir, { mode: 0o700 });
-  const tmp = path.join(tmpDir, 'f');
+  const own = opts.staging ? undefined : new StagingDirs();
+  const tmpDir = (opts.staging ?? own!).get(parent.hostDir);
+  const tmp = path.join(tmpDir, `f-${Math.random().toString(36).slice(2, 10)}`);
   try {
     await fs.promises.copyFile(source, tmp, fs.constants.COPYFILE_EXCL | fs.constants.COPYFILE_FICLONE);
     const fd = fs.openSync(tmp, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
@@ -113,7 +137,8 @@ export async function writeFileAtomic(jail: Jail, p: string, source: string, opt
     }
     fs.renameSync(tmp, final);
   } finally {
-    fs.rmSync(tmpDir, { recursive: true, force: true });
+    fs.rmSync(tmp, { force: true });
+    own?.cleanup();
   }
 }
 

@@ -7,7 +7,6 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { execa } from 'execa';
 import { hasElfMagic, readElf } from '@elfcopy/elf-deps';
 
 export type TraceMethod = 'strace' | 'ld-debug';
@@ -42,7 +41,11 @@ export class TraceError extends Error {
   }
 }
 
+// execa is loaded when a command is actually run: importing jail-copy stays cheap.
+const loadExeca = async (): Promise<typeof import('execa')['execa']> => (await import('execa')).execa;
+
 async function haveStrace(): Promise<boolean> {
+  const execa = await loadExeca();
   const r = await execa('strace', ['-V'], { reject: false, stdin: 'ignore' });
   return r.exitCode === 0;
 }
@@ -85,6 +88,7 @@ export async function traceCommand(command: readonly string[], options: TraceOpt
   const [cmd, ...args] = command as [string, ...string[]];
   const argv = method === 'strace' ? ['strace', '-f', '-qq', '-s', '4096', '-e', 'trace=open,openat,openat2', '-e', 'status=successful', '-o', out, '--', cmd, ...args] : [cmd, ...args];
   const env = { ...options.env, ...(method === 'ld-debug' ? { LD_DEBUG: 'files', LD_DEBUG_OUTPUT: out } : {}) };
+  const execa = await loadExeca();
   const child = execa(argv[0]!, argv.slice(1), {
     reject: false,
     cwd: options.cwd,
