@@ -36,4 +36,7 @@ await build({
 });
 
 // V8 code cache for the bundle (see bin/elfcopy.cjs), made by the Node that will run it.
-execFileSync(process.execPath, [path.join(root, 'scripts', 'code-cache.cjs'), path.join(cli, 'dist', 'elfcopy.cjs')], { stdio: 'inherit' });
+// V8 rejects a cache made under other heap flags: use the bin's own (its shebang line).
+const shebang = readFileSync(path.join(cli, 'bin', 'elfcopy.cjs'), 'utf8').split('\n')[0];
+const flags = shebang.split(/\s+/).filter((w) => w.startsWith('--'));
+execFileSync(process.execPath, [...flags, path.join(root, 'scripts', 'code-cache.cjs'), path.join(cli, 'dist', 'elfcopy.cjs')], { stdio: 'inherit' });

@@ -15,12 +15,30 @@ try {
 } catch {
   cachedData = undefined;
 }
+/**
+ * A directory argument means a batch (thousands of files): keep V8's young generation from doubling,
+ * which holds peak RSS near 100 MB on a closure of all of /usr for ~5% more time. Set after the bundle
+ * is compiled: a flag changed before would make V8 reject the code cache.
+ */
+function boundYoungGeneration() {
+  const batch = process.argv.slice(2).some((a) => {
+    try {
+      return !a.startsWith('-') && fs.statSync(a).isDirectory();
+    } catch {
+      return false;
+    }
+  });
+  if (batch) require('node:v8').setFlagsFromString('--semi-space-growth-factor=1');
+}
+
 if (cachedData === undefined) {
+  boundYoungGeneration();
   require(bundle);
 } else {
   const source = fs.readFileSync(bundle, 'utf8');
   const wrapper = `(function (exports, require, module, __filename, __dirname) {${source}\n})`;
   const script = new vm.Script(wrapper, { filename: bundle, cachedData });
+  boundYoungGeneration();
   const mod = { exports: {} };
   script.runInThisContext()(mod.exports, require, mod, bundle, path.dirname(bundle));
 }

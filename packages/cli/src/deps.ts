@@ -18,6 +18,7 @@ export interface DepsCliOptions extends ResolverCliOptions {
 
 export function runDeps(paths: string[], opts: DepsCliOptions, report: Reporter, stdout: NodeJS.WritableStream & { isTTY?: boolean } = process.stdout): number {
   const resolveOptions: ResolveOptions = resolveOptionsFrom(opts);
+  if (opts.list) resolveOptions.detail = 'objects';
   const graph = analyzeDeps(paths, resolveOptions);
   if (opts.json) stdout.write(formatJson(graph));
   else if (opts.list) stdout.write(formatList(graph));

@@ -125,6 +125,11 @@ export interface ResolveOptions {
    * default: ld.so never reads ld.so.conf, it goes to the system directories.
    */
   ldConf?: boolean;
+  /**
+   * 'objects' keeps only each input's object list (what --list needs), dropping per-input edges and
+   * loaders as soon as an input is done: a closure of thousands of programs stays small.
+   */
+  detail?: 'full' | 'objects';
 }
 
 const PRIORITY_RANK: Record<DlopenPriority, number> = { required: 0, recommended: 1, suggested: 2 };
@@ -180,6 +185,10 @@ export class Resolver {
           continue;
         }
         throw err;
+      }
+      if (this.options.detail === 'objects') {
+        rc.edges = [];
+        rc.loaders = new Map();
       }
       for (const m of rc.missing) {
         const key = `${m.name}\0${m.reason}`;
