@@ -287,7 +287,8 @@ export class Resolver {
     };
     const loaded: LoadedObject[] = [main];
     this.record(graph, rc, main, { kind: 'input' }, undefined, [], [], undefined, []);
-    if (!mainInfo.dynamic) return rc;
+    // A static executable, or a static PIE (PT_DYNAMIC for its own relocation, no PT_INTERP): no loader.
+    if (!mainInfo.dynamic || mainInfo.kind === 'static-pie') return rc;
 
     // rtld's own map is in the namespace from the start, named by PT_INTERP and by its DT_SONAME.
     const interpPath = mainInfo.interpreter ?? target.interpreter;
