@@ -6,7 +6,7 @@
  *
  *   W1  closure of php-fpm8.2           elfcopy deps --list | ldd | libtree -vv -p | lddtree -l
  *   W2  closure of every ELF executable in /usr/bin and /usr/sbin in one process (ldd: a loop)
- *   W3  php-fpm8.2 + every PHP extension into a fresh jail   elfcopy | dracut-install | lddtree --copy-to-tree
+ *   W3  php-fpm8.2 + every PHP extension into a fresh jail   elfcopy | dracut-install | lddtree --copy-to-tree | jk_cp
  *   W3b the same again into the populated jail
  *   RSS closure of everything under /usr (CUDA libraries included), peak RSS
  *
@@ -133,7 +133,10 @@ if (only.includes('W2')) {
 }
 
 if (only.includes('W3') || only.includes('W3b')) {
-  const jailRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'elfcopy-bench-jail-'));
+  // Not under /tmp: jailkit refuses a jail below a world-writable directory.
+  fs.mkdirSync(path.join(here, 'out'), { recursive: true, mode: 0o755 });
+  const jailRoot = fs.mkdtempSync(path.join(here, 'out', 'jails-'));
+  fs.chmodSync(jailRoot, 0o755);
   const inputs = [php, ...phpExtDirs];
   const extFiles = phpExtDirs.flatMap((d) => fs.readdirSync(d).filter((f) => f.endsWith('.so')).map((f) => `${d}/${f}`));
   const fresh = (name) => () => {
@@ -149,6 +152,9 @@ if (only.includes('W3') || only.includes('W3b')) {
   }
   if (have('lddtree')) {
     w3.push({ name: 'lddtree --copy-to-tree J …', cmd: '/usr/bin/python3', argv: ['/usr/bin/lddtree', '--copy-to-tree', path.join(jailRoot, 'l'), php, ...extFiles], before: fresh('l') });
+  }
+  if (have('jk_cp')) {
+    w3.push({ name: 'jailkit jk_cp -j J …', cmd: 'jk_cp', argv: ['-j', path.join(jailRoot, 'k'), php, ...phpExtDirs], before: fresh('k') });
   }
   if (only.includes('W3')) {
     const res = measure(w3);
