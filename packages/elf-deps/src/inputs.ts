@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describeNonRegular, errnoToUnreadable } from './bytes.js';
 import { ElfDepsError, NotElfError, UnreadableFileError } from './errors.js';
+import { globComponentRegExp, hasGlobChars } from './glob.js';
 import type { SysRoot } from './sysroot.js';
 
 export interface InputSet {
@@ -42,29 +43,9 @@ export function hasElfMagic(host: string): boolean {
   }
 }
 
-function hasGlob(s: string): boolean {
-  return /[*?[]/.test(s);
-}
 
-function globComponentRegExp(glob: string): RegExp {
-  let re = '^';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i]!;
-    if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
-    else if (c === '[') {
-      const close = glob.indexOf(']', i + 1);
-      if (close < 0) re += '\\[';
-      else {
-        let body = glob.slice(i + 1, close);
-        if (body.startsWith('!')) body = '^' + body.slice(1);
-        re += '[' + body.replace(/\\/g, '\\\\') + ']';
-        i = close;
-      }
-    } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
-  }
-  return new RegExp(re + '$');
-}
+
+
 
 /** Expands a glob component by component inside the root ('**' is not special). */
 export function expandGlob(root: SysRoot, pattern: string): string[] {
@@ -73,7 +54,7 @@ export function expandGlob(root: SysRoot, pattern: string): string[] {
   for (const part of parts) {
     const next: string[] = [];
     for (const base of current) {
-      if (!hasGlob(part)) {
+      if (!hasGlobChars(part)) {
         const p = path.posix.join(base, part);
         if (root.lstat(p)) next.push(p);
         continue;
@@ -128,7 +109,7 @@ export function collectInputs(root: SysRoot, args: readonly string[], cwd: strin
   };
   for (const arg of args) {
     const abs = path.posix.isAbsolute(arg) ? path.posix.normalize(arg) : path.posix.join(cwd, arg);
-    const candidates = hasGlob(arg) && !root.lstat(abs) ? expandGlob(root, abs) : [abs];
+    const candidates = hasGlobChars(arg) && !root.lstat(abs) ? expandGlob(root, abs) : [abs];
     if (candidates.length === 0) {
       set.errors.push(new UnreadableFileError(arg, 'not-found', 'no file matches this pattern'));
       continue;

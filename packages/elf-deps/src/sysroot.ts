@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ByteSource, describeNonRegular, errnoToUnreadable } from './bytes.js';
 import { PathResolutionError, UnreadableFileError } from './errors.js';
+import { globComponentRegExp } from './glob.js';
 
 /** Linux's limit on symlinks followed in one lookup (MAXSYMLINKS). */
 export const MAX_SYMLINKS = 40;
@@ -215,7 +216,7 @@ export class SysRoot {
     if (!/[*?[]/.test(base)) return this.stat(norm) ? [norm] : [];
     const names = this.listDir(dir);
     if (!names) return [];
-    const re = globToRegExp(base);
+    const re = globComponentRegExp(base);
     return [...names].filter((n) => re.test(n) && !(n.startsWith('.') && !base.startsWith('.'))).sort().map((n) => path.posix.join(dir, n));
   }
 
@@ -293,24 +294,4 @@ export class SysRoot {
     }
     return '/' + done.join('/');
   }
-}
-
-function globToRegExp(glob: string): RegExp {
-  let re = '^';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i]!;
-    if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
-    else if (c === '[') {
-      const close = glob.indexOf(']', i + 1);
-      if (close < 0) re += '\\[';
-      else {
-        let body = glob.slice(i + 1, close);
-        if (body.startsWith('!')) body = '^' + body.slice(1);
-        re += '[' + body.replace(/\\/g, '\\\\') + ']';
-        i = close;
-      }
-    } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
-  }
-  return new RegExp(re + '$');
 }

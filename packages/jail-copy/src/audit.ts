@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SysRoot } from '@elfcopy/elf-deps';
 import type { Finding, Severity } from './findings.js';
+import { climbsAboveRoot } from './inroot.js';
 import { walkJail } from './walk.js';
 
 export interface AuditOptions {
@@ -36,16 +37,7 @@ function under(p: string, dirs: readonly string[]): boolean {
   return dirs.some((d) => p === d || p.startsWith(d.endsWith('/') ? d : d + '/'));
 }
 
-function linkClimbsOut(linkPath: string, target: string): boolean {
-  if (target.startsWith('/')) return false;
-  let depth = path.posix.dirname(linkPath).split('/').filter(Boolean).length;
-  for (const part of target.split('/')) {
-    if (part === '..') depth--;
-    else if (part !== '.' && part !== '') depth++;
-    if (depth < 0) return true;
-  }
-  return false;
-}
+
 
 export function auditJail(jail: string, options: AuditOptions = {}): AuditReport {
   const root = new SysRoot(jail);
@@ -62,7 +54,7 @@ export function auditJail(jail: string, options: AuditOptions = {}): AuditReport
     const mode = st.mode & 0o7777;
     if (st.isSymbolicLink()) {
       const target = fs.readlinkSync(e.host);
-      if (linkClimbsOut(e.path, target)) add('symlink-out', 'high', e.path, `symlink to '${target}' climbs above the jail's root`);
+      if (climbsAboveRoot(e.path, target)) add('symlink-out', 'high', e.path, `symlink to '${target}' climbs above the jail's root`);
       continue;
     }
     if (st.isFile()) {

@@ -4,31 +4,12 @@
  * matched like files, and the copier brings their targets.
  */
 import * as path from 'node:path';
-import type { SysRoot } from '@elfcopy/elf-deps';
+import { globComponentRegExp, hasGlobChars, type SysRoot } from '@elfcopy/elf-deps';
 
 const MAX_MATCHES = 200_000;
 
-export function globComponent(glob: string): RegExp {
-  let re = '^';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i]!;
-    if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
-    else if (c === '[') {
-      const close = glob.indexOf(']', i + 1);
-      if (close < 0) re += '\\[';
-      else {
-        let body = glob.slice(i + 1, close);
-        if (body.startsWith('!')) body = '^' + body.slice(1);
-        re += '[' + body.replace(/\\/g, '\\\\') + ']';
-        i = close;
-      }
-    } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
-  }
-  return new RegExp(re + '$');
-}
 
-const isGlob = (s: string): boolean => /[*?[]/.test(s);
+
 
 /** The in-root paths matching `pattern` (absolute), sorted; directories only when named without `**`. */
 export function globInRoot(root: SysRoot, pattern: string): string[] {
@@ -45,13 +26,13 @@ export function globInRoot(root: SysRoot, pattern: string): string[] {
       walkAll(root, base, out);
       return;
     }
-    if (!isGlob(part)) {
+    if (!hasGlobChars(part)) {
       step(path.posix.join(base, part), i + 1);
       return;
     }
     const names = root.listDir(base);
     if (!names) return;
-    const re = globComponent(part);
+    const re = globComponentRegExp(part);
     for (const n of names) if (re.test(n) && (!n.startsWith('.') || part.startsWith('.'))) step(path.posix.join(base, n), i + 1);
   };
   step('/', 0);

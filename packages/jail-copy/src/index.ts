@@ -12,7 +12,7 @@ export { StepSet } from './plan.js';
 export { renderSystemdUnit, renderSysvScript, type UnitOptions } from './unit.js';
 export { applyPlan, type ApplyOptions, type ApplyResult } from './apply.js';
 export { MANIFEST_PATH, parseManifest, serializeManifest, type Manifest, type ManifestEntry } from './manifest.js';
-export { Jail, leavesJail, type TrustLink } from './inroot.js';
+export { Jail, leavesJail, climbsAboveRoot, type TrustLink } from './inroot.js';
 export { ensureDir, writeFileAtomic, symlinkAtomic, removeEntry, isUpToDate, cleanupTemps } from './fileops.js';
 export { JailCopyError, JailEscapeError, JailConflictError, BadJailError } from './errors.js';
 export { writeJailLdCache, type JailLdCacheResult } from './jail-ldcache.js';

@@ -33,9 +33,9 @@ export interface ResolvedParent {
   name: string;
 }
 
-/** True when a link at `linkPath` (in-jail) with `target` would, followed by the host, leave the jail. */
-export function leavesJail(linkPath: string, target: string): boolean {
-  if (target.startsWith('/')) return true;
+/** True when a relative link at `linkPath` (in-jail) climbs above the jail's root with `..`. */
+export function climbsAboveRoot(linkPath: string, target: string): boolean {
+  if (target.startsWith('/')) return false;
   let depth = path.posix.dirname(linkPath).split('/').filter(Boolean).length;
   for (const part of target.split('/')) {
     if (part === '..') depth--;
@@ -43,6 +43,11 @@ export function leavesJail(linkPath: string, target: string): boolean {
     if (depth < 0) return true;
   }
   return false;
+}
+
+/** True when a link at `linkPath` (in-jail) with `target` would, followed by the host, leave the jail. */
+export function leavesJail(linkPath: string, target: string): boolean {
+  return target.startsWith('/') || climbsAboveRoot(linkPath, target);
 }
 
 export class Jail {

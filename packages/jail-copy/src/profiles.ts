@@ -7,8 +7,8 @@
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { ElfDepsError, type SysRoot } from '@elfcopy/elf-deps';
-import { globInRoot, globComponent } from './glob.js';
+import { ElfDepsError, globComponentRegExp, type SysRoot } from '@elfcopy/elf-deps';
+import { globInRoot } from './glob.js';
 
 export interface ProfileRule {
   kind: 'nginx-load-module' | 'openssl-modules' | 'gconv-allow-list';
@@ -141,7 +141,7 @@ function matchesPath(pattern: string, p: string): boolean {
   const rec = (i: number, j: number): boolean => {
     if (i === pp.length) return j === xs.length;
     if (pp[i] === '**') return xs.length >= j && [...Array(xs.length - j + 1).keys()].some((k) => rec(i + 1, j + k));
-    return j < xs.length && globComponent(pp[i]!).test(xs[j]!) && rec(i + 1, j + 1);
+    return j < xs.length && globComponentRegExp(pp[i]!).test(xs[j]!) && rec(i + 1, j + 1);
   };
   return rec(0, 0);
 }

@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { Resolver, SysRoot, hasElfMagic, readElfFrom, type ClosureGraph, type ElfInfo } from '@elfcopy/elf-deps';
 import type { Finding, Severity } from './findings.js';
 import { nssModulesNeeded, parseNsswitch, DEFAULT_SERVICES } from './nss.js';
+import { climbsAboveRoot } from './inroot.js';
 import { walkJail } from './walk.js';
 
 export interface VerifyOptions {
@@ -25,16 +26,6 @@ export interface VerifyReport {
   findings: Finding[];
 }
 
-const linkLeavesRoot = (linkPath: string, target: string): boolean => {
-  if (target.startsWith('/')) return false;
-  let depth = path.posix.dirname(linkPath).split('/').filter(Boolean).length;
-  for (const part of target.split('/')) {
-    if (part === '..') depth--;
-    else if (part !== '.' && part !== '') depth++;
-    if (depth < 0) return true;
-  }
-  return false;
-};
 
 function sha256File(p: string): string | undefined {
   try {
@@ -55,7 +46,7 @@ export function verifyJail(jail: string, options: VerifyOptions = {}): VerifyRep
   for (const e of walkJail(root.root)) {
     if (e.stat.isSymbolicLink()) {
       const target = fs.readlinkSync(e.host);
-      if (linkLeavesRoot(e.path, target)) add('symlink-leaves-jail', 'high', e.path, `symlink to '${target}' climbs above the jail's root`);
+      if (climbsAboveRoot(e.path, target)) add('symlink-leaves-jail', 'high', e.path, `symlink to '${target}' climbs above the jail's root`);
       else {
         let resolved: string | undefined;
         try {
