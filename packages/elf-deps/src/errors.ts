@@ -5,10 +5,11 @@
 
 /** Base class: every elf-deps error names the file it is about. */
 export class ElfDepsError extends Error {
+  // Names are spelled out: a minified bundle renames classes, and `name` is part of the JSON output.
+  override name = 'ElfDepsError';
   readonly path: string;
   constructor(path: string, message: string) {
     super(message);
-    this.name = new.target.name;
     this.path = path;
   }
   /** The reason without the path, for `elfcopy: PATH: reason` lines. */
@@ -18,10 +19,13 @@ export class ElfDepsError extends Error {
 }
 
 /** The file exists and is readable but does not start with the ELF magic (or is too short to). */
-export class NotElfError extends ElfDepsError {}
+export class NotElfError extends ElfDepsError {
+  override name = 'NotElfError';
+}
 
 /** The file is ELF but a field is inconsistent: an offset or size outside the file, a bad count, … */
 export class ElfFormatError extends ElfDepsError {
+  override name = 'ElfFormatError';
   readonly field: string;
   readonly offset: number;
   constructor(path: string, field: string, offset: number, message: string) {
@@ -46,6 +50,7 @@ export type UnreadableKind =
 
 /** The file cannot be read as a regular file at all (missing, a directory, a FIFO, a loop of links, …). */
 export class UnreadableFileError extends ElfDepsError {
+  override name = 'UnreadableFileError';
   readonly kind: UnreadableKind;
   constructor(path: string, kind: UnreadableKind, message: string) {
     super(path, message);
@@ -54,4 +59,6 @@ export class UnreadableFileError extends ElfDepsError {
 }
 
 /** A path given under a sysroot would resolve outside it, or a symlink chain is too long. */
-export class PathResolutionError extends ElfDepsError {}
+export class PathResolutionError extends ElfDepsError {
+  override name = 'PathResolutionError';
+}

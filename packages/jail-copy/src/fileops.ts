@@ -131,7 +131,8 @@ export async function writeFileAtomic(jail: Jail, p: string, source: string, opt
       fs.fchownSync(fd, opts.uid, opts.gid);
       const mode = opts.stripSetuid === false ? opts.mode : opts.mode & ~0o6000;
       fs.fchmodSync(fd, mode);
-      fs.futimesSync(fd, srcSt.atime, srcSt.mtime);
+      // Seconds as a double keep sub-millisecond precision (a Date would round to the millisecond).
+      fs.futimesSync(fd, srcSt.atimeMs / 1000, srcSt.mtimeMs / 1000);
     } finally {
       fs.closeSync(fd);
     }
@@ -210,7 +211,7 @@ export async function isUpToDate(jail: Jail, p: string, source: string, opts: Re
   }
   if (st.size !== src.size) return false;
   if (opts.checksum) return sha256(jail.hostPathOf(p, opts)) === sha256(source);
-  return Math.trunc(st.mtimeMs) === Math.trunc(src.mtimeMs);
+  return Math.abs(st.mtimeMs - src.mtimeMs) < 1;
 }
 
 /** Removes stale `.elfcopy-tmp-*` entries a killed run left in `dir` (in-jail). */

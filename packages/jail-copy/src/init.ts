@@ -52,7 +52,9 @@ rpc:        files
 netgroup:   files
 `;
 
-export class InitError extends ElfDepsError {}
+export class InitError extends ElfDepsError {
+  override name = 'InitError';
+}
 
 export interface InitPlan {
   jail: string;

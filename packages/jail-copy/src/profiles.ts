@@ -28,7 +28,9 @@ export interface Profile {
   rules?: ProfileRule[];
 }
 
-export class ProfileError extends ElfDepsError {}
+export class ProfileError extends ElfDepsError {
+  override name = 'ProfileError';
+}
 
 /** The directory holding the shipped profiles (works from the ESM build and from the CLI bundle). */
 export function profilesDir(): string {
