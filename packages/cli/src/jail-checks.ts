@@ -27,9 +27,9 @@ function printFindings(findings: Finding[], json: boolean, header: Record<string
   }
 }
 
-export function runVerify(jail: string, opts: { json?: boolean; againstHost?: boolean }, report: Reporter, stdout: NodeJS.WritableStream & { isTTY?: boolean } = process.stdout): number {
+export function runVerify(jail: string, opts: { json?: boolean; againstHost?: boolean; symbols?: boolean }, report: Reporter, stdout: NodeJS.WritableStream & { isTTY?: boolean } = process.stdout): number {
   checkJailDir(jail);
-  const r = verifyJail(jail, { againstHost: Boolean(opts.againstHost) });
+  const r = verifyJail(jail, { againstHost: Boolean(opts.againstHost), symbols: Boolean(opts.symbols) });
   printFindings(r.findings, Boolean(opts.json), { schema: 'elfcopy.verify/1', jail: r.jail, checked: r.checked }, stdout);
   const failing = atOrAbove(r.findings, 'medium');
   report.info(`verify: ${r.checked} ELF files checked, ${r.findings.length} findings${failing.length ? '' : ' — the jail is complete'}`);

@@ -122,7 +122,8 @@ Exit status: 0 done, 1 a library is missing (the rest is copied), 2 bad usage or
     .argument('<jail>')
     .option('--json', 'findings as JSON')
     .option('--against-host', 'also report copies that differ from their host source')
-    .action(async (jail: string, opts: { json?: boolean; againstHost?: boolean }, cmd: Command) => {
+    .option('--symbols', "also check every plugin's undefined symbols (php: pdo_mysql.so needs pdo.so, which no DT_NEEDED says)")
+    .action(async (jail: string, opts: { json?: boolean; againstHost?: boolean; symbols?: boolean }, cmd: Command) => {
       const { runVerify } = await import('./jail-checks.js');
       setExit(runVerify(jail, opts, makeReporter(cmd.optsWithGlobals())));
     });

@@ -48,3 +48,4 @@ export { readLdConf, buildCacheFromLdConf, LD_SO_CONF, type LdConf, type LdConfD
 export { S_ISUID_BIT, S_ISGID_BIT, S_ISVTX_BIT } from './modes.js';
 export { readDlopenNotes, parseDlopenJson, NT_FDO_DLOPEN_METADATA, type DlopenNote, type DlopenPriority } from './elf/notes.js';
 export { globComponentRegExp, hasGlobChars } from './glob.js';
+export { readDynamicSymbols, type DynamicSymbol } from './elf/symbols.js';

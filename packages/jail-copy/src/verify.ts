@@ -17,6 +17,14 @@ export interface VerifyOptions {
   /** Also compare every regular file with the host file at the same path (a stale jail). */
   againstHost?: boolean;
   hwcaps?: string[];
+  /**
+   * Also check that every undefined (non-weak) dynamic symbol of each plugin — a shared library that no
+   * object in the jail needs, i.e. one loaded with dlopen (php's pdo_mysql.so) — is defined somewhere
+   * it can be found at run time: the programs' closures and the other plugins. (ld.so would look in the
+   * executable, its closure and the plugins loaded before it; the load order is the program's business,
+   * so every other plugin counts.)
+   */
+  symbols?: boolean;
 }
 
 export interface VerifyReport {
@@ -79,6 +87,7 @@ export function verifyJail(jail: string, options: VerifyOptions = {}): VerifyRep
     }
   }
   checkVersions(root, graph, add);
+  if (options.symbols) checkSymbols(root, graph, add);
   checkOrigin(root, graph, add);
   checkNss(root, resolver, graph, add);
   return { jail: root.root, checked: elfFiles.length, findings };
@@ -129,6 +138,38 @@ function checkVersions(root: SysRoot, graph: ClosureGraph, add: (rule: string, s
         );
       }
     }
+  }
+}
+
+function checkSymbols(root: SysRoot, graph: ClosureGraph, add: (rule: string, s: Severity, p: string, m: string) => void): void {
+  const symbolsOf = new Map<string, ElfInfo['symbols']>();
+  const read = (p: string): NonNullable<ElfInfo['symbols']> => {
+    if (!symbolsOf.has(p)) {
+      try {
+        const src = root.open(p);
+        try {
+          symbolsOf.set(p, readElfFrom(src, { symbols: true }).symbols ?? []);
+        } finally {
+          src.close();
+        }
+      } catch {
+        symbolsOf.set(p, []);
+      }
+    }
+    return symbolsOf.get(p) ?? [];
+  };
+  const real = (p: string): string => graph.nodes.get(p)?.realPath ?? p;
+  const needed = new Set<string>();
+  for (const rc of graph.roots) for (const p of rc.objects) if (p !== rc.path) needed.add(real(p));
+  const plugins = graph.roots.filter((rc) => rc.kind === 'shared-library' && !needed.has(real(rc.path)));
+  const programs = graph.roots.filter((rc) => rc.kind.endsWith('executable'));
+  const pool = new Set<string>();
+  for (const rc of [...programs, ...plugins]) for (const p of rc.objects) for (const sym of read(p)) if (sym.defined) pool.add(sym.name);
+  for (const rc of plugins) {
+    const missing = read(rc.path).filter((sym) => !sym.defined && !sym.weak && !pool.has(sym.name));
+    if (missing.length === 0) continue;
+    const names = missing.slice(0, 5).map((m) => m.name).join(', ') + (missing.length > 5 ? `, … (${missing.length} in all)` : '');
+    add('undefined-symbol', 'high', rc.path, `plugin needs ${names}, defined by no program, library or other plugin in the jail`);
   }
 }
 

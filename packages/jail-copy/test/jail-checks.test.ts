@@ -139,6 +139,21 @@ describe('verify fails, naming the file and the rule, on broken jails', () => {
   });
 });
 
+describe('verify --symbols: plugins whose symbols nothing defines', () => {
+  it('pdo_mysql.so without pdo.so (no DT_NEEDED says it needs it)', () => {
+    const j = path.join(tmp, 'php-symbols');
+    const c = cli(['/usr/bin/php8.2', '--into', j, '--with', 'php', '-q']);
+    expect(c.status, c.stderr).toBe(0);
+    expect(findings(['verify', j, '--symbols']).findings).toEqual([]);
+    const api = fs.readdirSync(path.join(j, 'usr/lib/php')).find((d) => /^\d{8}$/.test(d))!;
+    fs.rmSync(path.join(j, 'usr/lib/php', api, 'pdo.so'));
+    expect(findings(['verify', j]).status).toBe(0);
+    const v = findings(['verify', j, '--symbols']);
+    expect(v.status).toBe(1);
+    expect(v.findings).toContainEqual(expect.objectContaining({ rule: 'undefined-symbol', path: `/usr/lib/php/${api}/pdo_mysql.so` }));
+  });
+});
+
 describe('audit finds each planted weakness', () => {
   it('setuid file, root account, shell, world-writable dir, extra device, link out, hard link out', () => {
     const j = copyJail('audit');

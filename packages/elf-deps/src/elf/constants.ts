@@ -90,3 +90,12 @@ export const EM_RISCV = 243;
 export function machineName(machine: number): string {
   return MACHINE_NAMES.get(machine) ?? `machine ${machine}`;
 }
+
+export const DT_HASH = 4;
+export const DT_SYMTAB = 6;
+export const DT_GNU_HASH = 0x6ffffef5;
+export const SHN_UNDEF = 0;
+export const STB_LOCAL = 0;
+export const STB_GLOBAL = 1;
+export const STB_WEAK = 2;
+export const STB_GNU_UNIQUE = 10;

@@ -20,6 +20,9 @@ import {
   DT_VERDEFNUM,
   DT_VERNEED,
   DT_VERNEEDNUM,
+  DT_SYMTAB,
+  DT_HASH,
+  DT_GNU_HASH,
   SHT_DYNAMIC,
 } from './constants.js';
 import type { FieldReader } from './fields.js';
@@ -43,6 +46,9 @@ export interface DynamicTags {
   verneedNum?: number;
   verdef?: number;
   verdefNum?: number;
+  symtab?: number;
+  hash?: number;
+  gnuHash?: number;
   /** File offset of the dynamic array. */
   offset: number;
 }
@@ -114,6 +120,15 @@ export function readDynamicTags(src: ByteSource, dynamic: ProgramHeader, fields:
           break;
         case DT_VERDEFNUM:
           tags.verdefNum = val;
+          break;
+        case DT_SYMTAB:
+          tags.symtab = val;
+          break;
+        case DT_HASH:
+          tags.hash = val;
+          break;
+        case DT_GNU_HASH:
+          tags.gnuHash = val;
           break;
         default:
           break;

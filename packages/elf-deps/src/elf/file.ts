@@ -22,6 +22,7 @@ import type { ByteOrder, ElfClass, FieldReader } from './fields.js';
 import { readHeader, type ElfHeader } from './header.js';
 import { readProgramHeaders, type ProgramHeader } from './program-headers.js';
 import { readDlopenNotes, type DlopenNote } from './notes.js';
+import { readDynamicSymbols, type DynamicSymbol } from './symbols.js';
 import { readVersionDefinitions, readVersionNeeds, type VersionDefinition, type VersionNeed } from './versions.js';
 
 export type ElfKind =
@@ -77,6 +78,8 @@ export interface ElfInfo {
   dynamic?: DynamicInfo;
   /** Only with `{ notes: true }`: sonames declared in `.note.dlopen` (loaded at run time with dlopen). */
   dlopenNotes?: DlopenNote[];
+  /** Only with `{ symbols: true }`: global and weak dynamic symbols, defined or not. */
+  symbols?: DynamicSymbol[];
   /** Only with `{ versions: true }`. */
   versionNeeds?: VersionNeed[];
   versionDefinitions?: VersionDefinition[];
@@ -87,6 +90,8 @@ export interface ReadElfOptions {
   versions?: boolean;
   /** Also read `.note.dlopen` metadata from PT_NOTE segments. */
   notes?: boolean;
+  /** Also read the dynamic symbol table (names, defined or undefined, weak). */
+  symbols?: boolean;
   /** Also return the raw program headers and dynamic tags (for callers that read notes or more). */
   raw?: boolean;
   /** What errors call the file (the path as the user sees it); defaults to `hostPath`. */
@@ -145,7 +150,7 @@ export function readElfFrom(src: ByteSource, options: ReadElfOptions = {}): ElfI
   let strings: StringTable | undefined;
   if (dynPh) {
     tags = readDynamicTags(src, dynPh, fields);
-    const needsStrings = tags.needed.length > 0 || tags.soname !== undefined || tags.rpath !== undefined || tags.runpath !== undefined || tags.auxiliary.length > 0 || tags.filter.length > 0 || tags.verneed !== undefined || tags.verdef !== undefined;
+    const needsStrings = Boolean(options.symbols) || tags.needed.length > 0 || tags.soname !== undefined || tags.rpath !== undefined || tags.runpath !== undefined || tags.auxiliary.length > 0 || tags.filter.length > 0 || tags.verneed !== undefined || tags.verdef !== undefined;
     strings = needsStrings ? locateStringTable(src, header, fields, loads, tags) : undefined;
     const str = (index: number, field: string): string => {
       if (!strings) throw new ElfFormatError(src.path, 'DT_STRTAB', tags?.offset ?? 0, `${field} is present but the file has no dynamic string table`);
@@ -193,6 +198,7 @@ export function readElfFrom(src: ByteSource, options: ReadElfOptions = {}): ElfI
     info.versionNeeds = [];
     info.versionDefinitions = [];
   }
+  if (options.symbols) info.symbols = tags && strings ? readDynamicSymbols(src, fields, loads, tags, strings) : [];
   if (options.notes) info.dlopenNotes = readDlopenNotes(src, fields, phdrs);
   if (options.raw) {
     const raw: ElfRaw = { header, fields, programHeaders: phdrs };
