@@ -123,7 +123,8 @@ export function verifyCandidate(root: SysRoot, candidate: string, target: Loader
     throw err;
   }
   try {
-    const { header } = readHeader(src);
+    const parsed = readHeader(src);
+    const { header } = parsed;
     if (header.elfClass !== target.elfClass) {
       return { ok: false, reason: 'wrong-class', detail: `ELF${header.elfClass}, the loader needs ELF${target.elfClass}` };
     }
@@ -144,7 +145,7 @@ export function verifyCandidate(root: SysRoot, candidate: string, target: Loader
     }
     if (header.type !== ET_DYN && header.type !== ET_EXEC) return fail('only ET_DYN and ET_EXEC can be loaded', 'e_type', 16);
     if (header.phentsize !== PHDR_SIZE[header.elfClass]) return fail("ELF file's phentsize not the expected size", 'e_phentsize', 0);
-    return { ok: true, info: readElfFrom(src, read) };
+    return { ok: true, info: readElfFrom(src, read, parsed) };
   } catch (err) {
     if (err instanceof NotElfError || err instanceof ElfFormatError || err instanceof UnreadableFileError) {
       const detail = err instanceof NotElfError ? 'invalid ELF header' : err.message;

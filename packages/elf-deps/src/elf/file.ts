@@ -137,8 +137,12 @@ function readInterpreter(src: ByteSource, ph: ProgramHeader): string {
 }
 
 /** Reads an already-open source. The caller owns (and closes) `src`. */
-export function readElfFrom(src: ByteSource, options: ReadElfOptions = {}): ElfInfo & { raw?: ElfRaw } {
-  const { header, fields } = readHeader(src);
+export function readElfFrom(
+  src: ByteSource,
+  options: ReadElfOptions = {},
+  parsed: { header: ElfHeader; fields: FieldReader } = readHeader(src),
+): ElfInfo & { raw?: ElfRaw } {
+  const { header, fields } = parsed;
   const phdrs = readProgramHeaders(src, header, fields);
   const loads = phdrs.filter((p) => p.type === PT_LOAD);
   const interpPh = phdrs.find((p) => p.type === PT_INTERP);
