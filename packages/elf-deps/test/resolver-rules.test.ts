@@ -193,18 +193,22 @@ describe('search rules, checked against the real loader', () => {
     expect(real.stderr).toMatch(/invalid ELF header|file too short/);
   });
 
-  it('DF_1_NODEFLIB: the cache and the system directories are not searched', () => {
+  it('DF_1_NODEFLIB: the cache and the system directories are not searched for its own needs', () => {
     const d = dir('nodeflib');
     const l = dir('nodeflib', 'l');
-    lib(l, 'libn.so', [], ['-lz']);
-    const e = exe(d, 'prog', [{ name: 'libn.so', dir: l }], [`-Wl,--enable-new-dtags,-rpath,${l}`, '-Wl,-z,nodeflib']);
-    const g = agree(e);
-    expect(g.missing).toEqual([]);
-    const lnode = path.join(l, 'libn.so');
-    execFileSync('patchelf', ['--add-needed', 'libnothere.so.9', e]);
-    const g2 = agree(e);
-    expect(g2.missing.map((m) => m.name)).toEqual(['libnothere.so.9']);
-    expect(g2.roots[0]!.objects).toContain(lnode);
+    lib(l, 'libn.so', [], ['-Wl,--no-as-needed', '-lz']);
+    const e = exe(d, 'prog', [{ name: 'libn.so', dir: l }], [`-Wl,--enable-new-dtags,-rpath,${l}`, '-Wl,-z,nodefaultlib']);
+    const g = resolveClosure([e]);
+    // libc.so.6 (needed by the program) is only in the cache and system dirs: not found. libz, needed by
+    // libn.so (no NODEFLIB), is found there.
+    expect(g.missing.map((m) => m.name)).toEqual(['libc.so.6']);
+    expect(g.roots[0]!.objects).toContain(path.join(l, 'libn.so'));
+    expect([...g.nodes.values()].some((n) => n.soname === 'libz.so.1')).toBe(true);
+    // The real loader agrees (its trace omits the loader's own line when a library is missing).
+    const real = loaderSees(e);
+    expect(real.missing).toEqual(['libc.so.6']);
+    const oursNoLoader = ours(g).paths.filter((p) => !p.includes('/ld-linux'));
+    expect(oursNoLoader).toEqual(real.paths.filter((p) => !p.includes('/ld-linux')));
   });
 
   it('reuse by SONAME and by device+inode; cycles end; a slash name is not searched', () => {

@@ -103,11 +103,12 @@ export function readDynamicTags(src: ByteSource, dynamic: ProgramHeader, fields:
         case DT_STRSZ:
           tags.strsz = val;
           break;
+        // get-dynamic-info.h stores d_val into l_flags / l_flags_1, ElfW(Word) in link.h: ld.so sees the low 32 bits.
         case DT_FLAGS:
-          tags.flags = val;
+          tags.flags = fields.low32(buf, i * entSize + fields.word);
           break;
         case DT_FLAGS_1:
-          tags.flags1 = val;
+          tags.flags1 = fields.low32(buf, i * entSize + fields.word);
           break;
         case DT_VERNEED:
           tags.verneed = val;

@@ -50,6 +50,15 @@ export class FieldReader {
     return this.word === 8 ? this.u64(buf, at) : this.u32(buf, at);
   }
 
+  /**
+   * The low 32 bits of an address-sized field, exactly. For fields the loader keeps in an ElfW(Word)
+   * (DT_FLAGS, DT_FLAGS_1): addr() of an ELF64 value above 2^53 rounds away low bits.
+   */
+  low32(buf: Buffer, at: number): number {
+    if (this.word === 4) return this.u32(buf, at);
+    return this.byteOrder === 'little' ? buf.readUInt32LE(at) : buf.readUInt32BE(at + 4);
+  }
+
   /** A signed d_tag (Elf32_Sword / Elf64_Sxword) reduced to the values tags use. */
   tag(buf: Buffer, at: number): number {
     if (this.word === 4) return this.u32(buf, at);

@@ -146,7 +146,8 @@ export function readElfFrom(
   const phdrs = readProgramHeaders(src, header, fields);
   const loads = phdrs.filter((p) => p.type === PT_LOAD);
   const interpPh = phdrs.find((p) => p.type === PT_INTERP);
-  const dynPh = phdrs.find((p) => p.type === PT_DYNAMIC);
+  // dl-load.c _dl_map_object_from_fd: each PT_DYNAMIC overwrites l_ld, so the last one counts.
+  const dynPh = [...phdrs].reverse().find((p) => p.type === PT_DYNAMIC);
   const interpreter = interpPh ? readInterpreter(src, interpPh) : undefined;
 
   let dynamic: DynamicInfo | undefined;

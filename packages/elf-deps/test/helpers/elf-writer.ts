@@ -23,8 +23,9 @@ export interface CraftSpec {
   runpath?: string;
   auxiliary?: string[];
   filter?: string[];
-  flags?: number;
-  flags1?: number;
+  /** DT_FLAGS and DT_FLAGS_1 d_val; a bigint may set bits above 32 (ELF64). */
+  flags?: number | bigint;
+  flags1?: number | bigint;
   verneed?: { file: string; versions: { name: string; weak?: boolean }[] }[];
   /** The first entry is conventionally the BASE entry naming the file itself. */
   verdef?: { name: string; base?: boolean; parents?: string[] }[];
@@ -59,7 +60,7 @@ export interface CraftedLayout {
   strings: Map<string, number>;
   verneed?: Span;
   verdef?: Span;
-  dynamic: Span & { entries: [tag: number, value: number][] };
+  dynamic: Span & { entries: [tag: number, value: number | bigint][] };
   shoff: number;
   shentsize: number;
   shnum: number;
@@ -137,19 +138,6 @@ export class FieldWriter {
   addr(at: number, v: number | bigint): void {
     if (this.elfClass === 64) this.u64(at, v);
     else this.u32(at, Number(BigInt.asUintN(32, BigInt(v))));
-  }
-
-  readU16(at: number): number {
-    return this.byteOrder === 'little' ? this.buf.readUInt16LE(at) : this.buf.readUInt16BE(at);
-  }
-
-  readU32(at: number): number {
-    return this.byteOrder === 'little' ? this.buf.readUInt32LE(at) : this.buf.readUInt32BE(at);
-  }
-
-  readAddr(at: number): number {
-    if (this.elfClass === 32) return this.readU32(at);
-    return Number(this.byteOrder === 'little' ? this.buf.readBigUInt64LE(at) : this.buf.readBigUInt64BE(at));
   }
 }
 
@@ -270,7 +258,7 @@ export function craftElf(spec: CraftSpec): CraftedElf {
   const bias2 = bias + 0x200000;
   const vaddr1 = (off: number): number => off + bias;
 
-  const dynEntries: [number, number][] = [];
+  const dynEntries: [number, number | bigint][] = [];
   for (const i of neededIdx) dynEntries.push([DT.NEEDED, i]);
   if (sonameIdx !== undefined) dynEntries.push([DT.SONAME, sonameIdx]);
   if (rpathIdx !== undefined) dynEntries.push([DT.RPATH, rpathIdx]);
