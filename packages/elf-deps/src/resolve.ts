@@ -428,11 +428,12 @@ export class Resolver {
   }
 
   private verify(candidate: string, target: LoaderTarget): VerifyOutcome {
-    const real = candidate;
-    const key = `${real}\0${target.elfClass}\0${target.machine}\0${target.byteOrder}`;
+    // Keyed by the path as found, not its real path: a realpath per candidate costs more than the rare
+    // second parse of a file reached by two names.
+    const key = `${candidate}\0${target.elfClass}\0${target.machine}\0${target.byteOrder}`;
     let v = this.verified.get(key);
     if (!v) {
-      v = verifyCandidate(this.root, real, target, this.readOptions());
+      v = verifyCandidate(this.root, candidate, target, this.readOptions());
       this.verified.set(key, v);
     }
     return v;

@@ -177,7 +177,7 @@ export async function applyPlan(steps: readonly PlanStep[], jailDir: string, opt
   if (!options.noManifest) {
     const merged = options.prune || !old ? entries : mergeEntries(old.entries, entries);
     const manifest: Manifest = { ...emptyManifest(options.generator ?? 'elfcopy'), entries: merged };
-    result.manifestChanged = await writeManifest(jail, manifest, old, tmpDir);
+    result.manifestChanged = await writeManifest(jail, manifest, old);
   }
   return result;
 }
@@ -196,7 +196,7 @@ function readManifest(jail: Jail): Manifest | undefined {
   return parseManifest(fs.readFileSync(jail.hostPathOf(MANIFEST_PATH), 'utf8'));
 }
 
-async function writeManifest(jail: Jail, manifest: Manifest, old: Manifest | undefined, _tmp: string): Promise<boolean> {
+async function writeManifest(jail: Jail, manifest: Manifest, old: Manifest | undefined): Promise<boolean> {
   const text = serializeManifest(manifest);
   if (old && serializeManifest(old) === text) return false;
   await ensureDir(jail, MANIFEST_DIR, { mode: 0o700, uid: 0, gid: 0, force: true });
