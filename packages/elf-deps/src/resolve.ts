@@ -154,6 +154,7 @@ export class Resolver {
   private readonly subdirCache = new Map<string, string[]>();
   private readonly targets = new Map<string, LoaderTarget>();
   private readonly defaultMemo = new Map<LoaderTarget, Map<string, DefaultSearch>>();
+  private readonly neededBySets = new WeakMap<ClosureNode, Set<string>>();
   private index: LibraryIndex | null | undefined;
 
   constructor(options: ResolveOptions = {}) {
@@ -412,12 +413,21 @@ export class Resolver {
       if (hwcapsSubdir) node.hwcapsSubdir = hwcapsSubdir;
       graph.nodes.set(obj.path, node);
     }
-    if (loader && !node.neededBy.includes(loader.path)) node.neededBy.push(loader.path);
+    if (loader) this.addNeededBy(graph, obj.path, loader.path);
   }
 
+  /** neededBy with a set beside it: libc is needed by nearly everything, an array scan per add is quadratic. */
   private addNeededBy(graph: ClosureGraph, p: string, by: string): void {
     const node = graph.nodes.get(p);
-    if (node && !node.neededBy.includes(by)) node.neededBy.push(by);
+    if (!node) return;
+    let seen = this.neededBySets.get(node);
+    if (!seen) {
+      seen = new Set(node.neededBy);
+      this.neededBySets.set(node, seen);
+    }
+    if (seen.has(by)) return;
+    seen.add(by);
+    node.neededBy.push(by);
   }
 
   private loadInterpreter(p: string, target: LoaderTarget): { ok: true; info: ElfInfo } | { ok: false; reason: 'not-found' | 'invalid'; detail: string } {
