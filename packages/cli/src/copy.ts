@@ -22,6 +22,7 @@ export interface CopyCliOptions {
   root?: string;
   ldLibraryPath?: string;
   hwcaps?: string;
+  ldSoConf?: boolean;
   nss?: boolean;
   nsswitch?: string;
   prune?: boolean;
@@ -31,7 +32,7 @@ export interface CopyCliOptions {
   keepSetuid?: boolean;
   with?: string;
   gconvCharsets?: string;
-  dlopen?: string | boolean;
+  dlopen?: string;
   trace?: string;
   quiet?: boolean;
   ldcache?: boolean;
@@ -85,14 +86,13 @@ export async function runCopy(paths: string[], opts: CopyCliOptions, report: Rep
   if (opts.ldLibraryPath !== undefined) planOptions.ldLibraryPath = opts.ldLibraryPath;
   if (opts.hwcaps !== undefined) planOptions.hwcaps = opts.hwcaps === 'none' ? [] : opts.hwcaps.split(',');
   if (opts.nss === false) planOptions.nss = false;
+  if (opts.ldSoConf) planOptions.ldConf = true;
   if (opts.nsswitch !== undefined) planOptions.nsswitch = opts.nsswitch;
   if (opts.relativeLinks) planOptions.relativeLinks = true;
   if (opts.keepSetuid) planOptions.keepSetuid = true;
-  if (opts.dlopen !== undefined && opts.dlopen !== false) {
-    const p = opts.dlopen === true ? 'required' : opts.dlopen;
-    if (p !== 'required' && p !== 'recommended' && p !== 'suggested') throw new UsageError('--dlopen takes required, recommended or suggested');
-    planOptions.dlopen = p;
-  } else planOptions.dlopen = 'required';
+  const dl = opts.dlopen ?? 'required';
+  if (dl !== 'required' && dl !== 'recommended' && dl !== 'suggested' && dl !== 'none') throw new UsageError('--dlopen takes required, recommended, suggested or none');
+  planOptions.dlopen = dl === 'none' ? false : dl;
 
   const extraElf: { path: string; reason: string }[] = [];
   const extraFiles: { path: string; reason: string }[] = [...(opts.extraFiles ?? [])];

@@ -7,6 +7,7 @@ import { formatList } from './format/list.js';
 import { formatTree } from './format/tree.js';
 import { describeError, paint, useColor, type Reporter } from './report.js';
 import { resolveOptionsFrom, type ResolverCliOptions } from './resolver-options.js';
+import { UsageError } from './usage-error.js';
 
 export interface DepsCliOptions extends ResolverCliOptions {
   list?: boolean;
@@ -14,11 +15,17 @@ export interface DepsCliOptions extends ResolverCliOptions {
   dot?: boolean;
   why?: string;
   all?: boolean;
+  dlopen?: string;
 }
 
 export function runDeps(paths: string[], opts: DepsCliOptions, report: Reporter, stdout: NodeJS.WritableStream & { isTTY?: boolean } = process.stdout): number {
   const resolveOptions: ResolveOptions = resolveOptionsFrom(opts);
   if (opts.list) resolveOptions.detail = 'objects';
+  if (opts.dlopen !== undefined) {
+    const p = opts.dlopen;
+    if (p !== 'required' && p !== 'recommended' && p !== 'suggested') throw new UsageError('--dlopen takes required, recommended or suggested');
+    resolveOptions.dlopen = p;
+  }
   const graph = analyzeDeps(paths, resolveOptions);
   if (opts.json) stdout.write(formatJson(graph));
   else if (opts.list) stdout.write(formatList(graph));

@@ -25,7 +25,8 @@ function resolverOptions(cmd: Command): Command {
   return cmd
     .option('--root <dir>', 'sysroot: read every file, config and cache under DIR (absolute links resolve inside it)')
     .option('--ld-library-path <path>', 'search these directories as LD_LIBRARY_PATH would (never read from the environment)')
-    .option('--hwcaps <levels>', "glibc-hwcaps levels the target CPU supports, best first, e.g. 'x86-64-v3,x86-64-v2', or 'none' (default: this CPU)");
+    .option('--hwcaps <levels>', "glibc-hwcaps levels the target CPU supports, best first, e.g. 'x86-64-v3,x86-64-v2', or 'none' (default: this CPU)")
+    .option('--ld-so-conf', 'in a root without ld.so.cache, use the cache ldconfig would build from its ld.so.conf (ld.so itself would not)');
 }
 
 export function buildProgram(setExit: (code: number) => void): Command {
@@ -49,7 +50,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
       .option('--json', 'print the closure graph as JSON (schema elfcopy.deps/1)')
       .option('--dot', 'print the dependency graph for Graphviz')
       .option('--why <soname>', 'print the chain of loaders that brings SONAME (or a path) into the closure')
-      .option('-a, --all', 'in the tree, also show libraries already loaded (reused)'),
+      .option('-a, --all', 'in the tree, also show libraries already loaded (reused)')
+      .option('--dlopen <priority>', 'also follow .note.dlopen down to this priority: required, recommended or suggested'),
   );
   deps.addHelpText(
     'after',
@@ -74,7 +76,7 @@ Exit status: 0 closure complete, 1 a library is missing, 2 bad usage or input.`,
       .option('--nsswitch <file>', "nsswitch.conf to follow (default: the jail's own, else the host's)")
       .option('--with <profiles>', 'runtime file profiles: gconv, zoneinfo, resolver, openssl, php, imagemagick, nginx, or auto')
       .option('--gconv-charsets <list>', 'with the gconv profile: only the modules for these charsets (e.g. ISO-8859-1,UTF-16)')
-      .option('--dlopen [priority]', "follow .note.dlopen down to this priority: required (default), recommended, suggested")
+      .option('--dlopen <priority>', 'follow .note.dlopen down to this priority: required (the default), recommended, suggested, or none')
       .option('--trace <command>', 'also run COMMAND on the host (it is executed!) and bring what it loads')
       .option('--ldcache', "write the jail's own /etc/ld.so.cache (needed when libraries live outside the system directories)")
       .option('--prune', 'remove what an earlier run installed (per the manifest) and this run no longer needs')

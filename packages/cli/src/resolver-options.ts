@@ -6,6 +6,7 @@ export interface ResolverCliOptions {
   root?: string;
   ldLibraryPath?: string;
   hwcaps?: string;
+  ldSoConf?: boolean;
 }
 
 const LEVEL_RE = /^[A-Za-z0-9._-]+$/;
@@ -14,6 +15,7 @@ export function resolveOptionsFrom(opts: ResolverCliOptions): ResolveOptions {
   const out: ResolveOptions = {};
   if (opts.root !== undefined) out.root = opts.root;
   if (opts.ldLibraryPath !== undefined) out.ldLibraryPath = opts.ldLibraryPath;
+  if (opts.ldSoConf) out.ldConf = true;
   if (opts.hwcaps !== undefined) {
     const levels = opts.hwcaps === 'none' || opts.hwcaps === '' ? [] : opts.hwcaps.split(',').map((s) => s.trim());
     for (const l of levels) if (!LEVEL_RE.test(l)) throw new UsageError(`--hwcaps: '${l}' is not a hwcaps level name (e.g. x86-64-v3)`);

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { SysRoot, buildCacheFromLdConf, readLdConf, serializeLdCache, targetFor, type ElfInfo, type LdConfDirectory } from '@elfcopy/elf-deps';
+import { SysRoot, buildCacheFromLdConf, readLdConf, serializeLdCache, targetFor, type ElfInfo } from '@elfcopy/elf-deps';
 import { ensureDir, writeFileAtomic } from './fileops.js';
 import { Jail } from './inroot.js';
 
@@ -32,17 +32,12 @@ export async function writeJailLdCache(jailDir: string, like: Pick<ElfInfo, 'elf
   const jail = Jail.open(jailDir);
   const root = new SysRoot(jail.root);
   const target = targetFor(like, root);
-  const conf = readLdConf(root, { builtinDirs: [] });
-  const seen = new Set(conf.directories.map((d) => d.path));
-  const dirs: LdConfDirectory[] = [...conf.directories];
-  const add = (p: string, from: string): void => {
-    if (seen.has(p) || !root.stat(p)?.isDirectory()) return;
-    seen.add(p);
-    dirs.push({ path: p, from, line: 0 });
-  };
-  for (const d of libraryDirectories(root, libraryPaths)) if (!target.systemDirs.includes(d)) add(d, '<elfcopy: library directory of the jail>');
-  for (const d of target.systemDirs) add(d, '<builtin>');
-  const built = buildCacheFromLdConf(root, dirs, target);
+  const extra = libraryDirectories(root, libraryPaths).filter((d) => !target.systemDirs.includes(d));
+  // ldconfig.c add_single_dir: a directory met again under another name (/lib/x86_64-linux-gnu is
+  // /usr/lib/x86_64-linux-gnu in a merged-/usr jail) is scanned once, at its first position; each one
+  // also brings its glibc-hwcaps subdirectories. Going through readLdConf's list does both.
+  const conf = readLdConf(root, { builtinDirs: [...extra, ...target.systemDirs] });
+  const built = buildCacheFromLdConf(root, conf, target);
   const bytes = serializeLdCache(built.cache);
   await ensureDir(jail, '/etc', { mode: 0o755, uid: 0, gid: 0 });
   const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'elfcopy-ldcache-'));
@@ -53,5 +48,5 @@ export async function writeJailLdCache(jailDir: string, like: Pick<ElfInfo, 'elf
   } finally {
     fs.rmSync(tmpDir, { recursive: true, force: true });
   }
-  return { path: '/etc/ld.so.cache', entries: built.cache.entries.length, directories: dirs.map((d) => d.path) };
+  return { path: '/etc/ld.so.cache', entries: built.cache.entries.length, directories: built.directories.map((d) => d.path) };
 }

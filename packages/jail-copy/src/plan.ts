@@ -95,6 +95,8 @@ export interface PlanOptions {
   extraElf?: { path: string; reason: string }[];
   /** Follow `.note.dlopen` metadata at this priority or above (default: off). */
   dlopen?: DlopenPriority | false;
+  /** In a root without ld.so.cache, predict the cache from its ld.so.conf (see ResolveOptions.ldConf). */
+  ldConf?: boolean;
 }
 
 const SETID = 0o6000;
@@ -200,6 +202,7 @@ export function planCopy(inputs: readonly string[], jail: string, options: PlanO
   if (options.ldLibraryPath !== undefined) resolveOptions.ldLibraryPath = options.ldLibraryPath;
   if (options.hwcaps !== undefined) resolveOptions.target = { hwcaps: options.hwcaps };
   if (options.dlopen) resolveOptions.dlopen = options.dlopen;
+  if (options.ldConf) resolveOptions.ldConf = true;
   const resolver = new Resolver(resolveOptions);
   const root = resolver.root;
   const collected = collectInputs(root, inputs);
