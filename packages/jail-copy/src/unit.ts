@@ -83,24 +83,31 @@ export function renderSysvScript(o: UnitOptions): string {
 JAIL=${shq(o.jail)}
 PIDFILE=${shq(pid)}
 
+# Only a process whose root is this jail is ours.
+ours() {
+  [ "$(readlink /proc/"$1"/root 2>/dev/null)" = "$(readlink -f "$JAIL")" ]
+}
+
+# Leaves the pid in $pid: stop waits on the process after the daemon has removed its file.
 running() {
   [ -f "$PIDFILE" ] || return 1
   pid=$(cat "$PIDFILE") || return 1
   case "$pid" in ''|*[!0-9]*) return 1 ;; esac
-  # Only a process whose root is this jail is ours.
-  [ "$(readlink /proc/"$pid"/root 2>/dev/null)" = "$(readlink -f "$JAIL")" ]
+  ours "$pid"
 }
 
 case "$1" in
   start)
     running && { echo "${name}: already running"; exit 0; }
-    ${o.user ? `/usr/sbin/chroot --userspec=${shq(o.user + (o.group ? ':' + o.group : ''))} "$JAIL" ${cmd}` : `/usr/sbin/chroot "$JAIL" ${cmd}`}${o.pidFile ? '' : ' &\n    echo $! > "$PIDFILE"'}
+    ${o.user ? `/usr/sbin/chroot --userspec=${shq(o.user + (o.group ? ':' + o.group : ''))} "$JAIL" ${cmd}` : `/usr/sbin/chroot "$JAIL" ${cmd}`}${o.pidFile ? ` || { echo "${name}: failed to start" >&2; exit 1; }` : ' &\n    echo $! > "$PIDFILE"'}
     ;;
   stop)
+    # Wait for the process itself, not its pid file: a daemon removes the file before it has exited
+    # (nginx before closing its listening sockets), and a restart would race it.
     if running; then
       kill -TERM "$(cat "$PIDFILE")"
-      i=0; while running && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
-      running && kill -KILL "$(cat "$PIDFILE")"
+      i=0; while ours "$pid" && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+      ours "$pid" && kill -KILL "$pid"
     fi
     ${o.pidFile ? '' : 'rm -f "$PIDFILE"'}
     ;;

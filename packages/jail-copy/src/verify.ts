@@ -11,6 +11,7 @@ import { Resolver, SysRoot, hasElfMagic, readElfFrom, type ClosureGraph, type El
 import type { Finding, Severity } from './findings.js';
 import { nssModulesNeeded, parseNsswitch, DEFAULT_SERVICES } from './nss.js';
 import { climbsAboveRoot } from './inroot.js';
+import { MANIFEST_PATH, parseManifest } from './manifest.js';
 import { walkJail } from './walk.js';
 
 export interface VerifyOptions {
@@ -43,6 +44,18 @@ function sha256File(p: string): string | undefined {
   }
 }
 
+/**
+ * Files elfcopy wrote for the jail instead of copying (init's accounts and nsswitch.conf: manifest
+ * entries without a source; --ldcache's cache): the host's file at the same path is not their source,
+ * so differing from it says nothing about staleness.
+ */
+function writtenForJail(root: SysRoot): Set<string> {
+  const written = new Set(['/etc/ld.so.cache']);
+  // elfcopy's own file, read whole as apply.ts reads it (a large jail's manifest passes the config bound).
+  for (const e of parseManifest(root.readText(MANIFEST_PATH, Number.POSITIVE_INFINITY) ?? '')?.entries ?? []) if (e.kind === 'file' && e.source === undefined) written.add(e.path);
+  return written;
+}
+
 export function verifyJail(jail: string, options: VerifyOptions = {}): VerifyReport {
   const root = new SysRoot(jail);
   const findings: Finding[] = [];
@@ -50,6 +63,7 @@ export function verifyJail(jail: string, options: VerifyOptions = {}): VerifyRep
   const add = (rule: string, severity: Severity, p: string, message: string): void => {
     findings.push({ rule, severity, path: p, message });
   };
+  const written = options.againstHost ? writtenForJail(root) : new Set<string>();
 
   for (const e of walkJail(root.root)) {
     if (e.stat.isSymbolicLink()) {
@@ -68,7 +82,7 @@ export function verifyJail(jail: string, options: VerifyOptions = {}): VerifyRep
     }
     if (e.stat.isFile()) {
       if (hasElfMagic(e.host)) elfFiles.push(e.path);
-      if (options.againstHost && fs.existsSync(e.path)) {
+      if (options.againstHost && !written.has(e.path) && fs.existsSync(e.path)) {
         const hostSt = fs.statSync(e.path);
         if (hostSt.isFile() && (hostSt.size !== e.stat.size || sha256File(e.path) !== sha256File(e.host))) {
           add('differs-from-host', 'medium', e.path, `differs from the host's ${e.path} (a stale copy?)`);
