@@ -19,13 +19,6 @@ export interface InitCliOptions {
 
 export async function runInit(jail: string, opts: InitCliOptions, report: Reporter, stdout: NodeJS.WritableStream = process.stdout): Promise<number> {
   const abs = path.resolve(jail);
-  if (fs.existsSync(abs)) {
-    const real = fs.realpathSync(abs);
-    if (real === '/') throw new UsageError(`${jail}: refusing to use / as a jail`);
-    if (!fs.statSync(real).isDirectory()) throw new UsageError(`${jail}: not a directory`);
-  } else if (!opts.dryRun) {
-    fs.mkdirSync(abs, { recursive: true, mode: 0o755 });
-  }
   const o: InitOptions = {};
   if (opts.root) o.root = opts.root;
   if (opts.user) o.users = opts.user.flatMap((u) => u.split(',')).filter(Boolean);
@@ -37,8 +30,16 @@ export async function runInit(jail: string, opts: InitCliOptions, report: Report
   if (o.devices !== false && process.getuid?.() !== 0 && !opts.dryRun) {
     throw new UsageError('init makes device nodes, which needs root (run as root, or pass --no-devices)');
   }
+  // Plan first: a refused account must not leave an empty jail directory behind.
   const plan = planInit(abs, o);
   for (const w of plan.warnings) report.warn(w);
+  if (fs.existsSync(abs)) {
+    const real = fs.realpathSync(abs);
+    if (real === '/') throw new UsageError(`${jail}: refusing to use / as a jail`);
+    if (!fs.statSync(real).isDirectory()) throw new UsageError(`${jail}: not a directory`);
+  } else if (!opts.dryRun) {
+    fs.mkdirSync(abs, { recursive: true, mode: 0o755 });
+  }
   if (opts.dryRun) {
     stdout.write(formatPlan(plan.steps));
     return EXIT_OK;

@@ -121,6 +121,12 @@ export function planInit(jail: string, options: InitOptions = {}): InitPlan {
     steps.add({ op: 'write', path: '/etc/nsswitch.conf', content: options.nsswitch ?? MINIMAL_NSSWITCH, mode: 0o644, uid: 0, gid: 0, reasons: ['a jail nsswitch.conf: files (and dns for hosts) only'] });
   }
   const accounts = parseAccounts(root, options.users ?? []);
+  // A --writable owner is an account of the jail too: a directory owned by a uid the jail's passwd does
+  // not know would confuse every tool inside.
+  for (const spec of options.writable ?? []) {
+    const user = spec.slice(0, Math.max(0, spec.indexOf(':')));
+    if (user && !accounts.some((a) => a.name === user)) accounts.push(...parseAccounts(root, [user]));
+  }
   if (accounts.length > 0) {
     const passwd = accounts.map((a) => `${a.name}:x:${a.uid}:${a.gid}:${a.name}:${a.home ?? '/nonexistent'}:/usr/sbin/nologin`).join('\n') + '\n';
     const groupRows = new Map<number, string>();
@@ -138,7 +144,8 @@ export function planInit(jail: string, options: InitOptions = {}): InitPlan {
     const colon = spec.indexOf(':');
     if (colon <= 0) throw new InitError(spec, '--writable takes USER:/dir[,/dir…]');
     const user = spec.slice(0, colon);
-    const acct = accounts.find((a) => a.name === user) ?? parseAccounts(root, [user])[0]!;
+    const acct = accounts.find((a) => a.name === user) ?? parseAccounts(root, [user])[0];
+    if (!acct) throw new InitError(spec, `no account ${user}`);
     for (const d of spec.slice(colon + 1).split(',').filter(Boolean)) {
       const p = path.posix.normalize('/' + d);
       // Parents root-owned and not writable by others; the directory itself the service user's.
