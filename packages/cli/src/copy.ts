@@ -87,6 +87,7 @@ export async function runCopy(paths: string[], opts: CopyCliOptions, report: Rep
   if (opts.hwcaps !== undefined) planOptions.hwcaps = opts.hwcaps === 'none' ? [] : opts.hwcaps.split(',');
   if (opts.nss === false) planOptions.nss = false;
   if (opts.ldSoConf) planOptions.ldConf = true;
+  if (opts.ldcache) planOptions.writesLdCache = true;
   if (opts.nsswitch !== undefined) planOptions.nsswitch = opts.nsswitch;
   if (opts.relativeLinks) planOptions.relativeLinks = true;
   if (opts.keepSetuid) planOptions.keepSetuid = true;

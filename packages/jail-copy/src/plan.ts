@@ -97,6 +97,8 @@ export interface PlanOptions {
   dlopen?: DlopenPriority | false;
   /** In a root without ld.so.cache, predict the cache from its ld.so.conf (see ResolveOptions.ldConf). */
   ldConf?: boolean;
+  /** The caller will write the jail's own ld.so.cache (--ldcache): no warning about cache-only libraries. */
+  writesLdCache?: boolean;
 }
 
 const SETID = 0o6000;
@@ -195,6 +197,21 @@ function readNsswitch(root: SysRoot, jail: string, options: PlanOptions): { entr
   return { entries: [{ database: '*', services: [...DEFAULT_SERVICES], line: 0 }], source: 'default' };
 }
 
+/**
+ * A library the cache found outside the system directories loads in the jail only if the jail has a
+ * cache too (ld.so has no other way to look there): say so, the copy alone will not run.
+ */
+function warnCacheOnly(graph: ClosureGraph, root: SysRoot, plan: CopyPlan): void {
+  const dirs = new Set<string>();
+  for (const n of graph.nodes.values()) {
+    if (n.foundVia.kind !== 'ld.so.cache') continue;
+    const target = targetFor(n.info, root);
+    const dir = path.posix.dirname(n.path);
+    if (!target.systemDirs.includes(dir)) dirs.add(dir);
+  }
+  for (const d of dirs) plan.warnings.push(`libraries in ${d} were found through ld.so.cache, which the jail lacks: pass --ldcache so they load there`);
+}
+
 /** Computes the plan for `inputs` (files, directories, globs; in-root paths) into `jail`. */
 export function planCopy(inputs: readonly string[], jail: string, options: PlanOptions = {}): CopyPlan {
   const resolveOptions: ResolveOptions = {};
@@ -225,6 +242,7 @@ export function planCopy(inputs: readonly string[], jail: string, options: PlanO
     }
   };
   addGraph(graph);
+  if (!options.writesLdCache) warnCacheOnly(graph, root, plan);
 
   // What libc itself dlopen()s: libgcc_s for pthread_cancel/unwinding, and the NSS modules.
   const libc = [...graph.nodes.values()].find((n) => n.soname === 'libc.so.6');
