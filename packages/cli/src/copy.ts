@@ -48,9 +48,16 @@ export function checkJailTarget(jail: string | undefined, create = true): string
     real = fs.realpathSync(abs);
   } catch {
     // A missing jail is created (as lddtree --copy-to-tree and init do); a dangling link is not followed.
-    if (fs.lstatSync(abs, { throwIfNoEntry: false })) throw new UsageError(`${jail}: is a dangling symbolic link`);
+    let entry: fs.Stats | undefined;
+    try {
+      entry = fs.lstatSync(abs, { throwIfNoEntry: false });
+      if (!entry && create) fs.mkdirSync(abs, { recursive: true, mode: 0o755 });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new UsageError(`${jail}: cannot be a jail (${code === 'ENOTDIR' ? 'a component of the path is not a directory' : (code ?? String(err))})`);
+    }
+    if (entry) throw new UsageError(`${jail}: is a dangling symbolic link`);
     if (!create) return abs;
-    fs.mkdirSync(abs, { recursive: true, mode: 0o755 });
     real = fs.realpathSync(abs);
   }
   if (real === '/') throw new UsageError(`${jail}: refusing to use / as a jail`);

@@ -44,7 +44,7 @@ export async function runInit(jail: string, opts: InitCliOptions, report: Report
     stdout.write(formatPlan(plan.steps));
     return EXIT_OK;
   }
-  const r = await applyPlan(plan.steps, abs, { generator: 'elfcopy init', ...(opts.root ? { root: opts.root } : {}) });
+  const r = await applyPlan(plan.steps, abs, { generator: 'elfcopy init', installer: 'init', ...(opts.root ? { root: opts.root } : {}) });
   report.info(`elfcopy init: ${r.dirsCreated.length} directories, ${r.devices.length} device nodes, ${r.written.length + r.copied.length} files, ${r.linked.length} links, ${r.unchanged} unchanged`);
   return EXIT_OK;
 }

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import pLimit from 'p-limit';
 import { SysRoot } from '@elfcopy/elf-deps';
 import { JailConflictError } from './errors.js';
-import { StagingDirs, cleanupTemps, ensureDir, isUpToDate, removeEntry, symlinkAtomic, writeFileAtomic } from './fileops.js';
+import { StagingDirs, cleanupTemps, ensureDir, hasMeta, isUpToDate, removeEntry, symlinkAtomic, writeFileAtomic, type FileMeta } from './fileops.js';
 import { Jail } from './inroot.js';
 import { MANIFEST_DIR, MANIFEST_PATH, emptyManifest, parseManifest, serializeManifest, type Manifest, type ManifestEntry } from './manifest.js';
 import type { PlanStep } from './plan.js';
@@ -29,8 +29,10 @@ export interface ApplyOptions {
   onStep?: (done: number, total: number) => void;
   /** Name recorded as the manifest's generator. */
   generator?: string;
-  /** Do not write a manifest (init writes none). */
+  /** Do not write a manifest. */
   noManifest?: boolean;
+  /** Which command this is: entries are recorded as installed by it, and --prune removes only its own. */
+  installer?: 'init' | 'copy';
 }
 
 export interface ApplyResult {
@@ -106,7 +108,8 @@ export async function applyPlan(steps: readonly PlanStep[], jailDir: string, opt
         limit(async () => {
           if (step.op === 'copy') {
             const prev = oldByPath.get(step.path);
-            const upToDate = await isUpToDate(jail, step.path, step.source, { checksum: Boolean(options.checksum), trustLink });
+            const meta = { mode: step.mode, uid: step.uid, gid: step.gid };
+            const upToDate = await isUpToDate(jail, step.path, step.source, { checksum: Boolean(options.checksum), trustLink, meta });
             let sha: string;
             if (upToDate && prev?.sha256 && prev.size === step.size && prev.mtimeMs === step.mtimeMs) sha = prev.sha256;
             else sha = sha256Of(step.source);
@@ -123,7 +126,7 @@ export async function applyPlan(steps: readonly PlanStep[], jailDir: string, opt
             const tmp = path.join(tmpDir, String(Math.random()).slice(2));
             fs.writeFileSync(tmp, step.content, { mode: 0o600 });
             const stat = fs.statSync(tmp);
-            if (await sameText(jail, step.path, step.content, trustLink)) result.unchanged++;
+            if (await sameText(jail, step.path, step.content, { mode: step.mode, uid: step.uid, gid: step.gid }, trustLink)) result.unchanged++;
             else {
               await writeFileAtomic(jail, step.path, tmp, { mode: step.mode, uid: step.uid, gid: step.gid, stripSetuid: true, trustLink });
               result.written.push(step.path);
@@ -138,8 +141,9 @@ export async function applyPlan(steps: readonly PlanStep[], jailDir: string, opt
     staging.cleanup();
     fs.rmSync(tmpDir, { recursive: true, force: true });
   }
-  // What a killed earlier run left behind (.elfcopy-tmp-* staging entries) goes now.
-  const written = new Set(steps.filter((s) => s.op === 'copy' || s.op === 'write' || s.op === 'symlink').map((s) => path.posix.dirname(s.path)));
+  // What a killed earlier run left behind (.elfcopy-tmp-* entries) goes now: every step stages beside
+  // its target, directories included, and so does the manifest.
+  const written = new Set([...steps.map((s) => path.posix.dirname(s.path)), MANIFEST_DIR]);
   for (const d of written) {
     try {
       cleanupTemps(jail, d, { trustLink });
@@ -163,9 +167,13 @@ export async function applyPlan(steps: readonly PlanStep[], jailDir: string, opt
     }
   }
 
+  const installer = options.installer ?? 'copy';
+  for (const e of entries) e.by = installer;
+  const stale: ManifestEntry[] = [];
   if (options.prune && old) {
     const keep = new Set(entries.map((e) => e.path));
-    const stale = old.entries.filter((e) => !keep.has(e.path));
+    // Only what this command installed before: a copy --prune never removes init's skeleton.
+    stale.push(...old.entries.filter((e) => !keep.has(e.path) && (e.by ?? 'copy') === installer));
     // Files and links first, then directories deepest first, and only when empty.
     for (const e of stale.filter((x) => x.kind !== 'dir')) {
       if (await removeEntry(jail, e.path, { trustLink })) result.pruned.push(e.path);
@@ -175,14 +183,15 @@ export async function applyPlan(steps: readonly PlanStep[], jailDir: string, opt
     }
   }
   if (!options.noManifest) {
-    const merged = options.prune || !old ? entries : mergeEntries(old.entries, entries);
+    const gone = new Set(stale.map((e) => e.path));
+    const merged = old ? mergeEntries(old.entries.filter((e) => !gone.has(e.path)), entries) : entries;
     const manifest: Manifest = { ...emptyManifest(options.generator ?? 'elfcopy'), entries: merged };
     result.manifestChanged = await writeManifest(jail, manifest, old);
   }
   return result;
 }
 
-/** Without --prune, what earlier runs installed stays in the manifest (it is still there). */
+/** What earlier runs installed and this one did not prune stays in the manifest (it is still there). */
 function mergeEntries(old: readonly ManifestEntry[], now: readonly ManifestEntry[]): ManifestEntry[] {
   const byPath = new Map(old.map((e) => [e.path, e]));
   for (const e of now) byPath.set(e.path, e);
@@ -211,9 +220,9 @@ async function writeManifest(jail: Jail, manifest: Manifest, old: Manifest | und
   return true;
 }
 
-async function sameText(jail: Jail, p: string, content: string, trustLink: (l: string, t: string) => boolean): Promise<boolean> {
+async function sameText(jail: Jail, p: string, content: string, meta: FileMeta, trustLink: (l: string, t: string) => boolean): Promise<boolean> {
   const st = jail.lstat(p, { trustLink });
-  if (!st?.isFile() || st.size !== Buffer.byteLength(content)) return false;
+  if (!st?.isFile() || !hasMeta(st, meta) || st.size !== Buffer.byteLength(content)) return false;
   return fs.readFileSync(jail.hostPathOf(p, { trustLink }), 'utf8') === content;
 }
 

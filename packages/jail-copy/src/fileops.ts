@@ -27,6 +27,24 @@ function setDirMeta(hostDir: string, mode: number, uid: number, gid: number): vo
   }
 }
 
+/**
+ * Creates `hostPath` with exactly `mode` and owner: made private under a temporary name beside it, given
+ * its mode (umask must not alter it) and owner, then renamed into place. A run killed half-way leaves a
+ * `.elfcopy-tmp-*` entry for the next run to clear — never a 0700 directory that later runs would find
+ * existing and keep.
+ */
+function makeDir(hostPath: string, mode: number, uid: number, gid: number): void {
+  const tmp = path.join(path.dirname(hostPath), tmpName());
+  fs.mkdirSync(tmp, { mode: 0o700 });
+  try {
+    setDirMeta(tmp, mode, uid, gid);
+    fs.renameSync(tmp, hostPath);
+  } catch (err) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}
+
 export interface DirOptions extends ResolveOptions {
   mode: number;
   uid: number;
@@ -41,11 +59,7 @@ export async function ensureDir(jail: Jail, p: string, opts: DirOptions): Promis
   if (norm === '/') return false;
   const parent = jail.resolveParent(norm, {
     ...opts,
-    create: (d) => {
-      const h = jail.host(d);
-      fs.mkdirSync(h, { mode: 0o700 });
-      setDirMeta(h, 0o755, 0, 0);
-    },
+    create: (d) => makeDir(jail.host(d), 0o755, 0, 0),
   });
   const host = path.join(parent.hostDir, parent.name);
   let st: fs.Stats | undefined;
@@ -65,9 +79,7 @@ export async function ensureDir(jail: Jail, p: string, opts: DirOptions): Promis
     if (opts.force) setDirMeta(host, opts.mode, opts.uid, opts.gid);
     return false;
   }
-  // Created private, then given its exact mode (umask must not alter it) and owner.
-  fs.mkdirSync(host, { mode: 0o700 });
-  setDirMeta(host, opts.mode, opts.uid, opts.gid);
+  makeDir(host, opts.mode, opts.uid, opts.gid);
   return true;
 }
 
@@ -199,10 +211,26 @@ function sha256(file: string): string {
   return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 }
 
-/** The copy at `p` is a regular file matching `source` by size and mtime (or sha256 with `checksum`). */
-export async function isUpToDate(jail: Jail, p: string, source: string, opts: ResolveOptions & { checksum?: boolean } = {}): Promise<boolean> {
+/** Mode bits and owner a copy must have; a copy that drifted from them is not up to date. */
+export interface FileMeta {
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
+/** True when `st` has exactly `meta`'s mode bits and owner (or when no meta is asked for). */
+export function hasMeta(st: fs.Stats, meta: FileMeta | undefined): boolean {
+  return meta === undefined || ((st.mode & 0o7777) === meta.mode && st.uid === meta.uid && st.gid === meta.gid);
+}
+
+/**
+ * The copy at `p` is a regular file matching `source` by size and mtime (or sha256 with `checksum`)
+ * and, given `meta`, with that mode and owner: a copy made with --keep-setuid, or chmod-ed since, is
+ * redone rather than kept with bits it must not have.
+ */
+export async function isUpToDate(jail: Jail, p: string, source: string, opts: ResolveOptions & { checksum?: boolean; meta?: FileMeta } = {}): Promise<boolean> {
   const st = jail.lstat(p, opts);
-  if (!st?.isFile()) return false;
+  if (!st?.isFile() || !hasMeta(st, opts.meta)) return false;
   let src: fs.Stats;
   try {
     src = fs.statSync(source);

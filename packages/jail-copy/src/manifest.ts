@@ -18,6 +18,8 @@ export interface ManifestEntry {
   /** Symlink target as written. */
   target?: string;
   reasons: string[];
+  /** Which command installed it ('init' or 'copy'): --prune of a copy removes only what copies installed. */
+  by?: 'init' | 'copy';
 }
 
 export interface Manifest {
