@@ -4,11 +4,12 @@
  * executing anything.
  */
 import * as path from 'node:path';
-import { ElfDepsError, UnreadableFileError } from './errors.js';
+import { ElfDepsError, PathResolutionError, UnreadableFileError } from './errors.js';
 import { readElfFrom, type ElfInfo, type ReadElfOptions } from './elf/file.js';
 import type { DlopenPriority } from './elf/notes.js';
 import { S_ISGID_BIT, S_ISUID_BIT } from './modes.js';
 import {
+  expandDst,
   expandSearchList,
   splitLdLibraryPath,
   subdirsFor,
@@ -454,10 +455,11 @@ export class Resolver {
   }
 
   private rpathDirs(obj: LoadedObject, target: LoaderTarget, secure: boolean): string[] {
-    // dl-load.c: an object with DT_RUNPATH has its DT_RPATH ignored, as requester and as ancestor.
+    // dl-load.c: an object with DT_RUNPATH has its DT_RPATH ignored, as requester and as ancestor;
+    // decompose_rpath: an empty string is no path at all (not the working directory).
     if (obj.rpathDirs === undefined) {
       const dyn = obj.info.dynamic;
-      obj.rpathDirs = dyn && dyn.rpath !== undefined && dyn.runpath === undefined ? expandSearchList(dyn.rpathList, this.dstContext(obj, target, secure), this.cwd) : [];
+      obj.rpathDirs = dyn && dyn.rpath !== undefined && dyn.rpath !== '' && dyn.runpath === undefined ? expandSearchList(dyn.rpathList, this.dstContext(obj, target, secure), this.cwd) : [];
     }
     return obj.rpathDirs;
   }
@@ -465,7 +467,7 @@ export class Resolver {
   private runpathDirs(obj: LoadedObject, target: LoaderTarget, secure: boolean): string[] {
     if (obj.runpathDirs === undefined) {
       const dyn = obj.info.dynamic;
-      obj.runpathDirs = dyn && dyn.runpath !== undefined ? expandSearchList(dyn.runpathList, this.dstContext(obj, target, secure), this.cwd) : [];
+      obj.runpathDirs = dyn && dyn.runpath !== undefined && dyn.runpath !== '' ? expandSearchList(dyn.runpathList, this.dstContext(obj, target, secure), this.cwd) : [];
     }
     return obj.runpathDirs;
   }
@@ -480,6 +482,13 @@ export class Resolver {
     secure: boolean,
     llpDirs: string[],
   ): MapResult {
+    // dl-deps.c expand_dst: a DT_NEEDED name has its DSTs replaced (the requester's $ORIGIN) before
+    // anything else, and a DST in a setuid program is fatal.
+    const expanded = expandDst(name, this.dstContext(requester, target, false)) ?? name;
+    if (expanded !== name && secure) {
+      return { kind: 'missing', missing: { name, neededBy: [requester.path], reason: 'invalid', detail: 'DST not allowed in SUID/SGID programs', tried: [], rejected: [] } };
+    }
+    name = expanded;
     // _dl_name_match_p: a loaded object answers to the names it was requested as and to its SONAME.
     for (const obj of loaded) {
       if (obj.names.has(name) || obj.path === name) return { kind: 'reused', object: obj };
@@ -525,10 +534,9 @@ export class Resolver {
       if (outcome.kind === 'fatal') return fatal(outcome.detail);
       if (outcome.kind === 'found') found = outcome.found;
 
-      // DF_1_NODEFLIB of the requester skips ld.so.cache and the system directories.
       const nodeflib = requester.info.dynamic?.nodeflib ?? false;
-      if (!found && !nodeflib) {
-        const d = this.defaultSearch(name, target);
+      if (!found) {
+        const d = this.defaultSearch(name, target, nodeflib);
         tried.push(...d.tried);
         rejected.push(...d.rejected);
         if (d.fatal !== undefined) return fatal(d.fatal);
@@ -558,29 +566,33 @@ export class Resolver {
   }
 
   /**
-   * ld.so.cache, then the system directories. The outcome depends only on the name and the target, so a
-   * batch of programs asks the file system once per name.
+   * ld.so.cache, then the system directories. The outcome depends only on the name, the target and
+   * DF_1_NODEFLIB, so a batch of programs asks the file system once per name.
    */
-  private defaultSearch(name: string, target: LoaderTarget): DefaultSearch {
+  private defaultSearch(name: string, target: LoaderTarget, nodeflib: boolean): DefaultSearch {
     let byName = this.defaultMemo.get(target);
     if (!byName) {
       byName = new Map();
       this.defaultMemo.set(target, byName);
     }
-    const known = byName.get(name);
+    // A name never holds a NUL: the prefix keeps the NODEFLIB outcome apart.
+    const key = nodeflib ? `\0${name}` : name;
+    const known = byName.get(key);
     if (known) return known;
     const tried: TriedDirectory[] = [];
     const rejected: RejectedCandidate[] = [];
     const done = (r: Omit<DefaultSearch, 'tried' | 'rejected'>): DefaultSearch => {
       const out: DefaultSearch = { ...r, tried, rejected };
-      byName.set(name, out);
+      byName.set(key, out);
       return out;
     };
     const idx = this.libraryIndex(target);
     if (idx) {
       tried.push({ dir: idx.location, source: { kind: idx.source } });
       const hit = idx.lookup(name, target);
-      if (hit) {
+      // dl-load.c _dl_map_object: DF_1_NODEFLIB of the requester drops a cache entry that lies in a system
+      // directory (a prefix test), then skips the system directories; other entries are still used.
+      if (hit && !(nodeflib && target.systemDirs.some((d) => hit.path.startsWith(d.endsWith('/') ? d : `${d}/`)))) {
         const v = this.verify(hit.path, target);
         if (v.ok) {
           return done({ found: { path: hit.path, via: { kind: idx.source }, hwcapsSubdir: hit.hwcaps, variants: hit.variants.filter((p) => p !== hit.path), info: v.info } });
@@ -589,6 +601,7 @@ export class Resolver {
         } else rejected.push({ path: hit.path, reason: v.reason, detail: v.detail });
       }
     }
+    if (nodeflib) return done({});
     const sys = this.searchPaths(name, [{ source: { kind: 'system-dir' }, dirs: target.systemDirs }], target, tried, rejected);
     if (sys.kind === 'fatal') return done({ fatal: sys.detail });
     if (sys.kind === 'found') return done({ found: sys.found });
@@ -606,8 +619,12 @@ export class Resolver {
     for (const sp of searchPaths) {
       for (const dir of sp.dirs) {
         tried.push({ dir, source: sp.source });
+        // open_path: when the last probe of a directory fails with an errno other than ENOENT or EACCES
+        // (a symlink loop: ELOOP), the rest of this search path is given up; the next one is still tried.
+        let looped = false;
         for (const sub of this.existingSubdirs(dir, target)) {
           const d = sub ? `${dir}/${sub}` : dir;
+          looped = false;
           if (!this.root.hasEntry(d, name)) continue;
           const candidate = `${d}/${name}`;
           const v = this.verify(candidate, target);
@@ -618,10 +635,13 @@ export class Resolver {
           if (v.reason === 'invalid') {
             // A dangling link or unreadable entry is "not there" for open(); anything else is fatal.
             if (v.error instanceof UnreadableFileError && (v.error.kind === 'not-found' || v.error.kind === 'permission')) continue;
+            looped = v.error instanceof PathResolutionError || (v.error instanceof UnreadableFileError && v.error.kind === 'symlink-loop');
+            if (looped) continue;
             return { kind: 'fatal', detail: `${candidate}: ${v.detail}` };
           }
           rejected.push({ path: candidate, reason: v.reason, detail: v.detail });
         }
+        if (looped) break;
       }
     }
     return { kind: 'none' };

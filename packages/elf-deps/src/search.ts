@@ -95,9 +95,12 @@ export function expandSearchList(elements: readonly string[], ctx: DstContext, c
   return out;
 }
 
-/** LD_LIBRARY_PATH: ':' and ';' separate, an empty element is the working directory. */
+/**
+ * LD_LIBRARY_PATH: ':' and ';' separate, an empty element is the working directory; an empty value is no
+ * search path at all (dl-load.c _dl_init_paths).
+ */
 export function splitLdLibraryPath(value: string): string[] {
-  return value.split(/[:;]/);
+  return value === '' ? [] : value.split(/[:;]/);
 }
 
 /** The subdirectories open_path tries inside every search directory, in order, ending with the dir itself. */
