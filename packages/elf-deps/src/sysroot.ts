@@ -83,7 +83,8 @@ export class SysRoot {
 
   /** The real in-root path of `p` (cached), or undefined when it does not exist. */
   realpath(p: string): string | undefined {
-    const key = path.posix.normalize('/' + p);
+    // Not normalised lexically: `..` after a symlink goes up from the link's target, as in the kernel.
+    const key = p.startsWith('/') ? p : '/' + p;
     const cached = this.realCache.get(key);
     if (cached !== undefined) return cached ?? undefined;
     let real: string | undefined;
@@ -104,10 +105,12 @@ export class SysRoot {
 
   /** Like realpath, but the last component is not followed when it is a symlink. */
   realParent(p: string): string | undefined {
-    const norm = path.posix.normalize('/' + p);
+    const norm = (p.startsWith('/') ? p : '/' + p).replace(/\/+$/, '') || '/';
     if (norm === '/') return '/';
+    const base = path.posix.basename(norm);
+    if (base === '..' || base === '.') return this.realpath(norm);
     const dir = this.realpath(path.posix.dirname(norm));
-    return dir === undefined ? undefined : path.posix.join(dir, path.posix.basename(norm));
+    return dir === undefined ? undefined : path.posix.join(dir, base);
   }
 
   /** stat() through links, inside the root; undefined when missing. */
@@ -227,7 +230,7 @@ export class SysRoot {
    */
   trace(p: string): TraceEntry[] | undefined {
     const out: TraceEntry[] = [];
-    const pending = path.posix.normalize('/' + p).split('/').filter((c) => c.length > 0);
+    const pending = p.split('/').filter((c) => c.length > 0);
     const done: string[] = [];
     let followed = 0;
     while (pending.length > 0) {
@@ -262,7 +265,8 @@ export class SysRoot {
 
   /** Component walk confined to the root; `links` collects the symlinks met. */
   private walk(p: string, links: ResolvedLink[] | undefined, followLast: boolean): string | undefined {
-    const pending = path.posix.normalize('/' + p).split('/').filter((c) => c.length > 0);
+    // Components in order, `..` applied to the path resolved so far (after any link), as the kernel does.
+    const pending = p.split('/').filter((c) => c.length > 0);
     const done: string[] = [];
     let followed = 0;
     while (pending.length > 0) {
