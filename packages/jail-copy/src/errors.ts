@@ -1,4 +1,7 @@
-/** Typed errors of jail-copy: each names the in-jail path (and, for links, where they point). */
+/**
+ * Typed errors of jail-copy: each names the in-jail path it is about (and, for links, where they point),
+ * so the CLI prints `elfcopy: PATH: reason` and an exit code; `message` is the reason alone.
+ */
 
 export class JailCopyError extends Error {
   // Spelled out: a minified bundle renames classes, and the CLI recognises these by name.
@@ -8,23 +11,48 @@ export class JailCopyError extends Error {
     super(message);
     this.path = path;
   }
-}
-
-/** A symlink in the jail that would lead a write outside the jail (and is not the host's own mirror). */
-export class JailEscapeError extends JailCopyError {
-  override name = 'JailEscapeError';
-  readonly link: string;
-  readonly target: string;
-  constructor(link: string, target: string) {
-    super(link, `is a symlink to '${target}', which leaves the jail; refusing to follow it (remove it, or make it what the host has)`);
-    this.link = link;
-    this.target = target;
+  /** The reason without the path, for `elfcopy: PATH: reason` lines (the message is already that). */
+  get reason(): string {
+    return this.message;
   }
 }
 
-/** The jail holds something else where a directory, file or link must go. */
+/**
+ * A symlink in the jail that, followed by the host from where it stands, would leave the jail (an
+ * absolute target, or `..` above the jail's root), and that the caller did not vouch for as the mirror
+ * of the host's own link.
+ */
+export class JailEscapeError extends JailCopyError {
+  override name = 'JailEscapeError';
+  /** The link's path inside the jail (its parent directories resolved). */
+  readonly link: string;
+  /** What the link says, as written. */
+  readonly target: string;
+  /** The jail's real host path, when known: `${jail}${link}` is the link on the host. */
+  readonly jail: string | undefined;
+  constructor(link: string, target: string, jail?: string) {
+    super(link, `is a symlink to '${target}', which leaves the jail${jail ? ` ${jail}` : ''}; refusing to follow it (remove it, or make it the host's own link)`);
+    this.link = link;
+    this.target = target;
+    this.jail = jail;
+  }
+}
+
+/** What a jail path holds, as a conflict reports it: `link-loop` is a chain of links that never ends. */
+export type JailEntryKind = 'missing' | 'directory' | 'file' | 'symlink' | 'link-loop' | 'other';
+
+/** The jail holds X where Y is needed: a file or a link loop where a directory goes, a directory where a file goes, … */
 export class JailConflictError extends JailCopyError {
   override name = 'JailConflictError';
+  /** What the jail has there (undefined when the message alone says it). */
+  readonly found: JailEntryKind | undefined;
+  /** What the operation needed there. */
+  readonly needed: JailEntryKind | undefined;
+  constructor(path: string, message: string, kinds?: { found: JailEntryKind; needed: JailEntryKind }) {
+    super(path, message);
+    this.found = kinds?.found;
+    this.needed = kinds?.needed;
+  }
 }
 
 /** JAIL itself is unusable: missing, not a directory, or the root directory. */

@@ -1,256 +1,439 @@
 /**
  * File operations confined to a jail (inroot.ts): directories with exact modes, atomic file copies,
- * atomic symlinks, removal — none of them ever follows a link at the final component, and none writes
- * a byte outside the jail.
+ * atomic symlinks, removal, up-to-date checks. Each acts on a name inside a directory the jail walk
+ * opened (JailDir.entry), never follows a link at the final component (O_NOFOLLOW, O_EXCL, rename,
+ * lstat), sets modes and owners through descriptors, and writes no byte outside the jail.
+ *
+ * The slow parts (copying, hashing, fsync) are asynchronous, so a caller can run several at once
+ * under p-limit; walks and metadata calls are synchronous (microseconds each).
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
+import { UnreadableFileError, type UnreadableKind } from '@elfcopy/elf-deps';
 import { JailConflictError } from './errors.js';
-import { Jail, type ResolveOptions } from './inroot.js';
+import { Jail, JailDir, TMP_PREFIX, errnoOf, lstatOrUndefined, setMeta, tmpName, type FileMeta, type ResolveOptions } from './inroot.js';
 
-const TMP_PREFIX = '.elfcopy-tmp-';
-const O_DIR_NOFOLLOW = fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW;
+export { TMP_PREFIX, type FileMeta };
+const C = fs.constants;
+/** Two stat times this close are the same time: utimes keeps microseconds (libuv truncates to them). */
+const MTIME_SLACK_NS = 2000n;
+const HASH_CHUNK = 1 << 20;
 
-function tmpName(): string {
-  return `${TMP_PREFIX}${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
-}
+/** Temporaries this process is using right now: cleanupTemps never takes them from under a copy. */
+const inFlight = new Set<string>();
 
-/** chmod/chown through a descriptor opened without following links: never a path-based chmod. */
-function setDirMeta(hostDir: string, mode: number, uid: number, gid: number): void {
-  const fd = fs.openSync(hostDir, O_DIR_NOFOLLOW);
+async function unlinkQuietly(p: string): Promise<void> {
   try {
-    fs.fchownSync(fd, uid, gid);
-    fs.fchmodSync(fd, mode);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-/**
- * Creates `hostPath` with exactly `mode` and owner: made private under a temporary name beside it, given
- * its mode (umask must not alter it) and owner, then renamed into place. A run killed half-way leaves a
- * `.elfcopy-tmp-*` entry for the next run to clear — never a 0700 directory that later runs would find
- * existing and keep.
- */
-function makeDir(hostPath: string, mode: number, uid: number, gid: number): void {
-  const tmp = path.join(path.dirname(hostPath), tmpName());
-  fs.mkdirSync(tmp, { mode: 0o700 });
-  try {
-    setDirMeta(tmp, mode, uid, gid);
-    fs.renameSync(tmp, hostPath);
+    await fsp.unlink(p);
   } catch (err) {
-    fs.rmSync(tmp, { recursive: true, force: true });
-    throw err;
+    if (errnoOf(err) !== 'ENOENT') throw err;
   }
 }
 
-export interface DirOptions extends ResolveOptions {
-  mode: number;
-  uid: number;
-  gid: number;
+function isDirectoryConflict(err: unknown): boolean {
+  const code = errnoOf(err);
+  return code === 'EISDIR' || code === 'ENOTEMPTY' || code === 'EEXIST';
+}
+
+export interface DirOptions extends ResolveOptions, FileMeta {
   /** Also set mode and owner when the directory already exists. */
   force?: boolean;
 }
 
-/** Makes `p` a directory in the jail; true when it was created by this call. */
+/**
+ * Makes `p` a directory in the jail, creating each missing component (mode 0755, owned by the caller,
+ * for those above `p`; `mode`, `uid`, `gid` for `p` itself). An existing directory keeps its mode and
+ * owner unless `force`; an existing link is followed only under the jail's rules; anything else in
+ * the way is a JailConflictError. True when `p` was created by this call.
+ */
 export async function ensureDir(jail: Jail, p: string, opts: DirOptions): Promise<boolean> {
-  const norm = path.posix.normalize('/' + p);
-  if (norm === '/') return false;
-  const parent = jail.resolveParent(norm, {
-    ...opts,
-    create: (d) => makeDir(jail.host(d), 0o755, 0, 0),
-  });
-  const host = path.join(parent.hostDir, parent.name);
-  let st: fs.Stats | undefined;
+  if (path.posix.normalize('/' + p) === '/') return false;
+  const above: FileMeta = { mode: 0o755, uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 };
+  const dir = jail.openDir(p, { trustLink: opts.trustLink, create: (_, last) => (last ? opts : above) });
   try {
-    st = fs.lstatSync(host);
-  } catch {
-    st = undefined;
+    if (opts.force && !dir.created) setMeta(dir.fd, opts);
+    return dir.created;
+  } finally {
+    dir.close();
   }
-  if (st?.isSymbolicLink()) {
-    // A link where a directory goes: follow it only under the same trust rule as any other link.
-    const real = jail.resolveDir(norm, opts);
-    if (opts.force) setDirMeta(jail.host(real), opts.mode, opts.uid, opts.gid);
-    return false;
-  }
-  if (st && !st.isDirectory()) throw new JailConflictError(norm, 'exists in the jail and is not a directory');
-  if (st) {
-    if (opts.force) setDirMeta(host, opts.mode, opts.uid, opts.gid);
-    return false;
-  }
-  makeDir(host, opts.mode, opts.uid, opts.gid);
-  return true;
-}
-
-export interface WriteOptions extends ResolveOptions {
-  mode: number;
-  uid: number;
-  gid: number;
-  /** Remove setuid/setgid bits (default true). */
-  stripSetuid?: boolean;
-  /** Private staging directories to reuse across many writes (one per target directory). */
-  staging?: StagingDirs;
 }
 
 /**
- * One private (0700) staging directory per target directory for a whole run: files are copied there,
- * fixed up, and renamed into place. Creating one per file would cost a mkdir and an rmdir each.
+ * One private (0700, ours) staging directory per target directory, reused by every copy into that
+ * directory during a run: files are copied there, fixed up, and renamed into place. libuv's copyFile
+ * gives the new file the source's mode, setuid bits included, before we can strip them: in the jail
+ * directory itself that would be a setuid-root file any jailed user could run until the fchmod.
  */
 export class StagingDirs {
-  private readonly dirs = new Map<string, string>();
-  get(hostDir: string): string {
-    let d = this.dirs.get(hostDir);
-    if (!d) {
-      d = path.join(hostDir, tmpName());
-      fs.mkdirSync(d, { mode: 0o700 });
-      this.dirs.set(hostDir, d);
+  private readonly dirs = new Map<string, { parent: JailDir; name: string; dir: JailDir }>();
+
+  /** The staging directory inside `dir` (made on first use). */
+  get(dir: JailDir): JailDir {
+    const st = fs.fstatSync(dir.fd);
+    const key = `${st.dev}:${st.ino}`;
+    const hit = this.dirs.get(key);
+    if (hit) return hit.dir;
+    const name = tmpName();
+    fs.mkdirSync(dir.entry(name), { mode: 0o700 });
+    inFlight.add(name);
+    const parent = dir.openChild('.');
+    let staged: JailDir | undefined;
+    try {
+      staged = parent.openChild(name);
+      const sst = fs.fstatSync(staged.fd);
+      if (sst.uid !== process.geteuid?.() || (sst.mode & 0o077) !== 0) {
+        throw new JailConflictError(staged.jailPath, 'the staging directory elfcopy just made was replaced', { found: 'directory', needed: 'directory' });
+      }
+    } catch (err) {
+      staged?.close();
+      removeTreeAt(parent, name);
+      parent.close();
+      inFlight.delete(name);
+      throw err;
     }
-    return d;
+    this.dirs.set(key, { parent, name, dir: staged });
+    return staged;
   }
+
   /** Removes every staging directory (and anything a failed copy left in it). */
   cleanup(): void {
-    for (const d of this.dirs.values()) fs.rmSync(d, { recursive: true, force: true });
+    for (const s of this.dirs.values()) {
+      s.dir.close();
+      try {
+        removeTreeAt(s.parent, s.name);
+      } finally {
+        s.parent.close();
+        inFlight.delete(s.name);
+      }
+    }
     this.dirs.clear();
   }
 }
 
+export interface WriteOptions extends ResolveOptions, FileMeta {
+  /** Remove setuid/setgid bits from `mode` (default true). */
+  stripSetuid?: boolean;
+  /** Staging directories shared by the writes of one run (default: one made and removed per call). */
+  staging?: StagingDirs;
+  /** fsync the copy before it is renamed into place (default false). */
+  fsync?: boolean;
+}
+
+export interface WriteResult {
+  /** The setuid/setgid bits removed from `mode` (0: none). */
+  strippedBits: number;
+  /** Bytes copied. */
+  size: number;
+}
+
+const NON_REGULAR: readonly [(st: fs.Stats) => boolean, UnreadableKind, string][] = [
+  [(st) => st.isDirectory(), 'directory', 'is a directory'],
+  [(st) => st.isFIFO(), 'fifo', 'is a FIFO (named pipe)'],
+  [(st) => st.isSocket(), 'socket', 'is a socket'],
+  [(st) => st.isCharacterDevice(), 'char-device', 'is a character device'],
+  [(st) => st.isBlockDevice(), 'block-device', 'is a block device'],
+];
+
+function refuseNonRegular(source: string, st: fs.Stats): void {
+  if (st.isFile()) return;
+  const [, kind, what] = NON_REGULAR.find(([test]) => test(st)) ?? [undefined, 'not-regular', 'is not a regular file'];
+  throw new UnreadableFileError(source, kind, `${what}: only regular files are copied into a jail`);
+}
+
 /**
- * Copies host file `source` to `p` in the jail atomically: into a fresh 0700 directory beside the
- * target (so no jailed process can open a half-written or not-yet-stripped file), reflinked where the
- * file system can, owner, mode and mtime set through a descriptor, then renamed over the final name.
- * A process killed at any moment leaves only a `.elfcopy-tmp-*` directory, never a truncated file.
+ * Opens the host file to copy. stat comes first so a device or FIFO is refused before anything opens
+ * it (opening a device can act on it; O_NONBLOCK keeps a FIFO swapped in meanwhile from blocking),
+ * then the descriptor is checked again: the copy reads this very file.
  */
-export async function writeFileAtomic(jail: Jail, p: string, source: string, opts: WriteOptions): Promise<void> {
-  const srcSt = fs.statSync(source);
-  if (!srcSt.isFile()) throw new JailConflictError(p, `source ${source} is not a regular file (devices, FIFOs and sockets are never copied)`);
-  const parent = jail.resolveParent(p, opts);
-  const final = path.join(parent.hostDir, parent.name);
-  let existing: fs.Stats | undefined;
+async function openSource(source: string): Promise<{ handle: fsp.FileHandle; stat: fs.Stats }> {
+  let handle: fsp.FileHandle;
   try {
-    existing = fs.lstatSync(final);
-  } catch {
-    existing = undefined;
+    refuseNonRegular(source, await fsp.stat(source));
+    handle = await fsp.open(source, C.O_RDONLY | C.O_NONBLOCK | C.O_NOCTTY);
+  } catch (err) {
+    if (err instanceof UnreadableFileError) throw err;
+    const code = errnoOf(err);
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new UnreadableFileError(source, 'not-found', 'no such file on the host');
+    if (code === 'EACCES' || code === 'EPERM') throw new UnreadableFileError(source, 'permission', 'permission denied');
+    throw err;
   }
-  if (existing?.isDirectory()) throw new JailConflictError(p, 'is a directory in the jail; a file must go there');
-  const own = opts.staging ? undefined : new StagingDirs();
-  const tmpDir = (opts.staging ?? own!).get(parent.hostDir);
-  const tmp = path.join(tmpDir, `f-${Math.random().toString(36).slice(2, 10)}`);
   try {
-    await fs.promises.copyFile(source, tmp, fs.constants.COPYFILE_EXCL | fs.constants.COPYFILE_FICLONE);
-    const fd = fs.openSync(tmp, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    const stat = await handle.stat();
+    refuseNonRegular(source, stat);
+    return { handle, stat };
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
+}
+
+/**
+ * Copies host file `source` to `p` in the jail atomically: reflinked where the file system can, into
+ * the staging directory beside the target; owner, mode (setuid/setgid stripped unless told) and the
+ * source's times set through a descriptor opened with O_NOFOLLOW; then renamed over the final name,
+ * which replaces a file or link there (never follows it). A process killed at any moment leaves only
+ * a `.elfcopy-tmp-*` entry (cleanupTemps), never a truncated file at `p`. `p`'s directory must exist
+ * (ensureDir): a write never makes directories.
+ */
+export async function writeFileAtomic(jail: Jail, p: string, source: string, opts: WriteOptions): Promise<WriteResult> {
+  const src = await openSource(source);
+  try {
+    const { dir, name } = jail.openParent(p, opts);
     try {
-      fs.fchownSync(fd, opts.uid, opts.gid);
-      const mode = opts.stripSetuid === false ? opts.mode : opts.mode & ~0o6000;
-      fs.fchmodSync(fd, mode);
-      // Seconds as a double keep sub-millisecond precision (a Date would round to the millisecond).
-      fs.futimesSync(fd, srcSt.atimeMs / 1000, srcSt.mtimeMs / 1000);
+      const final = dir.entry(name);
+      const conflict = (): JailConflictError => new JailConflictError(p, 'is a directory in the jail, where a file goes', { found: 'directory', needed: 'file' });
+      if (lstatOrUndefined(final)?.isDirectory()) throw conflict();
+      const staging = opts.staging ?? new StagingDirs();
+      const tmp = staging.get(dir).entry(`f-${randomBytes(6).toString('hex')}`);
+      try {
+        // From the descriptor already checked (a magic link to it), when /proc allows.
+        const from = jail.anchored ? `/proc/self/fd/${src.handle.fd}` : source;
+        // EXCL: the name is created, never opened through a link; FICLONE: a reflink where possible.
+        await fsp.copyFile(from, tmp, C.COPYFILE_EXCL | C.COPYFILE_FICLONE);
+        const strippedBits = opts.stripSetuid === false ? 0 : opts.mode & 0o6000;
+        await finishCopy(tmp, { ...opts, mode: opts.mode & ~strippedBits }, src.stat, Boolean(opts.fsync));
+        try {
+          await fsp.rename(tmp, final);
+        } catch (err) {
+          throw isDirectoryConflict(err) ? conflict() : err;
+        }
+        return { strippedBits, size: src.stat.size };
+      } finally {
+        await unlinkQuietly(tmp);
+        if (staging !== opts.staging) staging.cleanup();
+      }
     } finally {
-      fs.closeSync(fd);
+      dir.close();
     }
-    fs.renameSync(tmp, final);
   } finally {
-    fs.rmSync(tmp, { force: true });
-    own?.cleanup();
+    await src.handle.close();
   }
 }
 
-/** Makes `p` a symlink to `target`, replacing whatever file or link was there, atomically. */
+/** Owner, exact mode (fchmod ignores the umask) and the source's times, through one O_NOFOLLOW descriptor. */
+async function finishCopy(tmp: string, meta: FileMeta, source: fs.Stats, sync: boolean): Promise<void> {
+  const fh = await fsp.open(tmp, C.O_RDONLY | C.O_NOFOLLOW);
+  try {
+    await fh.chown(meta.uid, meta.gid);
+    await fh.chmod(meta.mode);
+    // Seconds as a double keep microseconds (a Date would round to the millisecond).
+    await fh.utimes(source.atimeMs / 1000, source.mtimeMs / 1000);
+    if (sync) await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Makes `p` a symlink to `target`: made at a temporary name beside it, then renamed over whatever file
+ * or link was there (a directory there is a JailConflictError). An identical link is left alone.
+ */
 export async function symlinkAtomic(jail: Jail, p: string, target: string, opts: ResolveOptions = {}): Promise<'created' | 'replaced' | 'unchanged'> {
-  const parent = jail.resolveParent(p, opts);
-  const final = path.join(parent.hostDir, parent.name);
-  let existing: fs.Stats | undefined;
+  const { dir, name } = jail.openParent(p, opts);
   try {
-    existing = fs.lstatSync(final);
-  } catch {
-    existing = undefined;
-  }
-  if (existing?.isSymbolicLink() && fs.readlinkSync(final) === target) return 'unchanged';
-  if (existing?.isDirectory()) throw new JailConflictError(p, `is a directory in the jail; the host has a symlink to '${target}' there`);
-  const tmp = path.join(parent.hostDir, tmpName());
-  fs.symlinkSync(target, tmp);
-  try {
-    fs.renameSync(tmp, final);
-  } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw err;
-  }
-  return existing ? 'replaced' : 'created';
-}
-
-/** Removes a file, link or (with `directory`) an empty directory; never follows, never recurses. */
-export async function removeEntry(jail: Jail, p: string, opts: ResolveOptions & { directory?: boolean } = {}): Promise<boolean> {
-  let parent;
-  try {
-    parent = jail.resolveParent(p, opts);
-  } catch (err) {
-    if (err instanceof JailConflictError) return false;
-    throw err;
-  }
-  const host = path.join(parent.hostDir, parent.name);
-  let st: fs.Stats;
-  try {
-    st = fs.lstatSync(host);
-  } catch {
-    return false;
-  }
-  if (st.isDirectory()) {
-    if (!opts.directory) return false;
+    const final = dir.entry(name);
+    const existing = lstatOrUndefined(final);
+    if (existing?.isSymbolicLink() && fs.readlinkSync(final) === target) return 'unchanged';
+    const conflict = (): JailConflictError => new JailConflictError(p, `is a directory in the jail, where a symlink to '${target}' goes`, { found: 'directory', needed: 'symlink' });
+    if (existing?.isDirectory()) throw conflict();
+    const tmpBase = tmpName();
+    const tmp = dir.entry(tmpBase);
+    inFlight.add(tmpBase);
     try {
-      fs.rmdirSync(host);
-      return true;
-    } catch {
-      return false;
+      await fsp.symlink(target, tmp);
+      try {
+        await fsp.rename(tmp, final);
+      } catch (err) {
+        await unlinkQuietly(tmp);
+        throw isDirectoryConflict(err) ? conflict() : err;
+      }
+    } finally {
+      inFlight.delete(tmpBase);
     }
+    return existing ? 'replaced' : 'created';
+  } finally {
+    dir.close();
   }
-  fs.unlinkSync(host);
-  return true;
 }
 
-function sha256(file: string): string {
-  return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+export interface RemoveOptions extends ResolveOptions {
+  /** Remove an empty directory too. */
+  directory?: boolean;
+  /** Remove a directory with everything in it (links inside are removed, never followed). */
+  recursive?: boolean;
 }
 
-/** Mode bits and owner a copy must have; a copy that drifted from them is not up to date. */
-export interface FileMeta {
-  mode: number;
-  uid: number;
-  gid: number;
+/**
+ * Removes the file, link or device at `p` (never what a link points to). A directory only with
+ * `directory` (when empty) or `recursive`. False when there was nothing to remove, or a directory was
+ * not asked for.
+ */
+export async function removeEntry(jail: Jail, p: string, opts: RemoveOptions = {}): Promise<boolean> {
+  const parent = jail.openParentIfThere(p, opts);
+  if (!parent) return false;
+  const { dir, name } = parent;
+  try {
+    const entry = dir.entry(name);
+    const st = lstatOrUndefined(entry);
+    if (!st) return false;
+    if (st.isDirectory()) {
+      if (opts.recursive) {
+        removeTreeAt(dir, name);
+        return true;
+      }
+      if (!opts.directory) return false;
+      try {
+        await fsp.rmdir(entry);
+        return true;
+      } catch (err) {
+        if (isDirectoryConflict(err) || errnoOf(err) === 'ENOENT') return false;
+        throw err;
+      }
+    }
+    try {
+      await fsp.unlink(entry);
+      return true;
+    } catch (err) {
+      if (errnoOf(err) === 'ENOENT' || errnoOf(err) === 'EISDIR') return false;
+      throw err;
+    }
+  } finally {
+    dir.close();
+  }
+}
+
+/**
+ * Removes `name` inside `parent` and, for a directory, everything below it: each level opened with
+ * O_NOFOLLOW and emptied through its own descriptor, so a link swapped in anywhere is unlinked, never
+ * descended into.
+ */
+function removeTreeAt(parent: JailDir, name: string): void {
+  let dir: JailDir;
+  try {
+    dir = parent.openChild(name);
+  } catch (err) {
+    const code = errnoOf(err);
+    if (code === 'ENOENT') return;
+    if (code !== 'ENOTDIR' && code !== 'ELOOP') throw err;
+    try {
+      fs.unlinkSync(parent.entry(name));
+    } catch (e) {
+      if (errnoOf(e) !== 'ENOENT') throw e;
+    }
+    return;
+  }
+  try {
+    for (const n of fs.readdirSync(dir.entry('.'))) removeTreeAt(dir, n);
+  } finally {
+    dir.close();
+  }
+  fs.rmdirSync(parent.entry(name));
+}
+
+/** True when the temporary's name carries the pid of another process still running (a concurrent run). */
+function ownedByLiveProcess(name: string): boolean {
+  const pid = Number(name.slice(TMP_PREFIX.length).split('-')[0]);
+  if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errnoOf(err) === 'EPERM';
+  }
+}
+
+/**
+ * Removes the stale `.elfcopy-tmp-*` entries (staging directories, temporary links) a killed run left
+ * in directory `dir` (in-jail); spares those of copies in flight here and of other live processes.
+ * Returns the in-jail paths removed.
+ */
+export function cleanupTemps(jail: Jail, dir: string, opts: ResolveOptions = {}): string[] {
+  const d = jail.openDir(dir, opts);
+  try {
+    const removed: string[] = [];
+    for (const n of fs.readdirSync(d.entry('.'))) {
+      if (!n.startsWith(TMP_PREFIX) || inFlight.has(n) || ownedByLiveProcess(n)) continue;
+      removeTreeAt(d, n);
+      removed.push(path.posix.join(d.jailPath, n));
+    }
+    return removed;
+  } finally {
+    d.close();
+  }
+}
+
+async function sha256Of(fh: fsp.FileHandle): Promise<string> {
+  const h = createHash('sha256');
+  const buf = Buffer.allocUnsafe(HASH_CHUNK);
+  for (let pos = 0; ; ) {
+    const { bytesRead } = await fh.read(buf, 0, HASH_CHUNK, pos);
+    if (bytesRead === 0) break;
+    h.update(buf.subarray(0, bytesRead));
+    pos += bytesRead;
+  }
+  return h.digest('hex');
 }
 
 /** True when `st` has exactly `meta`'s mode bits and owner (or when no meta is asked for). */
-export function hasMeta(st: fs.Stats, meta: FileMeta | undefined): boolean {
-  return meta === undefined || ((st.mode & 0o7777) === meta.mode && st.uid === meta.uid && st.gid === meta.gid);
+export function hasMeta(st: Pick<fs.Stats, 'mode' | 'uid' | 'gid'> | Pick<fs.BigIntStats, 'mode' | 'uid' | 'gid'>, meta: FileMeta | undefined): boolean {
+  return meta === undefined || ((Number(st.mode) & 0o7777) === meta.mode && Number(st.uid) === meta.uid && Number(st.gid) === meta.gid);
+}
+
+export interface UpToDateOptions extends ResolveOptions {
+  /** Compare sha256 of both files instead of size and mtime. */
+  checksum?: boolean;
+  /** Mode bits and owner the copy must have: one made with --keep-setuid, or chmod-ed since, is redone. */
+  meta?: FileMeta;
 }
 
 /**
- * The copy at `p` is a regular file matching `source` by size and mtime (or sha256 with `checksum`)
- * and, given `meta`, with that mode and owner: a copy made with --keep-setuid, or chmod-ed since, is
- * redone rather than kept with bits it must not have.
+ * The copy at `p` is up to date with host file `source`: it is a regular file (not a link), has no
+ * other name (a hard link may be shared with something outside the jail), `meta`'s mode and owner when
+ * given, the same size, and the same mtime (writeFileAtomic gives the copy the source's) — or, with
+ * `checksum`, the same sha256.
  */
-export async function isUpToDate(jail: Jail, p: string, source: string, opts: ResolveOptions & { checksum?: boolean; meta?: FileMeta } = {}): Promise<boolean> {
-  const st = jail.lstat(p, opts);
-  if (!st?.isFile() || !hasMeta(st, opts.meta)) return false;
-  let src: fs.Stats;
+export async function isUpToDate(jail: Jail, p: string, source: string, opts: UpToDateOptions = {}): Promise<boolean> {
+  const parent = jail.openParentIfThere(p, opts);
+  if (!parent) return false;
+  const { dir, name } = parent;
   try {
-    src = fs.statSync(source);
-  } catch {
-    return false;
+    const entry = dir.entry(name);
+    // lstat first: a device planted in the jail is never opened.
+    if (!lstatOrUndefined(entry)?.isFile()) return false;
+    let copy: fsp.FileHandle;
+    try {
+      copy = await fsp.open(entry, C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK | C.O_NOCTTY);
+    } catch (err) {
+      const code = errnoOf(err);
+      if (code === 'ENOENT' || code === 'ELOOP') return false;
+      throw err;
+    }
+    try {
+      const st = await copy.stat({ bigint: true });
+      if (!st.isFile() || st.nlink !== 1n || !hasMeta(st, opts.meta)) return false;
+      let src: fs.BigIntStats;
+      try {
+        src = await fsp.stat(source, { bigint: true });
+      } catch {
+        return false;
+      }
+      if (!src.isFile() || st.size !== src.size) return false;
+      if (!opts.checksum) {
+        const delta = st.mtimeNs - src.mtimeNs;
+        return delta < MTIME_SLACK_NS && delta > -MTIME_SLACK_NS;
+      }
+      const sourceHandle = await fsp.open(source, C.O_RDONLY);
+      try {
+        return (await sha256Of(copy)) === (await sha256Of(sourceHandle));
+      } finally {
+        await sourceHandle.close();
+      }
+    } finally {
+      await copy.close();
+    }
+  } finally {
+    dir.close();
   }
-  if (st.size !== src.size) return false;
-  if (opts.checksum) return sha256(jail.hostPathOf(p, opts)) === sha256(source);
-  return Math.abs(st.mtimeMs - src.mtimeMs) < 1;
-}
-
-/** Removes stale `.elfcopy-tmp-*` entries a killed run left in `dir` (in-jail). */
-export function cleanupTemps(jail: Jail, dir: string, opts: ResolveOptions = {}): string[] {
-  const real = jail.resolveDir(dir, opts);
-  const host = jail.host(real);
-  const removed: string[] = [];
-  for (const n of fs.readdirSync(host)) {
-    if (!n.startsWith(TMP_PREFIX)) continue;
-    fs.rmSync(path.join(host, n), { recursive: true, force: true });
-    removed.push(path.posix.join(real, n));
-  }
-  return removed;
 }
