@@ -198,11 +198,37 @@ function mergeEntries(old: readonly ManifestEntry[], now: readonly ManifestEntry
   return [...byPath.values()];
 }
 
+/**
+ * A regular file of the jail read through its held parent directory, the final name opened
+ * O_NOFOLLOW: a path re-walked from the host's root could be redirected between check and read.
+ * Undefined when it (or a parent) is not there.
+ */
+function readJailText(jail: Jail, p: string, trustLink?: (l: string, t: string) => boolean): string | undefined {
+  const parent = jail.openParentIfThere(p, trustLink ? { trustLink } : {});
+  if (!parent) return undefined;
+  try {
+    let fd: number;
+    try {
+      fd = fs.openSync(parent.dir.entry(parent.name), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return undefined;
+      throw new JailConflictError(p, `${p} in the jail cannot be read as a regular file (${code ?? String(err)})`);
+    }
+    try {
+      if (!fs.fstatSync(fd).isFile()) throw new JailConflictError(p, `${p} in the jail is not a regular file`);
+      return fs.readFileSync(fd, 'utf8');
+    } finally {
+      fs.closeSync(fd);
+    }
+  } finally {
+    parent.dir.close();
+  }
+}
+
 function readManifest(jail: Jail): Manifest | undefined {
-  const st = jail.lstat(MANIFEST_PATH);
-  if (!st) return undefined;
-  if (!st.isFile()) throw new JailConflictError(MANIFEST_PATH, `${MANIFEST_PATH} in the jail is not a regular file`);
-  return parseManifest(fs.readFileSync(jail.hostPathOf(MANIFEST_PATH), 'utf8'));
+  const text = readJailText(jail, MANIFEST_PATH);
+  return text === undefined ? undefined : parseManifest(text);
 }
 
 async function writeManifest(jail: Jail, manifest: Manifest, old: Manifest | undefined): Promise<boolean> {
@@ -223,21 +249,28 @@ async function writeManifest(jail: Jail, manifest: Manifest, old: Manifest | und
 async function sameText(jail: Jail, p: string, content: string, meta: FileMeta, trustLink: (l: string, t: string) => boolean): Promise<boolean> {
   const st = jail.lstat(p, { trustLink });
   if (!st?.isFile() || !hasMeta(st, meta) || st.size !== Buffer.byteLength(content)) return false;
-  return fs.readFileSync(jail.hostPathOf(p, { trustLink }), 'utf8') === content;
+  return readJailText(jail, p, trustLink) === content;
 }
 
 /** mknod through the system command (root only), at a temporary name, then renamed into place. */
 async function makeDevice(jail: Jail, p: string, major: number, minor: number, mode: number, trustLink: (l: string, t: string) => boolean): Promise<boolean> {
   const st = jail.lstat(p, { trustLink });
   if (st?.isCharacterDevice() && Math.floor(st.rdev / 256) === major && st.rdev % 256 === minor && (st.mode & 0o7777) === mode) return false;
-  const parent = jail.resolveParent(p, { trustLink });
-  const tmp = path.join(parent.hostDir, `.elfcopy-tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
-  const { execa } = await import('execa');
-  const r = await execa('mknod', ['-m', mode.toString(8), tmp, 'c', String(major), String(minor)], { reject: false, stdin: 'ignore' });
-  if (r.exitCode !== 0) {
-    throw new JailConflictError(p, `cannot create device node (mknod needs root): ${r.stderr.trim() || r.shortMessage}`);
+  // Made at a temporary name in the held parent directory, then renamed over the final name in it.
+  const { dir, name } = jail.openParent(p, { trustLink });
+  try {
+    const tmpName = `.elfcopy-tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+    // mknod runs in a child: /proc/self there is the child, so name our own descriptor by our pid.
+    const tmp = dir.anchored ? `/proc/${process.pid}/fd/${dir.fd}/${tmpName}` : dir.entry(tmpName);
+    const { execa } = await import('execa');
+    const r = await execa('mknod', ['-m', mode.toString(8), tmp, 'c', String(major), String(minor)], { reject: false, stdin: 'ignore' });
+    if (r.exitCode !== 0) {
+      throw new JailConflictError(p, `cannot create device node (mknod needs root): ${r.stderr.trim() || r.shortMessage}`);
+    }
+    fs.renameSync(dir.entry(tmpName), dir.entry(name));
+  } finally {
+    dir.close();
   }
-  fs.renameSync(tmp, path.join(parent.hostDir, path.posix.basename(p)));
   return true;
 }
 
