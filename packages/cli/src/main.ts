@@ -4,7 +4,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { ElfDepsError, PathResolutionError } from '@elfcopy/elf-deps';
+import { ElfDepsError } from '@elfcopy/elf-deps';
 import type { DepsCliOptions } from './deps.js';
 import type { CopyCliOptions } from './copy.js';
 import type { InitCliOptions } from './init.js';
@@ -200,11 +200,6 @@ function checkDirectory(dir: string, option: string): void {
   if (!ok) throw new UsageError(`${option} ${dir}: not a directory`);
 }
 
-/** jail-copy's errors (JailEscapeError, BadJailError, …) carry a path and are the user's to fix. */
-function isTypedJailError(err: unknown): boolean {
-  return err instanceof Error && /^(Jail\w*Error|BadJailError|TraceError|ProfileError|InitError)$/.test(err.name) && 'path' in err;
-}
-
 export async function main(argv: string[]): Promise<number> {
   let code = 0;
   const program = buildProgram((c) => (code = c));
@@ -221,7 +216,7 @@ export async function main(argv: string[]): Promise<number> {
       report.error(err.message);
       return EXIT_BAD_INPUT;
     }
-    if (err instanceof ElfDepsError || err instanceof PathResolutionError || isTypedJailError(err)) {
+    if (err instanceof ElfDepsError) {
       report.error(describeError(err));
       return EXIT_BAD_INPUT;
     }

@@ -3,18 +3,15 @@
  * so the CLI prints `elfcopy: PATH: reason` and an exit code; `message` is the reason alone.
  */
 
-export class JailCopyError extends Error {
-  // Spelled out: a minified bundle renames classes, and the CLI recognises these by name.
+import { ElfDepsError } from '@elfcopy/elf-deps';
+
+/**
+ * Base of jail-copy's errors: an ElfDepsError (path + reason), so every caller — the CLI included —
+ * handles the errors of both packages alike.
+ */
+export class JailCopyError extends ElfDepsError {
+  // Spelled out: a minified bundle renames classes, and `name` is part of the JSON output.
   override name = 'JailCopyError';
-  readonly path: string;
-  constructor(path: string, message: string) {
-    super(message);
-    this.path = path;
-  }
-  /** The reason without the path, for `elfcopy: PATH: reason` lines (the message is already that). */
-  get reason(): string {
-    return this.message;
-  }
 }
 
 /**

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { hasElfMagic, readElf } from '@elfcopy/elf-deps';
+import { ElfDepsError, hasElfMagic, readElf } from '@elfcopy/elf-deps';
 
 export type TraceMethod = 'strace' | 'ld-debug';
 
@@ -32,13 +32,9 @@ export interface TraceResult {
   files: string[];
 }
 
-export class TraceError extends Error {
-  readonly path: string;
-  constructor(p: string, message: string) {
-    super(message);
-    this.name = 'TraceError';
-    this.path = p;
-  }
+/** The traced command could not be run at all. */
+export class TraceError extends ElfDepsError {
+  override name = 'TraceError';
 }
 
 // execa is loaded when a command is actually run: importing jail-copy stays cheap.
