@@ -230,42 +230,20 @@ export class SysRoot {
    */
   trace(p: string): TraceEntry[] | undefined {
     const out: TraceEntry[] = [];
-    const pending = p.split('/').filter((c) => c.length > 0);
-    const done: string[] = [];
-    let followed = 0;
-    while (pending.length > 0) {
-      const comp = pending.shift()!;
-      if (comp === '.') continue;
-      if (comp === '..') {
-        done.pop();
-        continue;
-      }
-      const inRoot = '/' + [...done, comp].join('/');
-      let st: fs.Stats;
-      try {
-        st = fs.lstatSync(this.hostPath(inRoot));
-      } catch {
-        return undefined;
-      }
-      if (st.isSymbolicLink()) {
-        if (++followed > MAX_SYMLINKS) throw new PathResolutionError(p, 'too many levels of symbolic links (a symlink loop)');
-        const target = fs.readlinkSync(this.hostPath(inRoot));
-        out.push({ path: inRoot, kind: 'symlink', target, stat: st });
-        if (target.startsWith('/')) done.length = 0;
-        pending.unshift(...target.split('/').filter((c) => c.length > 0));
-        continue;
-      }
-      const kind = st.isDirectory() ? 'directory' : st.isFile() ? 'file' : 'other';
-      if (pending.length > 0 && kind !== 'directory') return undefined;
-      out.push({ path: inRoot, kind, stat: st });
-      done.push(comp);
-    }
-    return out;
+    return this.walkComponents(p, true, (e) => out.push(e)) === undefined ? undefined : out;
   }
 
   /** Component walk confined to the root; `links` collects the symlinks met. */
   private walk(p: string, links: ResolvedLink[] | undefined, followLast: boolean): string | undefined {
-    // Components in order, `..` applied to the path resolved so far (after any link), as the kernel does.
+    return this.walkComponents(p, followLast, links ? (e) => e.target !== undefined && links.push({ link: e.path, target: e.target }) : undefined);
+  }
+
+  /**
+   * The one walk behind realpath, resolve and trace: components in order, each looked at with lstat,
+   * a link's target walked where the link stands (absolute: from the root), `..` applied to the path
+   * resolved so far, as the kernel does. `visit` sees every entry met; the result is the real path.
+   */
+  private walkComponents(p: string, followLast: boolean, visit?: (e: TraceEntry) => unknown): string | undefined {
     const pending = p.split('/').filter((c) => c.length > 0);
     const done: string[] = [];
     let followed = 0;
@@ -287,13 +265,14 @@ export class SysRoot {
       if (st.isSymbolicLink() && (followLast || pending.length > 0)) {
         if (++followed > MAX_SYMLINKS) throw new PathResolutionError(p, 'too many levels of symbolic links (a symlink loop)');
         const target = fs.readlinkSync(host);
-        links?.push({ link: inRoot, target });
-        const targetParts = target.split('/').filter((c) => c.length > 0);
+        visit?.({ path: inRoot, kind: 'symlink', target, stat: st });
         if (target.startsWith('/')) done.length = 0;
-        pending.unshift(...targetParts);
+        pending.unshift(...target.split('/').filter((c) => c.length > 0));
         continue;
       }
-      if (pending.length > 0 && !st.isDirectory()) return undefined;
+      const kind = st.isDirectory() ? 'directory' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : 'other';
+      if (pending.length > 0 && kind !== 'directory') return undefined;
+      visit?.({ path: inRoot, kind, stat: st });
       done.push(comp);
     }
     return '/' + done.join('/');
