@@ -5,10 +5,9 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { EM_386, EM_AARCH64, EM_ARM, EM_MIPS, EM_PPC, EM_PPC64, EM_RISCV, EM_S390, EM_X86_64 } from '../src/elf/constants.js';
 import {
   buildLdCache,
@@ -28,6 +27,7 @@ import {
   type LdCacheTarget,
 } from '../src/ldcache.js';
 import { SysRoot } from '../src/sysroot.js';
+import { useTempDirs } from './helpers/temp-dirs.js';
 
 const LDSO = '/lib64/ld-linux-x86-64.so.2';
 const CHROOT = ['/usr/sbin/chroot', '/sbin/chroot', '/usr/bin/chroot'].find((p) => fs.existsSync(p));
@@ -40,15 +40,7 @@ const haveGcc = have('gcc');
 const isRoot = process.getuid?.() === 0;
 const onX86_64 = process.arch === 'x64' && fs.existsSync(LDSO);
 
-const tempDirs: string[] = [];
-function tempDir(prefix: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  tempDirs.push(dir);
-  return dir;
-}
-afterAll(() => {
-  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
-});
+const tempDir = useTempDirs();
 
 interface Printed {
   count: number;

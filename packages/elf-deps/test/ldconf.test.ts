@@ -5,13 +5,13 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { EM_X86_64 } from '../src/elf/constants.js';
 import { FLAG_ELF_LIBC5, FLAG_ELF_LIBC6, formatCacheEntry, lookupLdCache, readLdCache, type LdCache } from '../src/ldcache.js';
 import { buildCacheFromLdConf, readLdConf, type LdConf, type LdConfDirectory } from '../src/ldconf.js';
 import { SysRoot } from '../src/sysroot.js';
+import { useTempDirs } from './helpers/temp-dirs.js';
 
 const haveLdconfig = spawnSync('ldconfig', ['--version'], { stdio: 'ignore' }).status === 0;
 const haveGcc = spawnSync('gcc', ['--version'], { stdio: 'ignore' }).status === 0;
@@ -20,15 +20,7 @@ const onX86_64 = process.arch === 'x64';
 const DEBIAN_BUILTINS = ['/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib', '/usr/lib'];
 const X86_64 = { elfClass: 64 as const, machine: EM_X86_64, interpreter: '/lib64/ld-linux-x86-64.so.2' };
 
-const tempDirs: string[] = [];
-function tempDir(prefix: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  tempDirs.push(dir);
-  return dir;
-}
-afterAll(() => {
-  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
-});
+const tempDir = useTempDirs();
 
 /** Writes files (text) and creates directories and symlinks under `base`. */
 function tree(base: string, spec: Record<string, string | { dir: true } | { link: string }>): void {
