@@ -324,7 +324,7 @@ export class Resolver {
       const needed = requester.info.dynamic?.needed ?? [];
       const deps: { name: string; path: string | undefined }[] = [];
       for (const name of needed) {
-        const result = this.mapObject(name, requester, main, loaded, target, secure, llpDirs);
+        const result = this.mapObject(name, requester, loaded, target, secure, llpDirs);
         if (result.kind === 'reused') {
           deps.push({ name, path: result.object.path });
           rc.edges.push({ from: requester.path, name, to: result.object.path, via: { kind: 'reused' } });
@@ -351,7 +351,7 @@ export class Resolver {
         let done = false;
         let lastMissing: MissingLibrary | undefined;
         for (const name of group) {
-          const result = this.mapObject(name, requester, main, loaded, target, secure, llpDirs);
+          const result = this.mapObject(name, requester, loaded, target, secure, llpDirs);
           if (result.kind === 'missing') {
             lastMissing = result.missing;
             continue;
@@ -476,7 +476,6 @@ export class Resolver {
   private mapObject(
     name: string,
     requester: LoadedObject,
-    main: LoadedObject,
     loaded: LoadedObject[],
     target: LoaderTarget,
     secure: boolean,

@@ -5,7 +5,6 @@
  * that will be loaded, and no symlink dangles or climbs out.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { Resolver, SysRoot, hasElfMagic, readElfFrom, type ClosureGraph, type ElfInfo } from '@elfcopy/elf-deps';
 import type { Finding, Severity } from './findings.js';
