@@ -1,4 +1,4 @@
-export { planCopy, mirrorSteps, type CopyPlan, type PlanStep, type PlanOptions, type NssReport } from './plan.js';
+export { planCopy, resolverFor, mirrorSteps, type CopyPlan, type PlanStep, type PlanOptions, type NssReport } from './plan.js';
 export { parseNsswitch, nssModulesNeeded, BUILTIN_SINCE_2_34, type NssEntry, type NssModuleNeed } from './nss.js';
 export { verifyJail, type VerifyOptions, type VerifyReport } from './verify.js';
 export { auditJail, ALLOWED_DEVICES, type AuditOptions, type AuditReport } from './audit.js';

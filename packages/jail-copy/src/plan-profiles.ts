@@ -4,8 +4,7 @@
  * calls for the imagemagick profile) — so selection runs to a fixed point.
  */
 import * as path from 'node:path';
-import { SysRoot } from '@elfcopy/elf-deps';
-import { planCopy, type CopyPlan, type PlanOptions } from './plan.js';
+import { planCopy, resolverFor, type CopyPlan, type PlanOptions } from './plan.js';
 import { expandProfiles, loadProfiles, selectProfiles, type Profile, type ProfileContext } from './profiles.js';
 
 export interface ProfilePlanOptions extends PlanOptions {
@@ -22,9 +21,11 @@ const MAX_ROUNDS = 4;
 
 export function planCopyWithProfiles(paths: readonly string[], jail: string, options: ProfilePlanOptions = {}): ProfilePlan {
   const { profiles: names = [], gconvCharsets, ...planOptions } = options;
-  let plan = planCopy(paths, jail, planOptions);
+  // One resolver for every round: each round adds modules, the files already parsed stay parsed.
+  const resolver = resolverFor(planOptions);
+  let plan = planCopy(paths, jail, planOptions, resolver);
   if (names.length === 0) return { ...plan, profiles: [] };
-  const root = new SysRoot(planOptions.root ?? '/');
+  const root = resolver.root;
   const all = loadProfiles();
   let chosen: Profile[] = [];
   for (let round = 0; round < MAX_ROUNDS; round++) {
@@ -41,7 +42,7 @@ export function planCopyWithProfiles(paths: readonly string[], jail: string, opt
       ...planOptions,
       extraElf: [...(planOptions.extraElf ?? []), ...sel.elf],
       extraFiles: [...(planOptions.extraFiles ?? []), ...sel.files],
-    });
+    }, resolver);
     plan.warnings.push(...sel.warnings);
   }
   return { ...plan, profiles: chosen.map((p) => p.name) };

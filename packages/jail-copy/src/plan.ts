@@ -212,15 +212,22 @@ function warnCacheOnly(graph: ClosureGraph, root: SysRoot, plan: CopyPlan): void
   for (const d of dirs) plan.warnings.push(`libraries in ${d} were found through ld.so.cache, which the jail lacks: pass --ldcache so they load there`);
 }
 
-/** Computes the plan for `inputs` (files, directories, globs; in-root paths) into `jail`. */
-export function planCopy(inputs: readonly string[], jail: string, options: PlanOptions = {}): CopyPlan {
+/** The resolver a plan with these options uses (one per run: it parses each file once). */
+export function resolverFor(options: PlanOptions): Resolver {
   const resolveOptions: ResolveOptions = {};
   if (options.root !== undefined) resolveOptions.root = options.root;
   if (options.ldLibraryPath !== undefined) resolveOptions.ldLibraryPath = options.ldLibraryPath;
   if (options.hwcaps !== undefined) resolveOptions.target = { hwcaps: options.hwcaps };
   if (options.dlopen) resolveOptions.dlopen = options.dlopen;
   if (options.ldConf) resolveOptions.ldConf = true;
-  const resolver = new Resolver(resolveOptions);
+  return new Resolver(resolveOptions);
+}
+
+/**
+ * Computes the plan for `inputs`. `resolver` (from resolverFor with the same options) lets repeated
+ * plans share parsed files and directory listings.
+ */
+export function planCopy(inputs: readonly string[], jail: string, options: PlanOptions = {}, resolver: Resolver = resolverFor(options)): CopyPlan {
   const root = resolver.root;
   const collected = collectInputs(root, inputs);
   const extraElf = options.extraElf ?? [];
