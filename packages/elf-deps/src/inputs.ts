@@ -24,16 +24,21 @@ const MAX_DEPTH = 64;
 
 const magicBuffer = Buffer.alloc(4);
 
-/**
- * True when the regular file at host path `host` starts with the ELF magic. Opened without following a
- * final symlink and without blocking (a FIFO swapped in stays harmless), its type checked on the
- * descriptor: one fstat, one 4-byte read — this runs on every file of a directory argument.
- */
+/** True when `host` is a regular file (not followed if a link) that starts with the ELF magic. */
 export function hasElfMagic(host: string): boolean {
+  const st = fs.lstatSync(host, { throwIfNoEntry: false });
+  if (!st?.isFile() || st.size < 4) return false;
+  return startsWithElfMagic(host);
+}
+
+/**
+ * The magic test alone, for a path already known to be a regular file (a directory entry whose d_type
+ * says so): O_NOFOLLOW and O_NONBLOCK keep a link or FIFO swapped in since then harmless, and a read
+ * of anything but a regular file simply fails.
+ */
+function startsWithElfMagic(host: string): boolean {
   let fd: number | undefined;
   try {
-    const st = fs.lstatSync(host, { throwIfNoEntry: false });
-    if (!st?.isFile() || st.size < 4) return false;
     fd = fs.openSync(host, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOFOLLOW);
     return fs.readSync(fd, magicBuffer, 0, 4, 0) === 4 && magicBuffer.readUInt32BE(0) === ELF_MAGIC;
   } catch {
@@ -42,10 +47,6 @@ export function hasElfMagic(host: string): boolean {
     if (fd !== undefined) fs.closeSync(fd);
   }
 }
-
-
-
-
 
 /** Expands a glob component by component inside the root ('**' is not special). */
 export function expandGlob(root: SysRoot, pattern: string): string[] {
@@ -69,7 +70,13 @@ export function expandGlob(root: SysRoot, pattern: string): string[] {
   return current;
 }
 
-function walkDirectory(root: SysRoot, dir: string, out: string[], depth: number, seenDirs: Set<string>): void {
+/** A file met while walking a directory: its path as listed and its real path (for de-duplication). */
+interface WalkedFile {
+  path: string;
+  real: string;
+}
+
+function walkDirectory(root: SysRoot, dir: string, out: WalkedFile[], depth: number, seenDirs: Set<string>): void {
   const real = root.realpath(dir);
   if (real === undefined || seenDirs.has(real) || depth > MAX_DEPTH) return;
   seenDirs.add(real);
@@ -84,11 +91,15 @@ function walkDirectory(root: SysRoot, dir: string, out: string[], depth: number,
     const p = path.posix.join(dir, e.name);
     if (e.isDirectory()) walkDirectory(root, p, out, depth + 1, seenDirs);
     else if (e.isFile()) {
-      if (hasElfMagic(root.hostPath(path.posix.join(real, e.name)))) out.push(p);
+      // The entry's type came with the listing: no stat before the magic test, and its real path is
+      // the real directory's plus its name.
+      const realFile = real === '/' ? `/${e.name}` : `${real}/${e.name}`;
+      if (startsWithElfMagic(root.hostPath(realFile))) out.push({ path: p, real: realFile });
     } else if (e.isSymbolicLink()) {
       // A link to an ELF file counts; links to directories are not followed (no cycles, no escapes).
       const st = root.stat(p);
-      if (st?.isFile() && hasElfMagic(root.hostPath(root.realpath(p) ?? p))) out.push(p);
+      const realFile = root.realpath(p) ?? p;
+      if (st?.isFile() && st.size >= 4 && startsWithElfMagic(root.hostPath(realFile))) out.push({ path: p, real: realFile });
     }
   }
 }
@@ -100,8 +111,7 @@ function walkDirectory(root: SysRoot, dir: string, out: string[], depth: number,
 export function collectInputs(root: SysRoot, args: readonly string[], cwd: string = root.isHost ? process.cwd() : '/'): InputSet {
   const set: InputSet = { files: [], origin: new Map(), errors: [] };
   const seenReal = new Set<string>();
-  const add = (p: string, arg: string): void => {
-    const real = root.realpath(p) ?? p;
+  const add = (p: string, arg: string, real: string = root.realpath(p) ?? p): void => {
     if (seenReal.has(real)) return;
     seenReal.add(real);
     set.files.push(p);
@@ -130,10 +140,10 @@ export function collectInputs(root: SysRoot, args: readonly string[], cwd: strin
         continue;
       }
       if (st.isDirectory()) {
-        const found: string[] = [];
+        const found: WalkedFile[] = [];
         walkDirectory(root, p, found, 0, new Set());
         if (found.length === 0) set.errors.push(new NotElfError(p, 'directory contains no ELF file'));
-        for (const f of found) add(f, arg);
+        for (const f of found) add(f.path, arg, f.real);
         continue;
       }
       const bad = describeNonRegular(st);

@@ -607,17 +607,49 @@ function candidatesOf(cache: LdCache, name: string): LdCacheEntry[] {
  * ISA-compatible, else the first entry with acceptable flags and legacy hwcap bits. ld.so consults the
  * cache only for names without a slash, after RPATH, LD_LIBRARY_PATH and RUNPATH; that is the caller's rule.
  */
-export function lookupLdCache(cache: LdCache, soname: string, target: LdCacheTarget, options: LookupLdCacheOptions = {}): LdCacheLookup {
+/** What a lookup derives from the target alone: computed once per target, not once per name. */
+interface LookupRules {
+  rule: CacheFlagsRule;
+  accepted: Set<number>;
+  isa1: number | null;
+  legacy: LegacyHwcapRule;
+  exclude: bigint;
+  unsignedChar: boolean;
+}
+
+const defaultRules = new WeakMap<LdCacheTarget, LookupRules>();
+const entryNameBytes = new WeakMap<LdCache, (Buffer | undefined)[]>();
+
+function lookupRules(target: LdCacheTarget, options: LookupLdCacheOptions): LookupRules {
+  const plain = options.flags === undefined && options.isa1 === undefined && options.legacyHwcap === undefined;
+  const known = plain ? defaultRules.get(target) : undefined;
+  if (known) return known;
   const rule = options.flags ?? expectedCacheFlags(target.elfClass, target.machine, abiVariantOf(target));
-  const accepted = new Set(rule.accepted);
-  const isa1 = options.isa1 === undefined ? (isX86(target) ? x86Isa1(target) : null) : options.isa1;
   const legacy = options.legacyHwcap ?? legacyHwcapRule(target);
-  const exclude = ~(legacy.hwcap | legacy.platformMask | HWCAP_TLS) & U64_MASK;
-  const unsignedChar = unsignedCharOf(target.machine);
+  const rules: LookupRules = {
+    rule,
+    accepted: new Set(rule.accepted),
+    isa1: options.isa1 === undefined ? (isX86(target) ? x86Isa1(target) : null) : options.isa1,
+    legacy,
+    exclude: ~(legacy.hwcap | legacy.platformMask | HWCAP_TLS) & U64_MASK,
+    unsignedChar: unsignedCharOf(target.machine),
+  };
+  if (plain) defaultRules.set(target, rules);
+  return rules;
+}
+
+export function lookupLdCache(cache: LdCache, soname: string, target: LdCacheTarget, options: LookupLdCacheOptions = {}): LdCacheLookup {
+  const { rule, accepted, isa1, legacy, exclude, unsignedChar } = lookupRules(target, options);
   const isNew = cache.format !== 'old';
   const name = Buffer.from(soname, 'utf8');
   const entries = cache.entries;
-  const cmpAt = (i: number): number => libcmpBytes(name, Buffer.from(entries[i]?.name ?? '', 'utf8'), unsignedChar);
+  let names = entryNameBytes.get(cache);
+  if (!names) {
+    names = new Array<Buffer | undefined>(entries.length);
+    entryNameBytes.set(cache, names);
+  }
+  const nameAt = (i: number): Buffer => (names[i] ??= Buffer.from(entries[i]?.name ?? '', 'utf8'));
+  const cmpAt = (i: number): number => libcmpBytes(name, nameAt(i), unsignedChar);
   let priorities: number[] | undefined;
   const priorityOf = (e: LdCacheEntry): number => {
     priorities ??= hwcapsPriorities(cache.hwcapsNames, target.hwcaps);

@@ -278,6 +278,8 @@ export class Resolver {
         ? (mainInfo.mode & (S_ISUID_BIT | S_ISGID_BIT)) !== 0
         : this.options.secure;
     const rc: RootClosure = { path: abs, kind: mainInfo.kind, objects: [], loaders: new Map(), missing: [], edges: [] };
+    // --list needs the objects only: no edges to build and throw away for each of thousands of inputs.
+    const full = this.options.detail !== 'objects';
     const main: LoadedObject = {
       path: abs,
       names: new Set([abs]),
@@ -287,7 +289,8 @@ export class Resolver {
       // dl-origin.c: the executable's origin is the directory of its real path (/proc/self/exe).
       origin: () => path.posix.dirname(this.root.realpath(abs) ?? abs),
     };
-    const loaded: LoadedObject[] = [main];
+    const loaded: Namespace = { objects: [], byName: new Map() };
+    addToNamespace(loaded, main);
     this.record(graph, rc, main, { kind: 'input' }, undefined, [], [], undefined, []);
     // A static executable, or a static PIE (PT_DYNAMIC for its own relocation, no PT_INTERP): no loader.
     if (!mainInfo.dynamic || mainInfo.kind === 'static-pie') return rc;
@@ -305,12 +308,12 @@ export class Resolver {
         isMain: false,
         origin: () => path.posix.dirname(interpPath),
       };
-      loaded.push(obj);
+      addToNamespace(loaded, obj);
       this.record(graph, rc, obj, { kind: 'interpreter' }, main, [], [], undefined, []);
-      rc.edges.push({ from: abs, name: interpPath, to: interpPath, via: { kind: 'interpreter' } });
+      if (full) rc.edges.push({ from: abs, name: interpPath, to: interpPath, via: { kind: 'interpreter' } });
     } else {
       rc.missing.push({ name: interpPath, neededBy: [abs], reason: interp.reason, detail: interp.detail, tried: [], rejected: [] });
-      rc.edges.push({ from: abs, name: interpPath, to: undefined, via: { kind: 'interpreter' } });
+      if (full) rc.edges.push({ from: abs, name: interpPath, to: undefined, via: { kind: 'interpreter' } });
     }
 
     const llp = this.options.ldLibraryPath;
@@ -322,18 +325,20 @@ export class Resolver {
     for (let qi = 0; qi < queue.length; qi++) {
       const requester = queue[qi]!;
       const needed = requester.info.dynamic?.needed ?? [];
-      const deps: { name: string; path: string | undefined }[] = [];
+      // A node's dependencies are the same in every namespace it is met in: recorded the first time.
+      const node = graph.nodes.get(requester.path);
+      const deps: { name: string; path: string | undefined }[] | undefined = node && node.dependencies.length === 0 ? [] : undefined;
       for (const name of needed) {
         const result = this.mapObject(name, requester, loaded, target, secure, llpDirs);
         if (result.kind === 'reused') {
-          deps.push({ name, path: result.object.path });
-          rc.edges.push({ from: requester.path, name, to: result.object.path, via: { kind: 'reused' } });
+          deps?.push({ name, path: result.object.path });
+          if (full) rc.edges.push({ from: requester.path, name, to: result.object.path, via: { kind: 'reused' } });
           this.addNeededBy(graph, result.object.path, requester.path);
           continue;
         }
         if (result.kind === 'missing') {
-          deps.push({ name, path: undefined });
-          rc.edges.push({ from: requester.path, name, to: undefined, via: { kind: 'path' } });
+          deps?.push({ name, path: undefined });
+          if (full) rc.edges.push({ from: requester.path, name, to: undefined, via: { kind: 'path' } });
           const prev = rc.missing.find((m) => m.name === name && m.reason === result.missing.reason);
           if (prev) {
             if (!prev.neededBy.includes(requester.path)) prev.neededBy.push(requester.path);
@@ -341,10 +346,10 @@ export class Resolver {
           continue;
         }
         const obj = result.object;
-        loaded.push(obj);
+        addToNamespace(loaded, obj);
         queue.push(obj);
-        deps.push({ name, path: obj.path });
-        rc.edges.push({ from: requester.path, name, to: obj.path, via: result.via });
+        deps?.push({ name, path: obj.path });
+        if (full) rc.edges.push({ from: requester.path, name, to: obj.path, via: result.via });
         this.record(graph, rc, obj, result.via, requester, result.tried, result.rejected, result.hwcapsSubdir, result.variants);
       }
       for (const group of this.dlopenGroups(requester.info)) {
@@ -361,7 +366,7 @@ export class Resolver {
             rc.edges.push({ from: requester.path, name, to: result.object.path, via: { kind: 'reused' }, dlopen: true });
             break;
           }
-          loaded.push(result.object);
+          addToNamespace(loaded, result.object);
           queue.push(result.object);
           rc.edges.push({ from: requester.path, name, to: result.object.path, via: result.via, dlopen: true });
           this.record(graph, rc, result.object, result.via, requester, result.tried, result.rejected, result.hwcapsSubdir, result.variants);
@@ -372,8 +377,7 @@ export class Resolver {
           rc.missing.push({ ...lastMissing, name: group.join('|'), detail: 'declared in .note.dlopen' });
         }
       }
-      const node = graph.nodes.get(requester.path);
-      if (node && node.dependencies.length === 0) node.dependencies = deps;
+      if (node && deps) node.dependencies = deps;
     }
     return rc;
   }
@@ -476,25 +480,24 @@ export class Resolver {
   private mapObject(
     name: string,
     requester: LoadedObject,
-    loaded: LoadedObject[],
+    loaded: Namespace,
     target: LoaderTarget,
     secure: boolean,
     llpDirs: string[],
   ): MapResult {
     // dl-deps.c expand_dst: a DT_NEEDED name has its DSTs replaced (the requester's $ORIGIN) before
     // anything else, and a DST in a setuid program is fatal.
-    const expanded = expandDst(name, this.dstContext(requester, target, false)) ?? name;
+    const expanded = name.includes('$') ? (expandDst(name, this.dstContext(requester, target, false)) ?? name) : name;
     if (expanded !== name && secure) {
       return { kind: 'missing', missing: { name, neededBy: [requester.path], reason: 'invalid', detail: 'DST not allowed in SUID/SGID programs', tried: [], rejected: [] } };
     }
     name = expanded;
-    // _dl_name_match_p: a loaded object answers to the names it was requested as and to its SONAME.
-    for (const obj of loaded) {
-      if (obj.names.has(name) || obj.path === name) return { kind: 'reused', object: obj };
-      if (obj.info.dynamic?.soname === name) {
-        obj.names.add(name);
-        return { kind: 'reused', object: obj };
-      }
+    // _dl_name_match_p: a loaded object answers to the names it was requested as, its path and its
+    // SONAME; the first in load order wins, which the namespace's map keeps (first registration wins).
+    const known = loaded.byName.get(name);
+    if (known) {
+      known.names.add(name);
+      return { kind: 'reused', object: known };
     }
     const tried: TriedDirectory[] = [];
     const rejected: RejectedCandidate[] = [];
@@ -545,9 +548,10 @@ export class Resolver {
     if (!found) return { kind: 'missing', missing: { name, neededBy: [requester.path], reason: 'not-found', tried, rejected } };
 
     // _dl_map_object_from_fd: the same file (device and inode) already loaded under another name is reused.
-    for (const obj of loaded) {
+    for (const obj of loaded.objects) {
       if (obj.info.dev === found.info.dev && obj.info.ino === found.info.ino) {
         obj.names.add(name);
+        registerName(loaded, name, obj);
         return { kind: 'reused', object: obj };
       }
     }
@@ -670,6 +674,25 @@ export class Resolver {
     if (this.root.hasEntry(dir, name) && `${dir}/${name}` !== chosen) out.push(`${dir}/${name}`);
     return out;
   }
+}
+
+/** One input's link map: the objects in load order and every name each answers to. */
+interface Namespace {
+  objects: LoadedObject[];
+  /** Requested names, paths and SONAMEs, each to the first object (in load order) answering to it. */
+  byName: Map<string, LoadedObject>;
+}
+
+function registerName(ns: Namespace, name: string, obj: LoadedObject): void {
+  if (!ns.byName.has(name)) ns.byName.set(name, obj);
+}
+
+function addToNamespace(ns: Namespace, obj: LoadedObject): void {
+  ns.objects.push(obj);
+  registerName(ns, obj.path, obj);
+  for (const n of obj.names) registerName(ns, n, obj);
+  const soname = obj.info.dynamic?.soname;
+  if (soname !== undefined) registerName(ns, soname, obj);
 }
 
 type MapResult =
