@@ -41,19 +41,35 @@ export interface TraceEntry {
   stat: fs.Stats;
 }
 
+export interface SysRootOptions {
+  /**
+   * Keep the in-root path of everything consulted (files opened or read, directories listed, every
+   * component of every path resolved), so a caller can tell later whether any of it changed (a jail's
+   * plan cache). Links are then resolved by the component walk, which sees each link on the way.
+   */
+  recordAccess?: boolean;
+}
+
 export class SysRoot {
   /** The root as a normalized absolute host path ("/" for the host). */
   readonly root: string;
   readonly isHost: boolean;
+  private readonly consulted: Set<string> | undefined;
   private readonly dirCache = new Map<string, ReadonlySet<string> | null>();
   /** listDir results by the path exactly as asked (no normalisation on the hot path). */
   private readonly listCache = new Map<string, ReadonlySet<string> | null>();
   private readonly realCache = new Map<string, string | null>();
 
-  constructor(root = '/') {
+  constructor(root = '/', options: SysRootOptions = {}) {
     const abs = path.resolve(root);
     this.root = abs;
     this.isHost = abs === '/';
+    if (options.recordAccess) this.consulted = new Set();
+  }
+
+  /** With `recordAccess`: the in-root paths consulted so far (sorted); otherwise empty. */
+  consultedPaths(): string[] {
+    return this.consulted ? [...this.consulted].sort() : [];
   }
 
   /** The host path of an in-root path, joined lexically (no link resolution). */
@@ -88,7 +104,7 @@ export class SysRoot {
     const cached = this.realCache.get(key);
     if (cached !== undefined) return cached ?? undefined;
     let real: string | undefined;
-    if (this.isHost) {
+    if (this.isHost && !this.consulted) {
       try {
         real = fs.realpathSync.native(key);
       } catch (err) {
@@ -126,6 +142,7 @@ export class SysRoot {
 
   /** lstat() of the entry itself (its parent resolved inside the root); undefined when missing. */
   lstat(p: string): fs.Stats | undefined {
+    this.consulted?.add(p);
     const rp = this.realParent(p);
     if (rp === undefined) return undefined;
     try {
@@ -137,6 +154,7 @@ export class SysRoot {
 
   /** The names in a directory (cached), or undefined when it is not a readable directory. */
   listDir(p: string): ReadonlySet<string> | undefined {
+    this.consulted?.add(p);
     const hit = this.listCache.get(p);
     if (hit !== undefined) return hit ?? undefined;
     const names = this.listDirUncached(p);
@@ -197,6 +215,11 @@ export class SysRoot {
   /** Opens a file for ELF reading; errors name the in-root path. */
   open(p: string): ByteSource {
     // On the host the kernel's own lookup is the right one; a sysroot needs the in-root walk.
+    if (this.consulted) {
+      this.consulted.add(p);
+      // Every link on the way is part of what was read.
+      this.realpath(p);
+    }
     if (this.isHost) return ByteSource.open(p, p);
     const real = this.realpath(p);
     if (real === undefined) {
@@ -255,6 +278,7 @@ export class SysRoot {
         continue;
       }
       const inRoot = '/' + [...done, comp].join('/');
+      this.consulted?.add(inRoot);
       const host = this.hostPath(inRoot);
       let st: fs.Stats;
       try {
