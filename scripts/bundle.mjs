@@ -24,7 +24,8 @@ await build({
   target: 'node20',
   minify: true,
   sourcemap: 'linked',
-  define: { 'process.env.ELFCOPY_BUNDLED_VERSION': JSON.stringify(version) },
+  // A build id for plan-cache keys (packages/cli/src/build-id.ts): a plan made by another build is never reused.
+  define: { 'process.env.ELFCOPY_BUNDLED_VERSION': JSON.stringify(version), 'process.env.ELFCOPY_BUILD_ID': JSON.stringify(`${version}+${Date.now().toString(36)}`) },
   logLevel: 'warning',
   // import.meta is only read on the tsc build's path (version, profiles dir); the bundle defines or requires instead.
   logOverride: { 'empty-import-meta': 'silent' },

@@ -3,13 +3,20 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   applyPlan,
+  hostSignatures,
+  planCacheKey,
   planCopyWithProfiles,
+  reusablePlan,
+  savePlanCache,
   traceCommand,
   writeJailLdCache,
+  type ApplyResult,
+  type CachedPlan,
   type PlanOptions,
   type PlanStep,
   type ProfilePlan,
 } from '@elfcopy/jail-copy';
+import { buildId } from './build-id.js';
 import { EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK } from './exit-codes.js';
 import { progressBar } from './progress.js';
 import { describeError, type Reporter } from './report.js';
@@ -110,19 +117,41 @@ export async function runCopy(paths: string[], opts: CopyCliOptions, report: Rep
     extraElf.push(...t.objects.map((o) => ({ path: o, reason: `loaded at run time by ${opts.trace}` })));
   }
   const profiles = opts.with === undefined ? [] : opts.with.split(',').map((s) => s.trim()).filter(Boolean);
+  const gconvCharsets = opts.gconvCharsets ? opts.gconvCharsets.split(',') : undefined;
+  // A re-run with the same arguments over an unchanged host and jail reuses the last plan (plan-cache.ts).
+  // Not for what must look at contents or outside the plan: --checksum, --trace, --ldcache, --dry-run.
+  const cacheable = !opts.dryRun && !opts.checksum && opts.trace === undefined && !opts.ldcache;
+  const key = planCacheKey({
+    build: buildId(),
+    cwd: process.cwd(),
+    user: [process.geteuid?.(), process.getegid?.()],
+    paths,
+    planOptions,
+    extraFiles,
+    profiles,
+    gconvCharsets,
+    prune: Boolean(opts.prune),
+  });
+  const reused = cacheable ? reusablePlan(jail, key) : undefined;
+  if (reused) {
+    report.verbose('plan reused: nothing it was computed from changed, and the jail is as the last run left it');
+    const code = reportPlan(reused, report);
+    return finishCopy(reused, unchangedResult(jail, reused.steps), code, true, opts, report, stdout);
+  }
   const plan: ProfilePlan = planCopyWithProfiles(paths, jail, {
     ...planOptions,
     extraElf,
     extraFiles,
     profiles,
-    ...(opts.gconvCharsets ? { gconvCharsets: opts.gconvCharsets.split(',') } : {}),
+    ...(gconvCharsets ? { gconvCharsets } : {}),
+    ...(cacheable ? { recordAccess: true } : {}),
   });
+  const hostState = cacheable && plan.consulted ? hostSignatures(plan.consulted, plan.consultedListings ?? [], jail) : undefined;
   if (profiles.length) report.verbose(`profiles: ${plan.profiles.join(', ') || 'none'}`);
 
   for (const e of plan.inputErrors) report.error(describeError(e));
-  for (const m of plan.missing) report.error(`${m.name}: ${m.reason === 'invalid' ? `cannot be loaded: ${m.detail ?? ''}` : 'not found'} (needed by ${m.neededBy.join(', ')})`);
-  for (const w of plan.warnings) report.warn(w);
-  const code = plan.inputErrors.length > 0 ? EXIT_BAD_INPUT : plan.missing.length > 0 ? EXIT_INCOMPLETE : EXIT_OK;
+  const planCode = reportPlan(plan, report);
+  const code = plan.inputErrors.length > 0 ? EXIT_BAD_INPUT : planCode;
   if (plan.inputErrors.length > 0 && plan.steps.every((s) => s.op !== 'copy')) return code;
 
   if (opts.dryRun) {
@@ -138,7 +167,49 @@ export async function runCopy(paths: string[], opts: CopyCliOptions, report: Rep
     const c = await writeJailLdCache(jail, plan.target, libs);
     report.verbose(`ld.so.cache: ${c.entries} entries from ${c.directories.join(', ')}`);
   }
-  if (opts.json) stdout.write(JSON.stringify({ schema: 'elfcopy.copy/1', ...result, missing: plan.missing.map((m) => ({ name: m.name, neededBy: m.neededBy })), warnings: plan.warnings }, null, 2) + '\n');
+  const cached: CachedPlan = {
+    steps: plan.steps,
+    missing: plan.missing.map((m) => ({ name: m.name, neededBy: m.neededBy, reason: m.reason, ...(m.detail !== undefined ? { detail: m.detail } : {}) })),
+    warnings: plan.warnings,
+    profiles: plan.profiles,
+    ...(plan.nss ? { nss: plan.nss } : {}),
+  };
+  if (hostState && plan.consulted && code !== EXIT_BAD_INPUT) await savePlanCache(jail, key, cached, hostState, plan.consulted);
+  return finishCopy(cached, result, code, false, opts, report, stdout);
+}
+
+/** Missing libraries and warnings on stderr; the exit code they make (0 complete, 1 incomplete). */
+function reportPlan(plan: Pick<CachedPlan, 'missing' | 'warnings'>, report: Reporter): number {
+  for (const m of plan.missing) report.error(`${m.name}: ${m.reason === 'invalid' ? `cannot be loaded: ${m.detail ?? ''}` : 'not found'} (needed by ${m.neededBy.join(', ')})`);
+  for (const w of plan.warnings) report.warn(w);
+  return plan.missing.length > 0 ? EXIT_INCOMPLETE : EXIT_OK;
+}
+
+/** What applying a plan to a jail that already matches it reports: every entry unchanged. */
+function unchangedResult(jail: string, steps: readonly PlanStep[]): ApplyResult {
+  let real = jail;
+  try {
+    real = fs.realpathSync(jail);
+  } catch {
+    // reported as given
+  }
+  return {
+    jail: real,
+    copied: [],
+    unchanged: steps.filter((s) => s.op !== 'mkdir').length,
+    linked: [],
+    dirsCreated: [],
+    written: [],
+    devices: [],
+    bytesCopied: 0,
+    stripped: steps.flatMap((s) => (s.op === 'copy' && s.strippedBits ? [{ path: s.path, bits: s.strippedBits }] : [])),
+    pruned: [],
+    manifestChanged: false,
+  };
+}
+
+function finishCopy(plan: CachedPlan, result: ApplyResult, code: number, planReused: boolean, opts: CopyCliOptions, report: Reporter, stdout: NodeJS.WritableStream): number {
+  if (opts.json) stdout.write(JSON.stringify({ schema: 'elfcopy.copy/1', ...result, planReused, missing: plan.missing.map((m) => ({ name: m.name, neededBy: m.neededBy })), warnings: plan.warnings }, null, 2) + '\n');
   for (const s of result.stripped) report.verbose(`${s.path}: setuid/setgid bits removed`);
   report.info(
     `elfcopy: ${result.copied.length} files copied (${(result.bytesCopied / 1048576).toFixed(1)} MiB), ${result.linked.length} links made, ${result.dirsCreated.length} directories created, ${result.unchanged} unchanged${result.stripped.length ? `, ${result.stripped.length} setuid/setgid stripped` : ''}${result.pruned.length ? `, ${result.pruned.length} pruned` : ''}`,

@@ -54,7 +54,8 @@ export class SysRoot {
   /** The root as a normalized absolute host path ("/" for the host). */
   readonly root: string;
   readonly isHost: boolean;
-  private readonly consulted: Set<string> | undefined;
+  /** In-root path → whether its listing was read ('listed') or it was only looked up ('seen'). */
+  private readonly consulted: Map<string, 'listed' | 'seen'> | undefined;
   private readonly dirCache = new Map<string, ReadonlySet<string> | null>();
   /** listDir results by the path exactly as asked (no normalisation on the hot path). */
   private readonly listCache = new Map<string, ReadonlySet<string> | null>();
@@ -64,12 +65,20 @@ export class SysRoot {
     const abs = path.resolve(root);
     this.root = abs;
     this.isHost = abs === '/';
-    if (options.recordAccess) this.consulted = new Set();
+    if (options.recordAccess) this.consulted = new Map();
   }
 
-  /** With `recordAccess`: the in-root paths consulted so far (sorted); otherwise empty. */
-  consultedPaths(): string[] {
-    return this.consulted ? [...this.consulted].sort() : [];
+  /**
+   * With `recordAccess`: the in-root paths consulted so far (sorted), each with whether its directory
+   * listing was read (a new entry there could change a result) or it was only looked up; else empty.
+   */
+  consultedPaths(): { path: string; listed: boolean }[] {
+    if (!this.consulted) return [];
+    return [...this.consulted].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([p, how]) => ({ path: p, listed: how === 'listed' }));
+  }
+
+  private see(p: string): void {
+    if (this.consulted && !this.consulted.has(p)) this.consulted.set(p, 'seen');
   }
 
   /** The host path of an in-root path, joined lexically (no link resolution). */
@@ -142,7 +151,7 @@ export class SysRoot {
 
   /** lstat() of the entry itself (its parent resolved inside the root); undefined when missing. */
   lstat(p: string): fs.Stats | undefined {
-    this.consulted?.add(p);
+    this.see(p);
     const rp = this.realParent(p);
     if (rp === undefined) return undefined;
     try {
@@ -154,7 +163,7 @@ export class SysRoot {
 
   /** The names in a directory (cached), or undefined when it is not a readable directory. */
   listDir(p: string): ReadonlySet<string> | undefined {
-    this.consulted?.add(p);
+    this.consulted?.set(p, 'listed');
     const hit = this.listCache.get(p);
     if (hit !== undefined) return hit ?? undefined;
     const names = this.listDirUncached(p);
@@ -165,6 +174,7 @@ export class SysRoot {
   private listDirUncached(p: string): ReadonlySet<string> | undefined {
     const real = this.realpath(p);
     if (real === undefined) return undefined;
+    this.consulted?.set(real, 'listed');
     const cached = this.dirCache.get(real);
     if (cached !== undefined) return cached ?? undefined;
     let names: ReadonlySet<string> | null;
@@ -216,7 +226,7 @@ export class SysRoot {
   open(p: string): ByteSource {
     // On the host the kernel's own lookup is the right one; a sysroot needs the in-root walk.
     if (this.consulted) {
-      this.consulted.add(p);
+      this.see(p);
       // Every link on the way is part of what was read.
       this.realpath(p);
     }
@@ -278,7 +288,7 @@ export class SysRoot {
         continue;
       }
       const inRoot = '/' + [...done, comp].join('/');
-      this.consulted?.add(inRoot);
+      this.see(inRoot);
       const host = this.hostPath(inRoot);
       let st: fs.Stats;
       try {

@@ -203,7 +203,7 @@ function mergeEntries(old: readonly ManifestEntry[], now: readonly ManifestEntry
  * O_NOFOLLOW: a path re-walked from the host's root could be redirected between check and read.
  * Undefined when it (or a parent) is not there.
  */
-function readJailText(jail: Jail, p: string, trustLink?: (l: string, t: string) => boolean): string | undefined {
+export function readJailText(jail: Jail, p: string, trustLink?: (l: string, t: string) => boolean): string | undefined {
   const parent = jail.openParentIfThere(p, trustLink ? { trustLink } : {});
   if (!parent) return undefined;
   try {

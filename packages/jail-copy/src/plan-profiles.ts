@@ -3,9 +3,10 @@
  * whose closures may call for more profiles (php brings imagick.so, which brings libMagickCore, which
  * calls for the imagemagick profile) — so selection runs to a fixed point.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { planCopy, resolverFor, type CopyPlan, type PlanOptions } from './plan.js';
-import { expandProfiles, loadProfiles, selectProfiles, type Profile, type ProfileContext } from './profiles.js';
+import { expandProfiles, loadProfiles, profilesDir, selectProfiles, type Profile, type ProfileContext } from './profiles.js';
 
 export interface ProfilePlanOptions extends PlanOptions {
   /** Profile names, or 'auto'. */
@@ -18,6 +19,12 @@ export interface ProfilePlan extends CopyPlan {
 }
 
 const MAX_ROUNDS = 4;
+
+/** The profiles directory and its definitions, as host paths. */
+function profileFiles(): string[] {
+  const dir = profilesDir();
+  return [dir, ...fs.readdirSync(dir).filter((n) => n.endsWith('.json')).map((n) => path.join(dir, n))];
+}
 
 export function planCopyWithProfiles(paths: readonly string[], jail: string, options: ProfilePlanOptions = {}): ProfilePlan {
   const { profiles: names = [], gconvCharsets, ...planOptions } = options;
@@ -44,6 +51,12 @@ export function planCopyWithProfiles(paths: readonly string[], jail: string, opt
       extraFiles: [...(planOptions.extraFiles ?? []), ...sel.files],
     }, resolver);
     plan.warnings.push(...sel.warnings);
+  }
+  // The profile definitions decide the plan too.
+  if (plan.consulted) {
+    const files = profileFiles();
+    plan.consulted = [...new Set([...plan.consulted, ...files])].sort();
+    plan.consultedListings = [...new Set([...(plan.consultedListings ?? []), files[0]!])].sort();
   }
   return { ...plan, profiles: chosen.map((p) => p.name) };
 }

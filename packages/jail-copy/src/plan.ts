@@ -72,6 +72,10 @@ export interface CopyPlan {
   triplet?: string;
   /** Class, machine and byte order of the first input (what a jail ld.so.cache is written for). */
   target?: { elfClass: 32 | 64; machine: number; byteOrder: 'little' | 'big' };
+  /** With `recordAccess`: every host path the plan was computed from (see plan-cache.ts). */
+  consulted?: string[];
+  /** Those of them whose directory listing was read: their content, not only their identity, counts. */
+  consultedListings?: string[];
 }
 
 export interface PlanOptions {
@@ -99,6 +103,8 @@ export interface PlanOptions {
   ldConf?: boolean;
   /** The caller will write the jail's own ld.so.cache (--ldcache): no warning about cache-only libraries. */
   writesLdCache?: boolean;
+  /** Record every host path the plan reads (CopyPlan.consulted), so a later run can reuse the plan. */
+  recordAccess?: boolean;
 }
 
 const SETID = 0o6000;
@@ -181,6 +187,30 @@ function definesVersion(root: SysRoot, p: string, version: string): boolean {
   }
 }
 
+/** The files readNsswitch looks at, in order (host paths): whichever exists decides. */
+function nsswitchCandidates(root: SysRoot, jail: string, options: PlanOptions): string[] {
+  if (options.nsswitch !== undefined) return [path.resolve(options.nsswitch)];
+  return [path.join(jail, 'etc/nsswitch.conf'), ...['/etc', '/etc/nsswitch.conf'].map((p) => root.hostPath(p))];
+}
+
+/**
+ * Host paths of the in-root paths `root` consulted and of every directory above them up to the root
+ * (not above it: the root's own path is the caller's, and its directory is part of the list), and of
+ * the directories among them whose listing was read.
+ */
+function consultedInRoot(root: SysRoot): { paths: string[]; listings: string[] } {
+  const out = new Set<string>();
+  const listings: string[] = [];
+  for (const c of root.consultedPaths()) {
+    if (c.listed) listings.push(root.hostPath(c.path));
+    for (let cur = path.posix.normalize(c.path); !out.has(cur); cur = path.posix.dirname(cur)) {
+      out.add(cur);
+      if (cur === '/') break;
+    }
+  }
+  return { paths: [...out].map((p) => root.hostPath(p)), listings };
+}
+
 /** Reads the nsswitch.conf that will govern the jail. */
 function readNsswitch(root: SysRoot, jail: string, options: PlanOptions): { entries: NssEntry[]; source: string } {
   const hostView = new SysRoot('/');
@@ -220,6 +250,7 @@ export function resolverFor(options: PlanOptions): Resolver {
   if (options.hwcaps !== undefined) resolveOptions.target = { hwcaps: options.hwcaps };
   if (options.dlopen) resolveOptions.dlopen = options.dlopen;
   if (options.ldConf) resolveOptions.ldConf = true;
+  if (options.recordAccess) resolveOptions.root = new SysRoot(options.root ?? '/', { recordAccess: true });
   return new Resolver(resolveOptions);
 }
 
@@ -294,5 +325,11 @@ export function planCopy(inputs: readonly string[], jail: string, options: PlanO
   // The jail's own root directory is the jail: never recreate or chmod it.
   steps.byPath.delete('/');
   plan.steps = steps.ordered();
+  if (options.recordAccess) {
+    const nss = libc && options.nss !== false ? nsswitchCandidates(root, jail, options) : [];
+    const inRoot = consultedInRoot(root);
+    plan.consulted = [...new Set([...inRoot.paths, ...nss])].sort();
+    plan.consultedListings = [...new Set(inRoot.listings)].sort();
+  }
   return plan;
 }

@@ -8,7 +8,8 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Manifest } from '../../src/index.js';
+import { PLAN_CACHE_PATH, type Manifest } from '../../src/index.js';
+import { MANIFEST_DIR } from '../../src/manifest.js';
 
 export { ELFCOPY, elfcopy } from '../../../cli/test/helpers.js';
 
@@ -70,7 +71,9 @@ export function walkTree(root: string): TreeEntry[] {
 
 /** Names, types, modes, owners, sizes, mtimes and link targets: what "nothing changed" compares. */
 export function snapshot(root: string): string[] {
-  return walkTree(root).map((e) => `${e.path} ${e.type} ${e.stat.mode.toString(8)} ${e.stat.uid}:${e.stat.gid} ${e.stat.size} ${e.stat.mtimeMs} ${e.stat.ino} ${e.target ?? ''}`);
+  // Not the plan cache (and so not its directory's mtime): a run that finds the jail changed by
+  // something else (a daemon that ran in it) records its new state there, and nothing else.
+  return walkTree(root).filter((e) => e.path !== PLAN_CACHE_PATH && e.path !== MANIFEST_DIR).map((e) => `${e.path} ${e.type} ${e.stat.mode.toString(8)} ${e.stat.uid}:${e.stat.gid} ${e.stat.size} ${e.stat.mtimeMs} ${e.stat.ino} ${e.target ?? ''}`);
 }
 
 /**
@@ -78,7 +81,8 @@ export function snapshot(root: string): string[] {
  * built the same way compare equal, however they got there.
  */
 export function contentTree(root: string): string[] {
-  return walkTree(root).map((e) => {
+  // The plan cache records inodes and times: two jails built alike differ there by nature.
+  return walkTree(root).filter((e) => e.path !== PLAN_CACHE_PATH).map((e) => {
     const what = e.type === 'file' ? sha256File(path.join(root, e.path)) : e.type === 'symlink' ? `-> ${e.target ?? ''}` : '';
     return `${e.path} ${e.type} ${(e.stat.mode & 0o7777).toString(8)} ${e.stat.uid}:${e.stat.gid} ${what}`;
   });
