@@ -9,7 +9,11 @@ import { fileURLToPath } from 'node:url';
 export function buildId(): string {
   const defined = process.env.ELFCOPY_BUILD_ID;
   if (defined) return defined;
-  const self = fileURLToPath(import.meta.url);
-  const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  // import.meta.url is empty in a bundle made without the define: then the process's own start time
+  // makes every run a new build (no plan is ever reused), which is slow but never wrong.
+  const url = import.meta.url as string | undefined;
+  if (!url) return `unknown+${process.pid}+${Date.now()}`;
+  const self = fileURLToPath(url);
+  const { version } = JSON.parse(readFileSync(new URL('../package.json', url), 'utf8')) as { version: string };
   return `${version}+${statSync(self).mtimeMs}`;
 }

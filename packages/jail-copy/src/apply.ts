@@ -13,6 +13,7 @@ import { SysRoot } from '@elfcopy/elf-deps';
 import { JailConflictError } from './errors.js';
 import { StagingDirs, cleanupTemps, ensureDir, hasMeta, isUpToDate, removeEntry, symlinkAtomic, writeFileAtomic, type FileMeta } from './fileops.js';
 import { Jail } from './inroot.js';
+import { Sha256Worker } from './hash-worker.js';
 import { MANIFEST_DIR, MANIFEST_PATH, emptyManifest, parseManifest, serializeManifest, type Manifest, type ManifestEntry } from './manifest.js';
 import type { PlanStep } from './plan.js';
 
@@ -49,22 +50,6 @@ export interface ApplyResult {
   manifestChanged: boolean;
 }
 
-const HASH_CHUNK = 1 << 20;
-let hashBuffer: Buffer | undefined;
-
-/** sha256 with plain reads into one reused 1 MiB buffer (streams cost more in GC than the hash itself). */
-function sha256Of(file: string): string {
-  hashBuffer ??= Buffer.allocUnsafe(HASH_CHUNK);
-  const h = createHash('sha256');
-  const fd = fs.openSync(file, 'r');
-  try {
-    let n: number;
-    while ((n = fs.readSync(fd, hashBuffer, 0, HASH_CHUNK, null)) > 0) h.update(hashBuffer.subarray(0, n));
-  } finally {
-    fs.closeSync(fd);
-  }
-  return h.digest('hex');
-}
 
 export async function applyPlan(steps: readonly PlanStep[], jailDir: string, options: ApplyOptions = {}): Promise<ApplyResult> {
   const jail = Jail.open(jailDir);
@@ -102,17 +87,34 @@ export async function applyPlan(steps: readonly PlanStep[], jailDir: string, opt
   const limit = pLimit(Math.max(1, options.jobs ?? 4));
   const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'elfcopy-write-'));
   const staging = new StagingDirs();
+  // Every source the manifest does not already know is sent to the hashing thread now, so it hashes
+  // while this thread walks the jail and libuv's threads copy.
+  const hasher = new Sha256Worker();
+  const knownSha = (step: Extract<PlanStep, { op: 'copy' }>): string | undefined => {
+    const prev = oldByPath.get(step.path);
+    return prev?.sha256 && prev.size === step.size && prev.mtimeMs === step.mtimeMs ? prev.sha256 : undefined;
+  };
+  const hashes = new Map<string, Promise<string>>();
+  const hashOf = (source: string): Promise<string> => {
+    let h = hashes.get(source);
+    if (!h) {
+      h = hasher.hash(source);
+      // Awaited where it is used; a failure there is the error, not an unhandled rejection here.
+      h.catch(() => undefined);
+      hashes.set(source, h);
+    }
+    return h;
+  };
+  for (const step of steps) if (step.op === 'copy' && knownSha(step) === undefined) hashOf(step.source);
+  const shaFills: Promise<void>[] = [];
   try {
     await Promise.all(
       steps.map((step) =>
         limit(async () => {
           if (step.op === 'copy') {
-            const prev = oldByPath.get(step.path);
             const meta = { mode: step.mode, uid: step.uid, gid: step.gid };
             const upToDate = await isUpToDate(jail, step.path, step.source, { checksum: Boolean(options.checksum), trustLink, meta });
-            let sha: string;
-            if (upToDate && prev?.sha256 && prev.size === step.size && prev.mtimeMs === step.mtimeMs) sha = prev.sha256;
-            else sha = sha256Of(step.source);
+            const known = upToDate ? knownSha(step) : undefined;
             if (upToDate) result.unchanged++;
             else {
               await writeFileAtomic(jail, step.path, step.source, { mode: step.mode, uid: step.uid, gid: step.gid, stripSetuid: step.strippedBits !== 0, trustLink, staging });
@@ -120,7 +122,10 @@ export async function applyPlan(steps: readonly PlanStep[], jailDir: string, opt
               result.bytesCopied += step.size;
             }
             if (step.strippedBits) result.stripped.push({ path: step.path, bits: step.strippedBits });
-            entries.push({ path: step.path, kind: 'file', source: step.source, sha256: sha, size: step.size, mtimeMs: step.mtimeMs, mode: step.mode, reasons: step.reasons });
+            // The slot is not held waiting for the hash: it is filled in once every copy is done.
+            const entry: ManifestEntry = { path: step.path, kind: 'file', source: step.source, sha256: known ?? '', size: step.size, mtimeMs: step.mtimeMs, mode: step.mode, reasons: step.reasons };
+            entries.push(entry);
+            if (known === undefined) shaFills.push(hashOf(step.source).then((sha) => void (entry.sha256 = sha)));
             tick();
           } else if (step.op === 'write') {
             const tmp = path.join(tmpDir, String(Math.random()).slice(2));
@@ -137,9 +142,11 @@ export async function applyPlan(steps: readonly PlanStep[], jailDir: string, opt
         }),
       ),
     );
+    await Promise.all(shaFills);
   } finally {
     staging.cleanup();
     fs.rmSync(tmpDir, { recursive: true, force: true });
+    await hasher.close();
   }
   // What a killed earlier run left behind (.elfcopy-tmp-* entries) goes now: every step stages beside
   // its target, directories included, and so does the manifest.
