@@ -60,6 +60,10 @@ export class SysRoot {
   /** listDir results by the path exactly as asked (no normalisation on the hot path). */
   private readonly listCache = new Map<string, ReadonlySet<string> | null>();
   private readonly realCache = new Map<string, string | null>();
+  /** lstat of each in-root path the component walk met (null: not there), for the life of the view. */
+  private readonly lstatCache = new Map<string, fs.Stats | null>();
+  /** readlink of each link the walk met. */
+  private readonly linkCache = new Map<string, string>();
 
   constructor(root = '/', options: SysRootOptions = {}) {
     const abs = path.resolve(root);
@@ -290,15 +294,24 @@ export class SysRoot {
       const inRoot = '/' + [...done, comp].join('/');
       this.see(inRoot);
       const host = this.hostPath(inRoot);
-      let st: fs.Stats;
-      try {
-        st = fs.lstatSync(host);
-      } catch {
-        return undefined;
+      // Cached like the listings: a plan walks /usr/lib/x86_64-linux-gnu once, not once per library.
+      let st = this.lstatCache.get(inRoot);
+      if (st === undefined) {
+        try {
+          st = fs.lstatSync(host);
+        } catch {
+          st = null;
+        }
+        this.lstatCache.set(inRoot, st);
       }
+      if (st === null) return undefined;
       if (st.isSymbolicLink() && (followLast || pending.length > 0)) {
         if (++followed > MAX_SYMLINKS) throw new PathResolutionError(p, 'too many levels of symbolic links (a symlink loop)');
-        const target = fs.readlinkSync(host);
+        let target = this.linkCache.get(inRoot);
+        if (target === undefined) {
+          target = fs.readlinkSync(host);
+          this.linkCache.set(inRoot, target);
+        }
         visit?.({ path: inRoot, kind: 'symlink', target, stat: st });
         if (target.startsWith('/')) done.length = 0;
         pending.unshift(...target.split('/').filter((c) => c.length > 0));
