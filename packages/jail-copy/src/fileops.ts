@@ -145,13 +145,15 @@ function refuseNonRegular(source: string, st: fs.Stats): void {
 /**
  * Opens the host file to copy. stat comes first so a device or FIFO is refused before anything opens
  * it (opening a device can act on it; O_NONBLOCK keeps a FIFO swapped in meanwhile from blocking),
- * then the descriptor is checked again: the copy reads this very file.
+ * then the descriptor is checked again: the copy reads this very file. Synchronous, like the other
+ * metadata calls of a copy: each is a few microseconds, a trip through libuv's pool tens (only the
+ * copy itself, which moves the bytes, goes there).
  */
-async function openSource(source: string): Promise<{ handle: fsp.FileHandle; stat: fs.Stats }> {
-  let handle: fsp.FileHandle;
+function openSource(source: string): { fd: number; stat: fs.Stats } {
+  let fd: number;
   try {
-    refuseNonRegular(source, await fsp.stat(source));
-    handle = await fsp.open(source, C.O_RDONLY | C.O_NONBLOCK | C.O_NOCTTY);
+    refuseNonRegular(source, fs.statSync(source));
+    fd = fs.openSync(source, C.O_RDONLY | C.O_NONBLOCK | C.O_NOCTTY);
   } catch (err) {
     if (err instanceof UnreadableFileError) throw err;
     const code = errnoOf(err);
@@ -160,11 +162,11 @@ async function openSource(source: string): Promise<{ handle: fsp.FileHandle; sta
     throw err;
   }
   try {
-    const stat = await handle.stat();
+    const stat = fs.fstatSync(fd);
     refuseNonRegular(source, stat);
-    return { handle, stat };
+    return { fd, stat };
   } catch (err) {
-    await handle.close();
+    fs.closeSync(fd);
     throw err;
   }
 }
@@ -178,7 +180,7 @@ async function openSource(source: string): Promise<{ handle: fsp.FileHandle; sta
  * (ensureDir): a write never makes directories.
  */
 export async function writeFileAtomic(jail: Jail, p: string, source: string, opts: WriteOptions): Promise<WriteResult> {
-  const src = await openSource(source);
+  const src = openSource(source);
   try {
     const { dir, name } = jail.openParent(p, opts);
     try {
@@ -187,42 +189,47 @@ export async function writeFileAtomic(jail: Jail, p: string, source: string, opt
       if (lstatOrUndefined(final)?.isDirectory()) throw conflict();
       const staging = opts.staging ?? new StagingDirs();
       const tmp = staging.get(dir).entry(`f-${randomBytes(6).toString('hex')}`);
+      let renamed = false;
       try {
         // From the descriptor already checked (a magic link to it), when /proc allows.
-        const from = jail.anchored ? `/proc/self/fd/${src.handle.fd}` : source;
+        const from = jail.anchored ? `/proc/self/fd/${src.fd}` : source;
         // EXCL: the name is created, never opened through a link; FICLONE: a reflink where possible.
         await fsp.copyFile(from, tmp, C.COPYFILE_EXCL | C.COPYFILE_FICLONE);
         const strippedBits = opts.stripSetuid === false ? 0 : opts.mode & 0o6000;
         await finishCopy(tmp, { ...opts, mode: opts.mode & ~strippedBits }, src.stat, Boolean(opts.fsync));
         try {
-          await fsp.rename(tmp, final);
+          fs.renameSync(tmp, final);
+          renamed = true;
         } catch (err) {
           throw isDirectoryConflict(err) ? conflict() : err;
         }
         return { strippedBits, size: src.stat.size };
       } finally {
-        await unlinkQuietly(tmp);
+        if (!renamed) await unlinkQuietly(tmp);
         if (staging !== opts.staging) staging.cleanup();
       }
     } finally {
       dir.close();
     }
   } finally {
-    await src.handle.close();
+    fs.closeSync(src.fd);
   }
 }
 
-/** Owner, exact mode (fchmod ignores the umask) and the source's times, through one O_NOFOLLOW descriptor. */
+/**
+ * Owner, exact mode (fchmod ignores the umask) and the source's times, through one O_NOFOLLOW
+ * descriptor; only an fsync goes through libuv's pool.
+ */
 async function finishCopy(tmp: string, meta: FileMeta, source: fs.Stats, sync: boolean): Promise<void> {
-  const fh = await fsp.open(tmp, C.O_RDONLY | C.O_NOFOLLOW);
+  const fd = fs.openSync(tmp, C.O_RDONLY | C.O_NOFOLLOW);
   try {
-    await fh.chown(meta.uid, meta.gid);
-    await fh.chmod(meta.mode);
+    fs.fchownSync(fd, meta.uid, meta.gid);
+    fs.fchmodSync(fd, meta.mode);
     // Seconds as a double keep microseconds (a Date would round to the millisecond).
-    await fh.utimes(source.atimeMs / 1000, source.mtimeMs / 1000);
-    if (sync) await fh.sync();
+    fs.futimesSync(fd, source.atimeMs / 1000, source.mtimeMs / 1000);
+    if (sync) await new Promise<void>((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
   } finally {
-    await fh.close();
+    fs.closeSync(fd);
   }
 }
 
@@ -242,9 +249,9 @@ export async function symlinkAtomic(jail: Jail, p: string, target: string, opts:
     const tmp = dir.entry(tmpBase);
     inFlight.add(tmpBase);
     try {
-      await fsp.symlink(target, tmp);
+      fs.symlinkSync(target, tmp);
       try {
-        await fsp.rename(tmp, final);
+        fs.renameSync(tmp, final);
       } catch (err) {
         await unlinkQuietly(tmp);
         throw isDirectoryConflict(err) ? conflict() : err;
