@@ -14,6 +14,7 @@ import { JailConflictError } from './errors.js';
 import { StagingDirs, cleanupTemps, ensureDir, hasMeta, isUpToDate, removeEntry, symlinkAtomic, writeFileAtomic, type FileMeta } from './fileops.js';
 import { Jail } from './inroot.js';
 import { Sha256Worker } from './hash-worker.js';
+import { readJailText } from './jail-text.js';
 import { MANIFEST_DIR, MANIFEST_PATH, emptyManifest, parseManifest, serializeManifest, type Manifest, type ManifestEntry } from './manifest.js';
 import type { PlanStep } from './plan.js';
 
@@ -203,34 +204,6 @@ function mergeEntries(old: readonly ManifestEntry[], now: readonly ManifestEntry
   const byPath = new Map(old.map((e) => [e.path, e]));
   for (const e of now) byPath.set(e.path, e);
   return [...byPath.values()];
-}
-
-/**
- * A regular file of the jail read through its held parent directory, the final name opened
- * O_NOFOLLOW: a path re-walked from the host's root could be redirected between check and read.
- * Undefined when it (or a parent) is not there.
- */
-export function readJailText(jail: Jail, p: string, trustLink?: (l: string, t: string) => boolean): string | undefined {
-  const parent = jail.openParentIfThere(p, trustLink ? { trustLink } : {});
-  if (!parent) return undefined;
-  try {
-    let fd: number;
-    try {
-      fd = fs.openSync(parent.dir.entry(parent.name), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return undefined;
-      throw new JailConflictError(p, `${p} in the jail cannot be read as a regular file (${code ?? String(err)})`);
-    }
-    try {
-      if (!fs.fstatSync(fd).isFile()) throw new JailConflictError(p, `${p} in the jail is not a regular file`);
-      return fs.readFileSync(fd, 'utf8');
-    } finally {
-      fs.closeSync(fd);
-    }
-  } finally {
-    parent.dir.close();
-  }
 }
 
 function readManifest(jail: Jail): Manifest | undefined {

@@ -19,7 +19,6 @@
  * and a directory swapped for a symlink between the walk and the operation can redirect it: see
  * `Jail.anchored`.
  */
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MAX_SYMLINKS } from '@elfcopy/elf-deps';
@@ -35,7 +34,9 @@ export const TMP_PREFIX = '.elfcopy-tmp-';
 
 /** `.elfcopy-tmp-<pid>-<random>`: the pid lets cleanupTemps spare the temporaries of a live run. */
 export function tmpName(): string {
-  return `${TMP_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}`;
+  // Web Crypto's getRandomValues: loaded when first called, so a run that writes nothing never loads crypto.
+  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(6));
+  return `${TMP_PREFIX}${process.pid}-${Buffer.from(bytes).toString('hex')}`;
 }
 
 /** Says whether a link in the jail that leaves it may be followed (inside the jail) all the same. */

@@ -17,14 +17,12 @@
  * Known limit, as for make and ninja: a file changed within the same ~0.2 µs clock tick as the cache
  * was taken, keeping its size and inode, would go unnoticed.
  */
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { MissingLibrary } from '@elfcopy/elf-deps';
-import { readJailText } from './apply.js';
-import { writeFileAtomic } from './fileops.js';
 import { Jail } from './inroot.js';
+import { readJailText } from './jail-text.js';
 import { MANIFEST_DIR, MANIFEST_PATH } from './manifest.js';
 import type { NssReport, PlanStep } from './plan.js';
 
@@ -50,9 +48,12 @@ interface PlanCacheFile {
   jail: PathSignature[];
 }
 
-/** A stable key for everything besides the file system that decides a plan and its application. */
+/**
+ * A stable key for everything besides the file system that decides a plan and its application: the
+ * material itself as JSON (a hash would only cost loading crypto on a run that has nothing to do).
+ */
 export function planCacheKey(material: unknown): string {
-  return createHash('sha256').update(JSON.stringify(material)).digest('hex');
+  return JSON.stringify(material);
 }
 
 /**
@@ -194,6 +195,8 @@ export async function savePlanCache(jailDir: string, key: string, plan: CachedPl
   }
   // A run that found everything as the cache says leaves the cache untouched too.
   if (old === text) return;
+  // Only a run that wrote something gets here: the file operations load now, not on a run that reuses.
+  const { writeFileAtomic } = await import('./fileops.js');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'elfcopy-plan-cache-'));
   try {
     const tmp = path.join(dir, 'plan-cache.json');
