@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import pLimit from 'p-limit';
 import { SysRoot } from '@elfcopy/elf-deps';
 import { JailConflictError } from './errors.js';
-import { StagingDirs, cleanupTemps, ensureDir, hasMeta, isUpToDate, removeEntry, symlinkAtomic, writeFileAtomic, type FileMeta } from './fileops.js';
+import { StagingDirs, cleanupTemps, ensureDir, hasMeta, isUpToDate, removeEntry, symlinkAtomic, writeFileAtomic, writeJailText, type FileMeta } from './fileops.js';
 import { Jail } from './inroot.js';
 import { Sha256Worker } from './hash-worker.js';
 import { readJailText } from './jail-text.js';
@@ -215,14 +215,7 @@ async function writeManifest(jail: Jail, manifest: Manifest, old: Manifest | und
   const text = serializeManifest(manifest);
   if (old && serializeManifest(old) === text) return false;
   await ensureDir(jail, MANIFEST_DIR, { mode: 0o700, uid: 0, gid: 0, force: true });
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'elfcopy-manifest-'));
-  try {
-    const tmp = path.join(dir, 'manifest.json');
-    fs.writeFileSync(tmp, text, { mode: 0o600 });
-    await writeFileAtomic(jail, MANIFEST_PATH, tmp, { mode: 0o600, uid: 0, gid: 0, stripSetuid: true });
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  await writeJailText(jail, MANIFEST_PATH, text);
   return true;
 }
 

@@ -10,6 +10,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { UnreadableFileError, type UnreadableKind } from '@elfcopy/elf-deps';
 import { JailConflictError } from './errors.js';
@@ -213,6 +214,21 @@ export async function writeFileAtomic(jail: Jail, p: string, source: string, opt
     }
   } finally {
     fs.closeSync(src.fd);
+  }
+}
+
+/**
+ * Writes `text` as root-only file `p` of the jail (the manifest, the plan cache): staged in a private
+ * host temporary directory, then copied in by writeFileAtomic, so the jail only ever sees a whole file.
+ */
+export async function writeJailText(jail: Jail, p: string, text: string): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'elfcopy-text-'));
+  try {
+    const tmp = path.join(dir, path.posix.basename(p));
+    fs.writeFileSync(tmp, text, { mode: 0o600 });
+    await writeFileAtomic(jail, p, tmp, { mode: 0o600, uid: 0, gid: 0, stripSetuid: true });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -18,7 +18,6 @@
  * was taken, keeping its size and inode, would go unnoticed.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type { MissingLibrary } from '@elfcopy/elf-deps';
 import { Jail } from './inroot.js';
@@ -196,13 +195,6 @@ export async function savePlanCache(jailDir: string, key: string, plan: CachedPl
   // A run that found everything as the cache says leaves the cache untouched too.
   if (old === text) return;
   // Only a run that wrote something gets here: the file operations load now, not on a run that reuses.
-  const { writeFileAtomic } = await import('./fileops.js');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'elfcopy-plan-cache-'));
-  try {
-    const tmp = path.join(dir, 'plan-cache.json');
-    fs.writeFileSync(tmp, text, { mode: 0o600 });
-    await writeFileAtomic(jail, PLAN_CACHE_PATH, tmp, { mode: 0o600, uid: 0, gid: 0, stripSetuid: true });
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  const { writeJailText } = await import('./fileops.js');
+  await writeJailText(jail, PLAN_CACHE_PATH, text);
 }
