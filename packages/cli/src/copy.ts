@@ -5,6 +5,7 @@ import * as path from 'node:path';
 // only when there is work (import() below), which keeps such a run ~15 ms shorter.
 import { planCacheKey, reusablePlan, type CachedPlan } from '@elfcopy/jail-copy/plan-cache';
 import type { ApplyResult, PlanOptions, PlanStep, ProfilePlan } from '@elfcopy/jail-copy';
+import { hostCpuFlags } from '@elfcopy/elf-deps';
 import { buildId } from './build-id.js';
 import { EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK } from './exit-codes.js';
 import { progressBar } from './progress.js';
@@ -115,6 +116,8 @@ export async function runCopy(paths: string[], opts: CopyCliOptions, report: Rep
     build: buildId(),
     cwd: process.cwd(),
     user: [process.geteuid?.(), process.getegid?.()],
+    // The CPU decides the default glibc-hwcaps levels (a VM moved to another host may have others).
+    cpu: planOptions.hwcaps === undefined ? [...hostCpuFlags()].sort().join(' ') : undefined,
     paths,
     planOptions,
     extraFiles,
