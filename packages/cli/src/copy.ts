@@ -122,6 +122,7 @@ export async function runCopy(paths: string[], opts: CopyCliOptions, report: Rep
     planOptions,
     extraFiles,
     profiles,
+    profilesDir: process.env.ELFCOPY_PROFILES,
     gconvCharsets,
     prune: Boolean(opts.prune),
   });
