@@ -12,17 +12,20 @@ export interface Reporter {
   verbose(line: string): void;
 }
 
-export function makeReporter(opts: { quiet?: boolean; verbose?: boolean }, stderr: NodeJS.WritableStream = process.stderr): Reporter {
+export function makeReporter(opts: { quiet?: boolean; verbose?: boolean }, stderr?: NodeJS.WritableStream): Reporter {
+  // process.stderr is made on first use (~3 ms: its stream classes load then): a run with nothing to
+  // say never pays for it.
+  const write = (text: string): void => void (stderr ?? process.stderr).write(text);
   return {
-    error: (l) => void stderr.write(`elfcopy: ${l}\n`),
+    error: (l) => write(`elfcopy: ${l}\n`),
     warn: (l) => {
-      if (!opts.quiet) stderr.write(`elfcopy: warning: ${l}\n`);
+      if (!opts.quiet) write(`elfcopy: warning: ${l}\n`);
     },
     info: (l) => {
-      if (!opts.quiet) stderr.write(`${l}\n`);
+      if (!opts.quiet) write(`${l}\n`);
     },
     verbose: (l) => {
-      if (opts.verbose) stderr.write(`${l}\n`);
+      if (opts.verbose) write(`${l}\n`);
     },
   };
 }
