@@ -3,6 +3,9 @@ import * as fs from 'node:fs';
 import { JailConflictError } from './errors.js';
 import type { Jail } from './inroot.js';
 
+/** The manifest of a jail of a whole distribution is a few MB; anything this large was not written by elfcopy. */
+const MAX_JAIL_TEXT = 256 * 1024 * 1024;
+
 /**
  * A regular file of the jail read through its held parent directory, the final name opened
  * O_NOFOLLOW: a path re-walked from the host's root could be redirected between check and read.
@@ -21,7 +24,9 @@ export function readJailText(jail: Jail, p: string, trustLink?: (l: string, t: s
       throw new JailConflictError(p, `${p} in the jail cannot be read as a regular file (${code ?? String(err)})`);
     }
     try {
-      if (!fs.fstatSync(fd).isFile()) throw new JailConflictError(p, `${p} in the jail is not a regular file`);
+      const st = fs.fstatSync(fd);
+      if (!st.isFile()) throw new JailConflictError(p, `${p} in the jail is not a regular file`);
+      if (st.size > MAX_JAIL_TEXT) throw new JailConflictError(p, `${p} in the jail is ${st.size} bytes, more than elfcopy ever writes there`);
       return fs.readFileSync(fd, 'utf8');
     } finally {
       fs.closeSync(fd);
