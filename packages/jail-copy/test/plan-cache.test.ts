@@ -113,7 +113,7 @@ describe('host programs: a re-run reuses the plan, and a changed jail is repaire
     expect(snapshot(outside)).toEqual(outsideBefore);
   });
 
-  it('a cache file that is a link, or not JSON, is never followed or trusted: the run plans, and replaces it', async () => {
+  it('a cache file that is a link, not JSON or huge is never followed, trusted or read whole: the run plans, and replaces it', async () => {
     const jail = newJail();
     await copy(['/usr/bin/ls', '--into', jail]);
     const cache = path.join(jail, PLAN_CACHE_PATH);
@@ -132,6 +132,15 @@ describe('host programs: a re-run reuses the plan, and a changed jail is repaire
     expect(garbled.code).toBe(0);
     expect(garbled.json.planReused).toBe(false);
     expect((await copy(['/usr/bin/ls', '--into', jail])).json.planReused).toBe(true);
+
+    // A huge (sparse) file is refused by its size, never read whole.
+    fs.rmSync(cache);
+    fs.writeFileSync(cache, '');
+    fs.truncateSync(cache, 300 * 1024 * 1024);
+    const huge = await copy(['/usr/bin/ls', '--into', jail]);
+    expect(huge.code).toBe(0);
+    expect(huge.json.planReused).toBe(false);
+    expect(fs.statSync(cache).size).toBeLessThan(1024 * 1024);
   });
 });
 
