@@ -126,7 +126,12 @@ export async function applyPlan(steps: readonly PlanStep[], jailDir: string, opt
             // The slot is not held waiting for the hash: it is filled in once every copy is done.
             const entry: ManifestEntry = { path: step.path, kind: 'file', source: step.source, sha256: known ?? '', size: step.size, mtimeMs: step.mtimeMs, mode: step.mode, reasons: step.reasons };
             entries.push(entry);
-            if (known === undefined) shaFills.push(hashOf(step.source).then((sha) => void (entry.sha256 = sha)));
+            if (known === undefined) {
+              const fill = hashOf(step.source).then((sha) => void (entry.sha256 = sha));
+              // Handled here too: if a copy fails first, Promise.all below is never reached for it.
+              fill.catch(() => undefined);
+              shaFills.push(fill);
+            }
             tick();
           } else if (step.op === 'write') {
             const tmp = path.join(tmpDir, String(Math.random()).slice(2));
