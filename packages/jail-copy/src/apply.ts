@@ -51,7 +51,6 @@ export interface ApplyResult {
   manifestChanged: boolean;
 }
 
-
 export async function applyPlan(steps: readonly PlanStep[], jailDir: string, options: ApplyOptions = {}): Promise<ApplyResult> {
   const jail = Jail.open(jailDir);
   const hostRoot = new SysRoot(options.root ?? '/');

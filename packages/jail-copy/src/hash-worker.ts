@@ -56,10 +56,30 @@ interface Reply {
 /** Hashes files on a worker thread, in the order asked; falls back to this thread if no worker starts. */
 export class Sha256Worker {
   private worker: Worker | undefined;
+  /** False until the first hash: a run whose manifest already knows every file starts no thread. */
+  private started = false;
   private nextId = 0;
   private readonly pending = new Map<number, { resolve: (sha: string) => void; reject: (err: Error) => void; file: string }>();
 
-  constructor() {
+  hash(file: string): Promise<string> {
+    if (!this.started) this.start();
+    const worker = this.worker;
+    if (!worker) return Promise.resolve().then(() => sha256OfFile(file));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, file });
+      worker.postMessage({ id, file });
+    });
+  }
+
+  async close(): Promise<void> {
+    const w = this.worker;
+    this.worker = undefined;
+    if (w) await w.terminate();
+  }
+
+  private start(): void {
+    this.started = true;
     try {
       this.worker = new Worker(WORKER_SOURCE, { eval: true });
       this.worker.on('message', (r: Reply) => this.settle(r));
@@ -69,21 +89,6 @@ export class Sha256Worker {
     } catch {
       this.worker = undefined;
     }
-  }
-
-  hash(file: string): Promise<string> {
-    if (!this.worker) return Promise.resolve().then(() => sha256OfFile(file));
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, file });
-      this.worker!.postMessage({ id, file });
-    });
-  }
-
-  async close(): Promise<void> {
-    const w = this.worker;
-    this.worker = undefined;
-    if (w) await w.terminate();
   }
 
   private settle(r: Reply): void {
