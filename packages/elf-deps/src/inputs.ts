@@ -80,12 +80,8 @@ function walkDirectory(root: SysRoot, dir: string, out: WalkedFile[], depth: num
   const real = root.realpath(dir);
   if (real === undefined || seenDirs.has(real) || depth > MAX_DEPTH) return;
   seenDirs.add(real);
-  let entries: fs.Dirent[];
-  try {
-    entries = fs.readdirSync(root.hostPath(real), { withFileTypes: true });
-  } catch {
-    return;
-  }
+  const entries = root.readDirEntries(real);
+  if (!entries) return;
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
     const p = path.posix.join(dir, e.name);
@@ -94,6 +90,7 @@ function walkDirectory(root: SysRoot, dir: string, out: WalkedFile[], depth: num
       // The entry's type came with the listing: no stat before the magic test, and its real path is
       // the real directory's plus its name.
       const realFile = real === '/' ? `/${e.name}` : `${real}/${e.name}`;
+      root.noteRead(realFile);
       if (startsWithElfMagic(root.hostPath(realFile))) out.push({ path: p, real: realFile });
     } else if (e.isSymbolicLink()) {
       // A link to an ELF file counts; links to directories are not followed (no cycles, no escapes).

@@ -191,6 +191,24 @@ export class SysRoot {
     return names ?? undefined;
   }
 
+  /**
+   * The entries of directory `p` (a real in-root path) with their types: one readdir, not cached (a
+   * directory walk reads each directory once). Undefined when it cannot be read.
+   */
+  readDirEntries(p: string): fs.Dirent[] | undefined {
+    this.consulted?.set(p, 'listed');
+    try {
+      return fs.readdirSync(this.hostPath(p), { withFileTypes: true });
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Records (with `recordAccess`) a file read by other means than open(): a magic-number test. */
+  noteRead(p: string): void {
+    this.see(p);
+  }
+
   /** True when `dir/name` is listed in `dir` (one cached readdir per directory instead of a probe per name). */
   hasEntry(dir: string, name: string): boolean {
     return this.listDir(dir)?.has(name) ?? false;

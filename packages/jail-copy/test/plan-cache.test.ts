@@ -191,6 +191,34 @@ describe('a sysroot: a change to what the plan was computed from is seen', () =>
     expect(again.json.copied).toEqual(['/usr/lib/x86_64-linux-gnu/libfix.so']);
   });
 
+  it('a directory input: a new ELF file in it, or a script there overwritten in place by an ELF file, is seen', async () => {
+    const mods = path.join(root, 'usr/lib/mods');
+    fs.mkdirSync(mods, { recursive: true });
+    fs.copyFileSync(libA, path.join(mods, 'one.so'));
+    fs.writeFileSync(path.join(mods, 'tool.sh'), '#!/bin/sh\necho not an ELF file, not an input\n'.padEnd(20000, '#'));
+    const jail = newJail();
+    const args = ['--root', root, '/usr/lib/mods', '--into', jail, '--no-nss'];
+    const first = await copy(args);
+    expect(first.json.copied).toContain('/usr/lib/mods/one.so');
+    expect(first.json.copied).not.toContain('/usr/lib/mods/tool.sh');
+    expect((await copy(args)).json.planReused).toBe(true);
+
+    fs.copyFileSync(libB, path.join(mods, 'two.so'));
+    const added = await copy(args);
+    expect(added.json.planReused).toBe(false);
+    expect(added.json.copied).toEqual(['/usr/lib/mods/two.so']);
+    expect((await copy(args)).json.planReused).toBe(true);
+
+    // Written over in place (the same inode, the directory's mtime unchanged): only the file's own
+    // signature shows it.
+    const inode = fs.statSync(path.join(mods, 'tool.sh')).ino;
+    fs.writeFileSync(path.join(mods, 'tool.sh'), fs.readFileSync(libA));
+    expect(fs.statSync(path.join(mods, 'tool.sh')).ino).toBe(inode);
+    const overwritten = await copy(args);
+    expect(overwritten.json.planReused).toBe(false);
+    expect(overwritten.json.copied).toEqual(['/usr/lib/mods/tool.sh']);
+  });
+
   it('a program replaced by another build: planned again', async () => {
     const jail = newJail();
     await run(jail);
