@@ -129,6 +129,7 @@ export async function runCopy(paths: string[], opts: CopyCliOptions, report: Rep
   const reused = cacheable ? reusablePlan(jail, key) : undefined;
   if (reused) {
     report.verbose('plan reused: nothing it was computed from changed, and the jail is as the last run left it');
+    if (profiles.length) report.verbose(`profiles: ${reused.profiles.join(', ') || 'none'}`);
     const code = reportPlan(reused, report);
     return finishCopy(reused, unchangedResult(jail, reused.steps), code, true, opts, report, stdout);
   }
