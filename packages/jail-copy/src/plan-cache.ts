@@ -150,15 +150,24 @@ function allMatch(sigs: readonly PathSignature[]): boolean {
   return true;
 }
 
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isSignatureList = (v: unknown): v is PathSignature[] => Array.isArray(v) && v.every((e) => Array.isArray(e) && e.length === 2 && isString(e[0]) && isString(e[1]));
+
+/** The cache file, when it has every field a reuse reads, of the right type; otherwise undefined. */
 function parseCacheFile(text: string): PlanCacheFile | undefined {
+  let c: Partial<PlanCacheFile>;
   try {
-    const c = JSON.parse(text) as Partial<PlanCacheFile>;
-    if (c.schema !== 'elfcopy.plan-cache/1' || typeof c.key !== 'string' || !c.plan || !Array.isArray(c.host) || !Array.isArray(c.jail)) return undefined;
-    if (!Array.isArray(c.plan.steps) || !Array.isArray(c.plan.missing) || !Array.isArray(c.plan.warnings)) return undefined;
-    return c as PlanCacheFile;
+    c = JSON.parse(text) as Partial<PlanCacheFile>;
   } catch {
     return undefined;
   }
+  if (typeof c !== 'object' || c === null || c.schema !== 'elfcopy.plan-cache/1' || !isString(c.key)) return undefined;
+  if (!isSignatureList(c.host) || !isSignatureList(c.jail) || typeof c.plan !== 'object' || c.plan === null) return undefined;
+  const { steps, missing, warnings, profiles } = c.plan;
+  if (!Array.isArray(steps) || !steps.every((st) => typeof st === 'object' && st !== null && isString(st.op) && isString(st.path))) return undefined;
+  if (!Array.isArray(missing) || !missing.every((m) => typeof m === 'object' && m !== null && isString(m.name) && isString(m.reason) && Array.isArray(m.neededBy) && m.neededBy.every(isString))) return undefined;
+  if (!Array.isArray(warnings) || !warnings.every(isString) || !Array.isArray(profiles) || !profiles.every(isString)) return undefined;
+  return c as PlanCacheFile;
 }
 
 /**

@@ -113,7 +113,7 @@ describe('host programs: a re-run reuses the plan, and a changed jail is repaire
     expect(snapshot(outside)).toEqual(outsideBefore);
   });
 
-  it('a cache file that is a link, not JSON or huge is never followed, trusted or read whole: the run plans, and replaces it', async () => {
+  it('a cache file that is a link, not JSON, of the wrong shape or huge is never followed, trusted or read whole: the run plans, and replaces it', async () => {
     const jail = newJail();
     await copy(['/usr/bin/ls', '--into', jail]);
     const cache = path.join(jail, PLAN_CACHE_PATH);
@@ -132,6 +132,15 @@ describe('host programs: a re-run reuses the plan, and a changed jail is repaire
     expect(garbled.code).toBe(0);
     expect(garbled.json.planReused).toBe(false);
     expect((await copy(['/usr/bin/ls', '--into', jail])).json.planReused).toBe(true);
+
+    // Valid JSON, the right key, fields of the wrong type: not trusted, and no internal error.
+    const good = JSON.parse(fs.readFileSync(cache, 'utf8')) as { host: unknown; plan: { missing: unknown[] } };
+    for (const broken of [{ ...good, host: [[1, 2]] }, { ...good, plan: { ...good.plan, missing: [{ name: 1 }] } }]) {
+      fs.writeFileSync(cache, JSON.stringify(broken));
+      const r = await copy(['/usr/bin/ls', '--into', jail]);
+      expect(r.code).toBe(0);
+      expect(r.json.planReused).toBe(false);
+    }
 
     // A huge (sparse) file is refused by its size, never read whole.
     fs.rmSync(cache);
