@@ -85,7 +85,8 @@ export async function applyPlan(steps: readonly PlanStep[], jailDir: string, opt
   }
 
   const limit = pLimit(Math.max(1, options.jobs ?? 4));
-  const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'elfcopy-write-'));
+  // Host-side staging for 'write' steps (init's files), made only when there are some.
+  let tmpDir: string | undefined;
   const staging = new StagingDirs();
   // Every source the manifest does not already know is sent to the hashing thread now, so it hashes
   // while this thread walks the jail and libuv's threads copy.
@@ -133,6 +134,7 @@ export async function applyPlan(steps: readonly PlanStep[], jailDir: string, opt
             }
             tick();
           } else if (step.op === 'write') {
+            tmpDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'elfcopy-write-'));
             const tmp = path.join(tmpDir, String(Math.random()).slice(2));
             fs.writeFileSync(tmp, step.content, { mode: 0o600 });
             const stat = fs.statSync(tmp);
@@ -150,7 +152,7 @@ export async function applyPlan(steps: readonly PlanStep[], jailDir: string, opt
     await Promise.all(shaFills);
   } finally {
     staging.cleanup();
-    fs.rmSync(tmpDir, { recursive: true, force: true });
+    if (tmpDir !== undefined) fs.rmSync(tmpDir, { recursive: true, force: true });
     await hasher.close();
   }
   // What a killed earlier run left behind (.elfcopy-tmp-* entries) goes now: every step stages beside
