@@ -1,6 +1,6 @@
 /** `elfcopy verify` and `elfcopy audit`: call the library check, print findings, exit by severity. */
 import * as fs from 'node:fs';
-import { atOrAbove, auditJail, verifyJail, type Finding, type Severity } from '@elfcopy/jail-copy';
+import { atOrAbove, auditJail, parseWritable, verifyJail, type Finding, type Severity } from '@elfcopy/jail-copy';
 import { EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK } from './exit-codes.js';
 import { paint, useColor, type Reporter } from './report.js';
 import { UsageError } from './usage-error.js';
@@ -42,7 +42,7 @@ export function runAudit(jail: string, opts: { json?: boolean; failOn?: string; 
   checkJailDir(jail);
   const failOn = (opts.failOn ?? 'medium') as Severity;
   if (!SEVERITIES.includes(failOn)) throw new UsageError(`--fail-on must be one of ${SEVERITIES.join(', ')}`);
-  const writable = (opts.writable ?? []).flatMap((w) => w.split(',')).map((w) => w.replace(/^[^:/]+:/, '')).filter(Boolean);
+  const writable = parseWritable(opts.writable ?? []).map((w) => w.dir);
   const r = auditJail(jail, { writable });
   printFindings(r.findings, Boolean(opts.json), { schema: 'elfcopy.audit/1', jail: r.jail, entries: r.entries }, stdout);
   const failing = atOrAbove(r.findings, failOn);
