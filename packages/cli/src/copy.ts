@@ -8,6 +8,7 @@ import type { ApplyResult, PlanOptions, PlanStep, ProfilePlan } from '@elfcopy/j
 import { hostCpuFlags } from '@elfcopy/elf-deps';
 import { buildId } from './build-id.js';
 import { EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK } from './exit-codes.js';
+import { escapeName } from './format/escape.js';
 import { progressBar } from './progress.js';
 import { describeError, type Reporter } from './report.js';
 import { UsageError } from './usage-error.js';
@@ -78,7 +79,7 @@ function describeStep(s: PlanStep): string {
 }
 
 export function formatPlan(steps: readonly PlanStep[]): string {
-  return steps.map((s) => `${describeStep(s).padEnd(72)}  # ${s.reasons[0] ?? ''}`).join('\n') + (steps.length ? '\n' : '');
+  return steps.map((s) => `${escapeName(describeStep(s)).padEnd(72)}  # ${escapeName(s.reasons[0] ?? '')}`).join('\n') + (steps.length ? '\n' : '');
 }
 
 export async function runCopy(paths: string[], opts: CopyCliOptions, report: Reporter, stdout: NodeJS.WritableStream = process.stdout): Promise<number> {

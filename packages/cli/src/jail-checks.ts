@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import { atOrAbove, auditJail, parseWritable, verifyJail, type Finding, type Severity } from '@elfcopy/jail-copy';
 import { EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK } from './exit-codes.js';
+import { escapeName } from './format/escape.js';
 import { paint, useColor, type Reporter } from './report.js';
 import { UsageError } from './usage-error.js';
 
@@ -23,7 +24,7 @@ function printFindings(findings: Finding[], json: boolean, header: Record<string
   const p = paint(useColor(stdout));
   for (const f of findings) {
     const sev = f.severity === 'high' ? p.red(f.severity) : f.severity === 'medium' ? p.yellow(f.severity) : p.dim(f.severity);
-    stdout.write(`${sev.padEnd(6)} ${f.rule}: ${f.path}: ${f.message}\n`);
+    stdout.write(`${sev.padEnd(6)} ${f.rule}: ${escapeName(f.path)}: ${escapeName(f.message)}\n`);
   }
 }
 

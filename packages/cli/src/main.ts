@@ -11,6 +11,7 @@ import type { InitCliOptions } from './init.js';
 import type { TraceCliOptions } from './trace.js';
 import type { UnitCliOptions } from './unit.js';
 import { EXIT_BAD_INPUT } from './exit-codes.js';
+import { escapeName } from './format/escape.js';
 import { describeError, makeReporter } from './report.js';
 import { UsageError } from './usage-error.js';
 
@@ -39,14 +40,16 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('-v, --verbose', 'say more about what is done')
     .showHelpAfterError('(run elfcopy --help for usage)')
     .exitOverride()
-    .configureOutput({ outputError: (str, write) => write(`elfcopy: ${str.replace(/^error: /, '')}`) });
+    // One line, always: commander's own hint joins the line; a control character the user typed is escaped.
+    .configureOutput({ outputError: (str, write) => write(`elfcopy: ${escapeName(str.replace(/^error: /, '').replace(/\n\(Did you mean/, ' (Did you mean').replace(/\n$/, ''))}\n`) });
 
   const deps = resolverOptions(
     program
       .command('deps')
       .description('show the libraries each ELF file loads, found as glibc ld.so finds them (never runs the file)')
       .argument('<path...>', 'ELF files, directories (every ELF below them) or globs')
-      .option('--list', 'print the union closure, one absolute path per line, sorted (for cp, tar, …)')
+      .option('--list', 'print the union closure, one absolute path per line, sorted (for cp, tar, …); control characters and \\ escaped')
+      .option('-0, --null', 'with --list: end each path with a NUL and print it raw (for xargs -0, tar --null -T -)')
       .option('--json', 'print the closure graph as JSON (schema elfcopy.deps/1)')
       .option('--dot', 'print the dependency graph for Graphviz')
       .option('--why <soname>', 'print the chain of loaders that brings SONAME (or a path) into the closure')
@@ -232,7 +235,7 @@ main(process.argv).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(`elfcopy: internal error: ${String(err)}\n`);
+    process.stderr.write(`elfcopy: internal error: ${escapeName(String(err))}\n`);
     process.exitCode = 70;
   },
 );

@@ -4,6 +4,7 @@
  * ELFCOPY_DEBUG is set).
  */
 import { ElfDepsError } from '@elfcopy/elf-deps';
+import { escapeName } from './format/escape.js';
 
 export interface Reporter {
   error(line: string): void;
@@ -15,17 +16,19 @@ export interface Reporter {
 export function makeReporter(opts: { quiet?: boolean; verbose?: boolean }, stderr?: NodeJS.WritableStream): Reporter {
   // process.stderr is made on first use (~3 ms: its stream classes load then): a run with nothing to
   // say never pays for it.
-  const write = (text: string): void => void (stderr ?? process.stderr).write(text);
+  // One line per message, always: a newline or escape sequence in a name (or in any message) is shown
+  // escaped as line output shows names (format/escape.ts), never acted on by the terminal.
+  const write = (text: string): void => void (stderr ?? process.stderr).write(`${escapeName(text)}\n`);
   return {
-    error: (l) => write(`elfcopy: ${l}\n`),
+    error: (l) => write(`elfcopy: ${l}`),
     warn: (l) => {
-      if (!opts.quiet) write(`elfcopy: warning: ${l}\n`);
+      if (!opts.quiet) write(`elfcopy: warning: ${l}`);
     },
     info: (l) => {
-      if (!opts.quiet) write(`${l}\n`);
+      if (!opts.quiet) write(l);
     },
     verbose: (l) => {
-      if (opts.verbose) write(`${l}\n`);
+      if (opts.verbose) write(l);
     },
   };
 }
