@@ -12,7 +12,7 @@ import type { TraceCliOptions } from './trace.js';
 import type { UnitCliOptions } from './unit.js';
 import { EXIT_BAD_INPUT } from './exit-codes.js';
 import { escapeName } from './format/escape.js';
-import { describeError, makeReporter } from './report.js';
+import { describeError, describeSystemError, makeReporter } from './report.js';
 import { UsageError } from './usage-error.js';
 
 /** The bundle (scripts/bundle.mjs) defines the version at build time; the plain tsc build reads package.json. */
@@ -211,6 +211,12 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return code;
   } catch (err) {
+    // An errno error no typed error caught: a file-system condition, not an internal error (report.ts).
+    const system = describeSystemError(err);
+    if (system) {
+      report.error(system.line);
+      return system.code;
+    }
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
       return EXIT_BAD_INPUT;
