@@ -134,7 +134,7 @@ export async function runCopy(paths: string[], opts: CopyCliOptions, report: Rep
     const code = reportPlan(reused, report);
     return finishCopy(reused, unchangedResult(jail, reused.steps), code, true, opts, report, stdout);
   }
-  const { applyPlan, hostSignatures, planCopyWithProfiles, savePlanCache, writableCodeWarnings, writeJailLdCache } = await import('@elfcopy/jail-copy');
+  const { applyPlan, hostSignatures, planCopyWithProfiles, savePlanCache, writeJailLdCache } = await import('@elfcopy/jail-copy');
   const plan: ProfilePlan = planCopyWithProfiles(paths, jail, {
     ...planOptions,
     extraElf,
@@ -165,6 +165,7 @@ export async function runCopy(paths: string[], opts: CopyCliOptions, report: Rep
     report.verbose(`ld.so.cache: ${c.entries} entries from ${c.directories.join(', ')}`);
   }
   // audit.ts: programs and libraries now in a directory a service can write (repeated when the plan is reused).
+  const { writableCodeWarnings } = await import('@elfcopy/jail-copy');
   const codeWarnings = writableCodeWarnings(jail, plan.steps.flatMap((s) => (s.op === 'copy' ? [s.path] : [])));
   for (const w of codeWarnings) report.warn(w);
   const cached: CachedPlan = {

@@ -6,5 +6,3 @@ export const EXIT_INCOMPLETE = 1;
 export const EXIT_BAD_INPUT = 2;
 /** The jail's file system refused a write: read-only, full, over quota, permission, I/O error. */
 export const EXIT_JAIL_IO = 3;
-/** A bug in elfcopy: never a user's mistake or a file-system condition (those have the codes above). */
-export const EXIT_INTERNAL = 70;

@@ -11,9 +11,10 @@ import type { InitCliOptions } from './init.js';
 import type { TraceCliOptions } from './trace.js';
 import type { UnitCliOptions } from './unit.js';
 import { EXIT_BAD_INPUT } from './exit-codes.js';
-import { escapeName } from './format/escape.js';
-import { describeError, describeSystemError, makeReporter } from './report.js';
+import { describeError, makeReporter } from './report.js';
 import { UsageError } from './usage-error.js';
+import { escapeName } from './format/escape.js';
+import { describeSystemError } from './report.js';
 
 /** The bundle (scripts/bundle.mjs) defines the version at build time; the plain tsc build reads package.json. */
 function version(): string {
