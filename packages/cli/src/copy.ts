@@ -37,29 +37,44 @@ export interface CopyCliOptions {
   extraFiles?: { path: string; reason: string }[];
 }
 
-export function checkJailTarget(jail: string | undefined, create = true): string {
+/**
+ * JAIL as given (absolute), checked: an existing directory other than /, or a missing last component
+ * whose parent exists (`missing`: the run creates it, as cp and rsync create their destination's last
+ * component — never a whole path, so a typo does not make a new tree).
+ */
+export function checkJailTarget(jail: string | undefined): { jail: string; missing: boolean } {
   if (!jail) throw new UsageError('--into JAIL is required (the jail directory to copy into)');
   const abs = path.resolve(jail);
   let real: string;
   try {
     real = fs.realpathSync(abs);
-  } catch {
-    // A missing jail is created (as lddtree --copy-to-tree and init do); a dangling link is not followed.
-    let entry: fs.Stats | undefined;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOTDIR') throw new UsageError(`${jail}: cannot be a jail (a component of the path is not a directory)`);
+    if (code !== 'ENOENT') throw new UsageError(`${jail}: cannot be a jail (${code ?? String(err)})`);
+    if (fs.lstatSync(abs, { throwIfNoEntry: false })) throw new UsageError(`${jail}: is a dangling symbolic link`);
+    const parent = path.dirname(abs);
+    let parentOk = false;
     try {
-      entry = fs.lstatSync(abs, { throwIfNoEntry: false });
-      if (!entry && create) fs.mkdirSync(abs, { recursive: true, mode: 0o755 });
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new UsageError(`${jail}: cannot be a jail (${code === 'ENOTDIR' ? 'a component of the path is not a directory' : (code ?? String(err))})`);
+      parentOk = fs.statSync(parent).isDirectory();
+    } catch {
+      parentOk = false;
     }
-    if (entry) throw new UsageError(`${jail}: is a dangling symbolic link`);
-    if (!create) return abs;
-    real = fs.realpathSync(abs);
+    if (!parentOk) throw new UsageError(`${jail}: its parent directory ${parent} does not exist (only the jail's last component is created)`);
+    return { jail: abs, missing: true };
   }
   if (real === '/') throw new UsageError(`${jail}: refusing to use / as a jail`);
   if (!fs.statSync(real).isDirectory()) throw new UsageError(`${jail}: not a directory`);
-  return abs;
+  return { jail: abs, missing: false };
+}
+
+/** Makes the missing jail checkJailTarget allowed (its last component, mode 0755), once the plan is known to be good. */
+function createJail(jail: string): void {
+  try {
+    fs.mkdirSync(jail, { mode: 0o755 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new UsageError(`${jail}: cannot create the jail (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
 }
 
 function describeStep(s: PlanStep): string {
@@ -82,7 +97,7 @@ export function formatPlan(steps: readonly PlanStep[]): string {
 }
 
 export async function runCopy(paths: string[], opts: CopyCliOptions, report: Reporter, stdout: NodeJS.WritableStream = process.stdout): Promise<number> {
-  const jail = checkJailTarget(opts.into, !opts.dryRun);
+  const { jail, missing: jailMissing } = checkJailTarget(opts.into);
   const jobs = opts.jobs === undefined ? 4 : Number(opts.jobs);
   if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw new UsageError('--jobs takes a whole number from 1 to 64');
   const planOptions: PlanOptions = {};
@@ -126,7 +141,7 @@ export async function runCopy(paths: string[], opts: CopyCliOptions, report: Rep
     gconvCharsets,
     prune: Boolean(opts.prune),
   });
-  const reused = cacheable ? reusablePlan(jail, key) : undefined;
+  const reused = cacheable && !jailMissing ? reusablePlan(jail, key) : undefined;
   if (reused) {
     report.verbose('plan reused: nothing it was computed from changed, and the jail is as the last run left it');
     if (profiles.length) report.verbose(`profiles: ${reused.profiles.join(', ') || 'none'}`);
@@ -155,6 +170,8 @@ export async function runCopy(paths: string[], opts: CopyCliOptions, report: Rep
     else stdout.write(formatPlan(plan.steps));
     return code;
   }
+  // Only now, with a plan that copies something: a run refused for bad input leaves no empty jail.
+  if (jailMissing) createJail(jail);
   const bar = opts.quiet ? undefined : progressBar(plan.steps.length);
   const result = await applyPlan(plan.steps, jail, { jobs, checksum: Boolean(opts.checksum), prune: Boolean(opts.prune), ...(opts.root ? { root: opts.root } : {}), ...(bar ? { onStep: bar.update } : {}) });
   bar?.done();

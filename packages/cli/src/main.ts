@@ -69,7 +69,7 @@ Exit status: 0 closure complete, 1 a library is missing, 2 bad usage or input.`,
       .command('copy', { isDefault: true })
       .description('copy programs and everything they load into a jail (the default command: elfcopy PATH... --into JAIL)')
       .argument('<path...>', 'ELF files, directories (every ELF below them) or globs')
-      .option('--into <jail>', 'the jail directory (must exist; never /)')
+      .option('--into <jail>', 'the jail directory (its last component is created if missing, as cp does; never /)')
       .option('--dry-run', 'print the plan (every mkdir, copy and link with its reason) and change nothing')
       .option('--json', 'print the plan (with --dry-run) or the result as JSON')
       .option('--no-nss', 'do not bring the NSS modules nsswitch.conf names')
