@@ -4,7 +4,7 @@ import * as path from 'node:path';
 // The plan-cache reader is all a run with nothing to do needs: planning, copying and hashing load
 // only when there is work (import() below), which keeps such a run ~15 ms shorter.
 import { planCacheKey, reusablePlan, type CachedPlan } from '@elfcopy/jail-copy/plan-cache';
-import type { ApplyResult, PlanOptions, PlanStep, ProfilePlan } from '@elfcopy/jail-copy';
+import type { ApplyResult, PlanOptions, PlanStep, ProfilePlan, PruneStep } from '@elfcopy/jail-copy';
 import { hostCpuFlags } from '@elfcopy/elf-deps';
 import { buildId } from './build-id.js';
 import { EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK } from './exit-codes.js';
@@ -77,7 +77,7 @@ function createJail(jail: string): void {
   }
 }
 
-function describeStep(s: PlanStep): string {
+function describeStep(s: PlanStep | PruneStep): string {
   switch (s.op) {
     case 'mkdir':
       return `mkdir   ${s.path} (${s.mode.toString(8)} ${s.uid}:${s.gid})`;
@@ -89,10 +89,12 @@ function describeStep(s: PlanStep): string {
       return `write   ${s.path}`;
     case 'mknod':
       return `mknod   ${s.path} c ${s.major} ${s.minor}`;
+    case 'remove':
+      return `remove  ${s.path}${s.kind === 'dir' ? '/' : ''}`;
   }
 }
 
-export function formatPlan(steps: readonly PlanStep[]): string {
+export function formatPlan(steps: readonly (PlanStep | PruneStep)[]): string {
   return steps.map((s) => `${describeStep(s).padEnd(72)}  # ${s.reasons[0] ?? ''}`).join('\n') + (steps.length ? '\n' : '');
 }
 
@@ -148,7 +150,7 @@ export async function runCopy(paths: string[], opts: CopyCliOptions, report: Rep
     const code = reportPlan(reused, report);
     return finishCopy(reused, unchangedResult(jail, reused.steps), code, true, opts, report, stdout);
   }
-  const { applyPlan, hostSignatures, planCopyWithProfiles, savePlanCache, writeJailLdCache } = await import('@elfcopy/jail-copy');
+  const { applyPlan, copyOwner, hostSignatures, planCopyWithProfiles, planPrune, savePlanCache, writeJailLdCache } = await import('@elfcopy/jail-copy');
   const plan: ProfilePlan = planCopyWithProfiles(paths, jail, {
     ...planOptions,
     extraElf,
@@ -165,15 +167,23 @@ export async function runCopy(paths: string[], opts: CopyCliOptions, report: Rep
   const code = plan.inputErrors.length > 0 ? EXIT_BAD_INPUT : planCode;
   if (plan.inputErrors.length > 0 && plan.steps.every((s) => s.op !== 'copy')) return code;
 
+  // This copy's installer in the manifest: its input set (a prune never removes another's files).
+  const owner = copyOwner(paths.map((p) => (opts.root !== undefined ? path.posix.resolve('/', p) : path.resolve(p))), opts.root);
+  const pruning = opts.prune ? planPrune(jail, owner.id, plan.steps, opts.root) : undefined;
+  if (pruning && pruning.keptUnrecorded.length > 0) {
+    report.warn(`--prune keeps ${pruning.keptUnrecorded.length} paths an older elfcopy installed without recording for which copy (e.g. ${pruning.keptUnrecorded[0] ?? ''})`);
+  }
   if (opts.dryRun) {
-    if (opts.json) stdout.write(JSON.stringify({ schema: 'elfcopy.plan/1', jail, steps: plan.steps, missing: plan.missing.map((m) => ({ name: m.name, neededBy: m.neededBy })), nss: plan.nss ?? null, warnings: plan.warnings }, null, 2) + '\n');
-    else stdout.write(formatPlan(plan.steps));
+    const removals = pruning?.remove ?? [];
+    if (opts.json) stdout.write(JSON.stringify({ schema: 'elfcopy.plan/1', jail, steps: plan.steps, prune: removals, missing: plan.missing.map((m) => ({ name: m.name, neededBy: m.neededBy })), nss: plan.nss ?? null, warnings: plan.warnings }, null, 2) + '\n');
+    else stdout.write(formatPlan([...plan.steps, ...removals]));
+    if (pruning) report.info(`elfcopy: dry run: ${plan.steps.length} steps, ${removals.length} to prune`);
     return code;
   }
   // Only now, with a plan that copies something: a run refused for bad input leaves no empty jail.
   if (jailMissing) createJail(jail);
   const bar = opts.quiet ? undefined : progressBar(plan.steps.length);
-  const result = await applyPlan(plan.steps, jail, { jobs, checksum: Boolean(opts.checksum), prune: Boolean(opts.prune), ...(opts.root ? { root: opts.root } : {}), ...(bar ? { onStep: bar.update } : {}) });
+  const result = await applyPlan(plan.steps, jail, { jobs, checksum: Boolean(opts.checksum), owner, ...(pruning ? { prune: pruning.remove } : {}), ...(opts.root ? { root: opts.root } : {}), ...(bar ? { onStep: bar.update } : {}) });
   bar?.done();
   if (opts.ldcache && plan.target) {
     const libs = plan.steps.filter((s) => (s.op === 'copy' || s.op === 'symlink') && /\.so(\.|$)/.test(path.posix.basename(s.path))).map((s) => s.path);

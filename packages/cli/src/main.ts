@@ -79,7 +79,7 @@ Exit status: 0 closure complete, 1 a library is missing, 2 bad usage or input.`,
       .option('--dlopen <priority>', 'follow .note.dlopen down to this priority: required (the default), recommended, suggested, or none')
       .option('--trace <command>', 'also run COMMAND on the host (it is executed!) and bring what it loads')
       .option('--ldcache', "write the jail's own /etc/ld.so.cache (needed when libraries live outside the system directories)")
-      .option('--prune', 'remove what an earlier run installed (per the manifest) and this run no longer needs')
+      .option('--prune', 'remove what an earlier run of these same inputs installed, this run no longer needs and no other installer (init, another copy) claims')
       .option('--checksum', 'decide "up to date" by sha256 instead of size and mtime')
       .option('--jobs <n>', 'parallel copies', '4')
       .option('--relative-links', 'rewrite absolute symlink targets as relative ones')

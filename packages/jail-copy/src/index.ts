@@ -11,7 +11,8 @@ export { planInit, ESSENTIAL_ETC, MINIMAL_NSSWITCH, InitError, type InitOptions,
 export { StepSet } from './plan.js';
 export { renderSystemdUnit, renderSysvScript, type UnitOptions } from './unit.js';
 export { applyPlan, type ApplyOptions, type ApplyResult } from './apply.js';
-export { MANIFEST_PATH, parseManifest, serializeManifest, type Manifest, type ManifestEntry } from './manifest.js';
+export { MANIFEST_PATH, INIT_OWNER, LEGACY_COPY, copyOwner, ownersOf, parseManifest, serializeManifest, type Installer, type Manifest, type ManifestEntry } from './manifest.js';
+export { planPrune, type PruneStep, type PrunePlan } from './prune.js';
 export { Jail, leavesJail, climbsAboveRoot, type TrustLink } from './inroot.js';
 export { ensureDir, writeFileAtomic, symlinkAtomic, removeEntry, isUpToDate, cleanupTemps } from './fileops.js';
 export { JailCopyError, JailEscapeError, JailConflictError, BadJailError } from './errors.js';
