@@ -10,7 +10,7 @@ import type { CopyCliOptions } from './copy.js';
 import type { InitCliOptions } from './init.js';
 import type { TraceCliOptions } from './trace.js';
 import type { UnitCliOptions } from './unit.js';
-import { EXIT_BAD_INPUT } from './exit-codes.js';
+import { EXIT_BAD_INPUT, EXIT_JAIL_IO } from './exit-codes.js';
 import { describeError, makeReporter } from './report.js';
 import { UsageError } from './usage-error.js';
 
@@ -218,7 +218,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (err instanceof ElfDepsError) {
       report.error(describeError(err));
-      return EXIT_BAD_INPUT;
+      // By name: jail-copy loads only when a command needs it.
+      return err.name === 'JailIoError' ? EXIT_JAIL_IO : EXIT_BAD_INPUT;
     }
     if (process.env.ELFCOPY_DEBUG) throw err;
     report.error(`internal error: ${describeError(err)} (this is a bug in elfcopy; ELFCOPY_DEBUG=1 shows the stack)`);

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import pLimit from 'p-limit';
-import { JailConflictError } from './errors.js';
+import { JailConflictError, JailIoError, asJailIoError } from './errors.js';
 import { StagingDirs, cleanupTemps, ensureDir, hasMeta, isUpToDate, removeEntry, symlinkAtomic, writeFileAtomic, writeJailText, type FileMeta } from './fileops.js';
 import { Jail } from './inroot.js';
 import { Sha256Worker } from './hash-worker.js';
@@ -59,6 +59,17 @@ export interface ApplyResult {
 
 export async function applyPlan(steps: readonly PlanStep[], jailDir: string, options: ApplyOptions = {}): Promise<ApplyResult> {
   const jail = Jail.open(jailDir);
+  try {
+    return await applyIn(jail, steps, jailDir, options);
+  } catch (err) {
+    // The file operations name the path they were at; anything else the jail's file system refused
+    // (a path in the jail or below a held directory of it) is about the jail.
+    const at = (err as NodeJS.ErrnoException | undefined)?.path ?? '';
+    throw at.startsWith('/proc/self/fd/') || at === jail.root || at.startsWith(jail.root + '/') ? asJailIoError(err, jail.root, '/') : err;
+  }
+}
+
+async function applyIn(jail: Jail, steps: readonly PlanStep[], jailDir: string, options: ApplyOptions): Promise<ApplyResult> {
   const owner = options.owner ?? { id: options.installer === 'init' ? INIT_OWNER : 'copy' };
   // Computed before anything changes, as a dry run computes them.
   const removals = options.prune === true ? planPrune(jailDir, owner.id, steps, options.root).remove : options.prune || [];
@@ -107,47 +118,62 @@ export async function applyPlan(steps: readonly PlanStep[], jailDir: string, opt
   };
   for (const step of steps) if (step.op === 'copy' && knownSha(step) === undefined) hashOf(step.source);
   const shaFills: Promise<void>[] = [];
+  async function applyStep(step: PlanStep): Promise<void> {
+    if (step.op === 'copy') {
+      const meta = { mode: step.mode, uid: step.uid, gid: step.gid };
+      const upToDate = await isUpToDate(jail, step.path, step.source, { checksum: Boolean(options.checksum), trustLink, meta });
+      const known = upToDate ? knownSha(step) : undefined;
+      if (upToDate) result.unchanged++;
+      else {
+        await writeFileAtomic(jail, step.path, step.source, { mode: step.mode, uid: step.uid, gid: step.gid, stripSetuid: step.strippedBits !== 0, trustLink, staging });
+        result.copied.push(step.path);
+        result.bytesCopied += step.size;
+      }
+      if (step.strippedBits) result.stripped.push({ path: step.path, bits: step.strippedBits });
+      // The slot is not held waiting for the hash: it is filled in once every copy is done.
+      const entry: ManifestEntry = { path: step.path, kind: 'file', source: step.source, sha256: known ?? '', size: step.size, mtimeMs: step.mtimeMs, mode: step.mode, reasons: step.reasons };
+      entries.push(entry);
+      if (known === undefined) {
+        const fill = hashOf(step.source).then((sha) => void (entry.sha256 = sha));
+        // Handled here too: if a copy fails first, Promise.all below is never reached for it.
+        fill.catch(() => undefined);
+        shaFills.push(fill);
+      }
+      tick();
+    } else if (step.op === 'write') {
+      tmpDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'elfcopy-write-'));
+      const tmp = path.join(tmpDir, String(Math.random()).slice(2));
+      fs.writeFileSync(tmp, step.content, { mode: 0o600 });
+      const stat = fs.statSync(tmp);
+      if (await sameText(jail, step.path, step.content, { mode: step.mode, uid: step.uid, gid: step.gid }, trustLink)) result.unchanged++;
+      else {
+        await writeFileAtomic(jail, step.path, tmp, { mode: step.mode, uid: step.uid, gid: step.gid, stripSetuid: true, trustLink });
+        result.written.push(step.path);
+      }
+      entries.push({ path: step.path, kind: 'file', sha256: createHash('sha256').update(step.content).digest('hex'), size: stat.size, mode: step.mode, reasons: step.reasons });
+      tick();
+    }
+  }
+
+  // After the first failure no step starts, and the staging directories are removed only once every
+  // step already running has finished (one still copying would make a new one after the cleanup).
+  let failed = false;
   try {
-    await Promise.all(
+    const settled = await Promise.allSettled(
       steps.map((step) =>
         limit(async () => {
-          if (step.op === 'copy') {
-            const meta = { mode: step.mode, uid: step.uid, gid: step.gid };
-            const upToDate = await isUpToDate(jail, step.path, step.source, { checksum: Boolean(options.checksum), trustLink, meta });
-            const known = upToDate ? knownSha(step) : undefined;
-            if (upToDate) result.unchanged++;
-            else {
-              await writeFileAtomic(jail, step.path, step.source, { mode: step.mode, uid: step.uid, gid: step.gid, stripSetuid: step.strippedBits !== 0, trustLink, staging });
-              result.copied.push(step.path);
-              result.bytesCopied += step.size;
-            }
-            if (step.strippedBits) result.stripped.push({ path: step.path, bits: step.strippedBits });
-            // The slot is not held waiting for the hash: it is filled in once every copy is done.
-            const entry: ManifestEntry = { path: step.path, kind: 'file', source: step.source, sha256: known ?? '', size: step.size, mtimeMs: step.mtimeMs, mode: step.mode, reasons: step.reasons };
-            entries.push(entry);
-            if (known === undefined) {
-              const fill = hashOf(step.source).then((sha) => void (entry.sha256 = sha));
-              // Handled here too: if a copy fails first, Promise.all below is never reached for it.
-              fill.catch(() => undefined);
-              shaFills.push(fill);
-            }
-            tick();
-          } else if (step.op === 'write') {
-            tmpDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'elfcopy-write-'));
-            const tmp = path.join(tmpDir, String(Math.random()).slice(2));
-            fs.writeFileSync(tmp, step.content, { mode: 0o600 });
-            const stat = fs.statSync(tmp);
-            if (await sameText(jail, step.path, step.content, { mode: step.mode, uid: step.uid, gid: step.gid }, trustLink)) result.unchanged++;
-            else {
-              await writeFileAtomic(jail, step.path, tmp, { mode: step.mode, uid: step.uid, gid: step.gid, stripSetuid: true, trustLink });
-              result.written.push(step.path);
-            }
-            entries.push({ path: step.path, kind: 'file', sha256: createHash('sha256').update(step.content).digest('hex'), size: stat.size, mode: step.mode, reasons: step.reasons });
-            tick();
+          if (failed) return;
+          try {
+            await applyStep(step);
+          } catch (err) {
+            failed = true;
+            throw err;
           }
         }),
       ),
     );
+    const firstFailure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (firstFailure) throw firstFailure.reason;
     await Promise.all(shaFills);
   } finally {
     staging.cleanup();
@@ -251,6 +277,9 @@ async function makeDevice(jail: Jail, p: string, major: number, minor: number, m
     const { execa } = await import('execa');
     const r = await execa('mknod', ['-m', mode.toString(8), tmp, 'c', String(major), String(minor)], { reject: false, stdin: 'ignore' });
     if (r.exitCode !== 0) {
+      // mknod(1) says in words what the jail's file system said.
+      const fsCode = /Read-only file system/.test(r.stderr) ? 'EROFS' : /No space left/.test(r.stderr) ? 'ENOSPC' : /quota/i.test(r.stderr) ? 'EDQUOT' : undefined;
+      if (fsCode) throw new JailIoError(jail.host(p), fsCode);
       throw new JailConflictError(p, `cannot create device node (mknod needs root): ${r.stderr.trim() || r.shortMessage}`);
     }
     fs.renameSync(dir.entry(tmpName), dir.entry(name));

@@ -13,7 +13,7 @@ import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { UnreadableFileError, type UnreadableKind } from '@elfcopy/elf-deps';
-import { JailConflictError } from './errors.js';
+import { JailConflictError, asJailIoError } from './errors.js';
 import { Jail, JailDir, TMP_PREFIX, errnoOf, lstatOrUndefined, setMeta, tmpName, type FileMeta, type ResolveOptions } from './inroot.js';
 
 export { TMP_PREFIX, type FileMeta };
@@ -50,6 +50,14 @@ export interface DirOptions extends ResolveOptions, FileMeta {
  * the way is a JailConflictError. True when `p` was created by this call.
  */
 export async function ensureDir(jail: Jail, p: string, opts: DirOptions): Promise<boolean> {
+  try {
+    return await ensureDirIn(jail, p, opts);
+  } catch (err) {
+    throw asJailIoError(err, jail.root, p);
+  }
+}
+
+async function ensureDirIn(jail: Jail, p: string, opts: DirOptions): Promise<boolean> {
   if (path.posix.normalize('/' + p) === '/') return false;
   const above: FileMeta = { mode: 0o755, uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 };
   const dir = jail.openDir(p, { trustLink: opts.trustLink, create: (_, last) => (last ? opts : above) });
@@ -183,37 +191,43 @@ function openSource(source: string): { fd: number; stat: fs.Stats } {
 export async function writeFileAtomic(jail: Jail, p: string, source: string, opts: WriteOptions): Promise<WriteResult> {
   const src = openSource(source);
   try {
-    const { dir, name } = jail.openParent(p, opts);
-    try {
-      const final = dir.entry(name);
-      const conflict = (): JailConflictError => new JailConflictError(p, 'is a directory in the jail, where a file goes', { found: 'directory', needed: 'file' });
-      if (lstatOrUndefined(final)?.isDirectory()) throw conflict();
-      const staging = opts.staging ?? new StagingDirs();
-      const tmp = staging.get(dir).entry(`f-${randomBytes(6).toString('hex')}`);
-      let renamed = false;
-      try {
-        // From the descriptor already checked (a magic link to it), when /proc allows.
-        const from = jail.anchored ? `/proc/self/fd/${src.fd}` : source;
-        // EXCL: the name is created, never opened through a link; FICLONE: a reflink where possible.
-        await fsp.copyFile(from, tmp, C.COPYFILE_EXCL | C.COPYFILE_FICLONE);
-        const strippedBits = opts.stripSetuid === false ? 0 : opts.mode & 0o6000;
-        await finishCopy(tmp, { ...opts, mode: opts.mode & ~strippedBits }, src.stat, Boolean(opts.fsync));
-        try {
-          fs.renameSync(tmp, final);
-          renamed = true;
-        } catch (err) {
-          throw isDirectoryConflict(err) ? conflict() : err;
-        }
-        return { strippedBits, size: src.stat.size };
-      } finally {
-        if (!renamed) await unlinkQuietly(tmp);
-        if (staging !== opts.staging) staging.cleanup();
-      }
-    } finally {
-      dir.close();
-    }
+    return await writeFromSource(jail, p, src, source, opts);
+  } catch (err) {
+    throw asJailIoError(err, jail.root, p);
   } finally {
     fs.closeSync(src.fd);
+  }
+}
+
+async function writeFromSource(jail: Jail, p: string, src: { fd: number; stat: fs.Stats }, source: string, opts: WriteOptions): Promise<WriteResult> {
+  const { dir, name } = jail.openParent(p, opts);
+  try {
+    const final = dir.entry(name);
+    const conflict = (): JailConflictError => new JailConflictError(p, 'is a directory in the jail, where a file goes', { found: 'directory', needed: 'file' });
+    if (lstatOrUndefined(final)?.isDirectory()) throw conflict();
+    const staging = opts.staging ?? new StagingDirs();
+    const tmp = staging.get(dir).entry(`f-${randomBytes(6).toString('hex')}`);
+    let renamed = false;
+    try {
+      // From the descriptor already checked (a magic link to it), when /proc allows.
+      const from = jail.anchored ? `/proc/self/fd/${src.fd}` : source;
+      // EXCL: the name is created, never opened through a link; FICLONE: a reflink where possible.
+      await fsp.copyFile(from, tmp, C.COPYFILE_EXCL | C.COPYFILE_FICLONE);
+      const strippedBits = opts.stripSetuid === false ? 0 : opts.mode & 0o6000;
+      await finishCopy(tmp, { ...opts, mode: opts.mode & ~strippedBits }, src.stat, Boolean(opts.fsync));
+      try {
+        fs.renameSync(tmp, final);
+        renamed = true;
+      } catch (err) {
+        throw isDirectoryConflict(err) ? conflict() : err;
+      }
+      return { strippedBits, size: src.stat.size };
+    } finally {
+      if (!renamed) await unlinkQuietly(tmp);
+      if (staging !== opts.staging) staging.cleanup();
+    }
+  } finally {
+    dir.close();
   }
 }
 
@@ -254,6 +268,14 @@ async function finishCopy(tmp: string, meta: FileMeta, source: fs.Stats, sync: b
  * or link was there (a directory there is a JailConflictError). An identical link is left alone.
  */
 export async function symlinkAtomic(jail: Jail, p: string, target: string, opts: ResolveOptions = {}): Promise<'created' | 'replaced' | 'unchanged'> {
+  try {
+    return await symlinkIn(jail, p, target, opts);
+  } catch (err) {
+    throw asJailIoError(err, jail.root, p);
+  }
+}
+
+async function symlinkIn(jail: Jail, p: string, target: string, opts: ResolveOptions): Promise<'created' | 'replaced' | 'unchanged'> {
   const { dir, name } = jail.openParent(p, opts);
   try {
     const final = dir.entry(name);
@@ -294,6 +316,14 @@ export interface RemoveOptions extends ResolveOptions {
  * not asked for.
  */
 export async function removeEntry(jail: Jail, p: string, opts: RemoveOptions = {}): Promise<boolean> {
+  try {
+    return await removeIn(jail, p, opts);
+  } catch (err) {
+    throw asJailIoError(err, jail.root, p);
+  }
+}
+
+async function removeIn(jail: Jail, p: string, opts: RemoveOptions): Promise<boolean> {
   const parent = jail.openParentIfThere(p, opts);
   if (!parent) return false;
   const { dir, name } = parent;
@@ -373,6 +403,14 @@ function ownedByLiveProcess(name: string): boolean {
  * Returns the in-jail paths removed.
  */
 export function cleanupTemps(jail: Jail, dir: string, opts: ResolveOptions = {}): string[] {
+  try {
+    return cleanupTempsIn(jail, dir, opts);
+  } catch (err) {
+    throw asJailIoError(err, jail.root, dir);
+  }
+}
+
+function cleanupTempsIn(jail: Jail, dir: string, opts: ResolveOptions): string[] {
   const d = jail.openDir(dir, opts);
   try {
     const removed: string[] = [];
@@ -418,6 +456,14 @@ export interface UpToDateOptions extends ResolveOptions {
  * `checksum`, the same sha256.
  */
 export async function isUpToDate(jail: Jail, p: string, source: string, opts: UpToDateOptions = {}): Promise<boolean> {
+  try {
+    return await isUpToDateIn(jail, p, source, opts);
+  } catch (err) {
+    throw asJailIoError(err, jail.root, p);
+  }
+}
+
+async function isUpToDateIn(jail: Jail, p: string, source: string, opts: UpToDateOptions): Promise<boolean> {
   const parent = jail.openParentIfThere(p, opts);
   if (!parent) return false;
   const { dir, name } = parent;
