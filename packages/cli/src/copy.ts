@@ -9,6 +9,7 @@ import { hostCpuFlags } from '@elfcopy/elf-deps';
 import { buildId } from './build-id.js';
 import { EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK } from './exit-codes.js';
 import { progressBar } from './progress.js';
+import { withSignalCleanup } from './signals.js';
 import { describeError, type Reporter } from './report.js';
 import { UsageError } from './usage-error.js';
 
@@ -99,6 +100,15 @@ export function formatPlan(steps: readonly (PlanStep | PruneStep)[]): string {
 }
 
 export async function runCopy(paths: string[], opts: CopyCliOptions, report: Reporter, stdout: NodeJS.WritableStream = process.stdout): Promise<number> {
+  // Stopped by a signal: what the copy staged in the jail goes (jail-copy is loaded once there is any).
+  let removeStaging: (() => void) | undefined;
+  return withSignalCleanup(
+    () => removeStaging?.(),
+    () => runCopyIn(paths, opts, report, stdout, (f) => (removeStaging = f)),
+  );
+}
+
+async function runCopyIn(paths: string[], opts: CopyCliOptions, report: Reporter, stdout: NodeJS.WritableStream, onLoaded: (removeStaging: () => void) => void): Promise<number> {
   const { jail, missing: jailMissing } = checkJailTarget(opts.into);
   const jobs = opts.jobs === undefined ? 4 : Number(opts.jobs);
   if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw new UsageError('--jobs takes a whole number from 1 to 64');
@@ -150,7 +160,8 @@ export async function runCopy(paths: string[], opts: CopyCliOptions, report: Rep
     const code = reportPlan(reused, report);
     return finishCopy(reused, unchangedResult(jail, reused.steps), code, true, opts, report, stdout);
   }
-  const { applyPlan, copyOwner, hostSignatures, planCopyWithProfiles, planPrune, savePlanCache, writeJailLdCache } = await import('@elfcopy/jail-copy');
+  const { applyPlan, copyOwner, hostSignatures, planCopyWithProfiles, planPrune, removeStaging, savePlanCache, writeJailLdCache } = await import('@elfcopy/jail-copy');
+  onLoaded(removeStaging);
   const plan: ProfilePlan = planCopyWithProfiles(paths, jail, {
     ...planOptions,
     extraElf,

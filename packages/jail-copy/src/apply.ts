@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import pLimit from 'p-limit';
 import { JailConflictError, JailIoError, asJailIoError } from './errors.js';
-import { StagingDirs, cleanupTemps, ensureDir, hasMeta, isUpToDate, removeEntry, symlinkAtomic, writeFileAtomic, writeJailText, type FileMeta } from './fileops.js';
+import { StagingDirs, cleanupTemps, ensureDir, hasMeta, isUpToDate, removeEntry, symlinkAtomic, trackStaging, writeFileAtomic, writeJailText, type FileMeta } from './fileops.js';
 import { Jail } from './inroot.js';
 import { Sha256Worker } from './hash-worker.js';
 import { readJailText } from './jail-text.js';
@@ -97,6 +97,7 @@ async function applyIn(jail: Jail, steps: readonly PlanStep[], jailDir: string, 
   const limit = pLimit(Math.max(1, options.jobs ?? 4));
   // Host-side staging for 'write' steps (init's files), made only when there are some.
   let tmpDir: string | undefined;
+  let untrackTmp: (() => void) | undefined;
   const staging = new StagingDirs();
   // Every source the manifest does not already know is sent to the hashing thread now, so it hashes
   // while this thread walks the jail and libuv's threads copy.
@@ -141,7 +142,11 @@ async function applyIn(jail: Jail, steps: readonly PlanStep[], jailDir: string, 
       }
       tick();
     } else if (step.op === 'write') {
-      tmpDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'elfcopy-write-'));
+      if (tmpDir === undefined) {
+        const made = fs.mkdtempSync(path.join(os.tmpdir(), 'elfcopy-write-'));
+        tmpDir = made;
+        untrackTmp = trackStaging(() => fs.rmSync(made, { recursive: true, force: true }));
+      }
       const tmp = path.join(tmpDir, String(Math.random()).slice(2));
       fs.writeFileSync(tmp, step.content, { mode: 0o600 });
       const stat = fs.statSync(tmp);
@@ -178,6 +183,7 @@ async function applyIn(jail: Jail, steps: readonly PlanStep[], jailDir: string, 
   } finally {
     staging.cleanup();
     if (tmpDir !== undefined) fs.rmSync(tmpDir, { recursive: true, force: true });
+    untrackTmp?.();
     await hasher.close();
   }
   // What a killed earlier run left behind (.elfcopy-tmp-* entries) goes now: every step stages beside
@@ -270,11 +276,14 @@ async function makeDevice(jail: Jail, p: string, major: number, minor: number, m
   if (st?.isCharacterDevice() && Math.floor(st.rdev / 256) === major && st.rdev % 256 === minor && (st.mode & 0o7777) === mode) return false;
   // Made at a temporary name in the held parent directory, then renamed over the final name in it.
   const { dir, name } = jail.openParent(p, { trustLink });
+  let untrack: (() => void) | undefined;
   try {
     const tmpName = `.elfcopy-tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
     // mknod runs in a child: /proc/self there is the child, so name our own descriptor by our pid.
     const tmp = dir.anchored ? `/proc/${process.pid}/fd/${dir.fd}/${tmpName}` : dir.entry(tmpName);
     const { execa } = await import('execa');
+    // Stopped while mknod runs: the node it made goes too.
+    untrack = trackStaging(() => fs.rmSync(dir.entry(tmpName), { force: true }));
     const r = await execa('mknod', ['-m', mode.toString(8), tmp, 'c', String(major), String(minor)], { reject: false, stdin: 'ignore' });
     if (r.exitCode !== 0) {
       // mknod(1) says in words what the jail's file system said.
@@ -284,6 +293,7 @@ async function makeDevice(jail: Jail, p: string, major: number, minor: number, m
     }
     fs.renameSync(dir.entry(tmpName), dir.entry(name));
   } finally {
+    untrack?.();
     dir.close();
   }
   return true;

@@ -25,6 +25,37 @@ const HASH_CHUNK = 1 << 20;
 /** Temporaries this process is using right now: cleanupTemps never takes them from under a copy. */
 const inFlight = new Set<string>();
 
+/**
+ * How to remove what this process has staged right now (staging directories, host temporaries, a
+ * device node being made): what removeStaging runs when the process is told to stop mid-run.
+ */
+const liveStaging = new Set<() => void>();
+
+/** Registers `remove` until the returned function is called. */
+export function trackStaging(remove: () => void): () => void {
+  liveStaging.add(remove);
+  return () => void liveStaging.delete(remove);
+}
+
+/**
+ * Removes everything this process has staged, synchronously: for a signal handler (SIGINT, SIGTERM,
+ * SIGHUP) that then exits. A copy still running in libuv's pool may add a file to a staging directory
+ * while it is emptied: each is tried a few times.
+ */
+export function removeStaging(): void {
+  for (const remove of [...liveStaging]) {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        remove();
+        break;
+      } catch {
+        // ENOTEMPTY from a file that arrived meanwhile: again.
+      }
+    }
+    liveStaging.delete(remove);
+  }
+}
+
 async function unlinkQuietly(p: string): Promise<void> {
   try {
     await fsp.unlink(p);
@@ -103,21 +134,26 @@ export class StagingDirs {
       throw err;
     }
     this.dirs.set(key, { parent, name, dir: staged });
+    this.untrack ??= trackStaging(() => this.cleanup());
     return staged;
   }
 
+  private untrack: (() => void) | undefined;
+
   /** Removes every staging directory (and anything a failed copy left in it). */
   cleanup(): void {
-    for (const s of this.dirs.values()) {
+    for (const [key, s] of this.dirs) {
       s.dir.close();
       try {
         removeTreeAt(s.parent, s.name);
       } finally {
         s.parent.close();
         inFlight.delete(s.name);
+        this.dirs.delete(key);
       }
     }
-    this.dirs.clear();
+    this.untrack?.();
+    this.untrack = undefined;
   }
 }
 
@@ -237,12 +273,15 @@ async function writeFromSource(jail: Jail, p: string, src: { fd: number; stat: f
  */
 export async function writeJailText(jail: Jail, p: string, text: string): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'elfcopy-text-'));
+  const remove = (): void => fs.rmSync(dir, { recursive: true, force: true });
+  const untrack = trackStaging(remove);
   try {
     const tmp = path.join(dir, path.posix.basename(p));
     fs.writeFileSync(tmp, text, { mode: 0o600 });
     await writeFileAtomic(jail, p, tmp, { mode: 0o600, uid: 0, gid: 0, stripSetuid: true });
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    remove();
+    untrack();
   }
 }
 

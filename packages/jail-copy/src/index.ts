@@ -14,7 +14,7 @@ export { applyPlan, type ApplyOptions, type ApplyResult } from './apply.js';
 export { MANIFEST_PATH, INIT_OWNER, LEGACY_COPY, copyOwner, ownersOf, parseManifest, serializeManifest, type Installer, type Manifest, type ManifestEntry } from './manifest.js';
 export { planPrune, type PruneStep, type PrunePlan } from './prune.js';
 export { Jail, leavesJail, climbsAboveRoot, type TrustLink } from './inroot.js';
-export { ensureDir, writeFileAtomic, symlinkAtomic, removeEntry, isUpToDate, cleanupTemps } from './fileops.js';
+export { ensureDir, writeFileAtomic, symlinkAtomic, removeEntry, isUpToDate, cleanupTemps, removeStaging } from './fileops.js';
 export { JailCopyError, JailEscapeError, JailConflictError, BadJailError, JailIoError, JAIL_IO_ERRNOS } from './errors.js';
 export { writeJailLdCache, type JailLdCacheResult } from './jail-ldcache.js';
 export { planCopyWithProfiles, type ProfilePlanOptions, type ProfilePlan } from './plan-profiles.js';
