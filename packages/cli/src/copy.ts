@@ -101,14 +101,15 @@ export function formatPlan(steps: readonly (PlanStep | PruneStep)[]): string {
 
 export async function runCopy(paths: string[], opts: CopyCliOptions, report: Reporter, stdout: NodeJS.WritableStream = process.stdout): Promise<number> {
   // Stopped by a signal: what the copy staged in the jail goes (jail-copy is loaded once there is any).
-  let removeStaging: (() => void) | undefined;
+  // (--trace: the traced command, and all it started, ends too.)
+  const cleanups: (() => void)[] = [];
   return withSignalCleanup(
-    () => removeStaging?.(),
-    () => runCopyIn(paths, opts, report, stdout, (f) => (removeStaging = f)),
+    () => cleanups.forEach((c) => c()),
+    () => runCopyIn(paths, opts, report, stdout, (f) => cleanups.push(f)),
   );
 }
 
-async function runCopyIn(paths: string[], opts: CopyCliOptions, report: Reporter, stdout: NodeJS.WritableStream, onLoaded: (removeStaging: () => void) => void): Promise<number> {
+async function runCopyIn(paths: string[], opts: CopyCliOptions, report: Reporter, stdout: NodeJS.WritableStream, onCleanup: (cleanup: () => void) => void): Promise<number> {
   const { jail, missing: jailMissing } = checkJailTarget(opts.into);
   const jobs = opts.jobs === undefined ? 4 : Number(opts.jobs);
   if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw new UsageError('--jobs takes a whole number from 1 to 64');
@@ -131,7 +132,8 @@ async function runCopyIn(paths: string[], opts: CopyCliOptions, report: Reporter
   if (opts.trace !== undefined) {
     report.info(`trace: running ${opts.trace} on the host to see what it loads`);
     const { traceCommand } = await import('@elfcopy/jail-copy');
-    const t = await traceCommand(opts.trace.split(' ').filter(Boolean));
+    const t = await traceCommand(opts.trace.split(' ').filter(Boolean), { onStart: onCleanup });
+    for (const w of t.warnings) report.warn(w);
     extraElf.push(...t.objects.map((o) => ({ path: o, reason: `loaded at run time by ${opts.trace}` })));
   }
   const profiles = opts.with === undefined ? [] : opts.with.split(',').map((s) => s.trim()).filter(Boolean);
@@ -161,7 +163,7 @@ async function runCopyIn(paths: string[], opts: CopyCliOptions, report: Reporter
     return finishCopy(reused, unchangedResult(jail, reused.steps), code, true, opts, report, stdout);
   }
   const { applyPlan, copyOwner, hostSignatures, planCopyWithProfiles, planPrune, removeStaging, savePlanCache, writeJailLdCache } = await import('@elfcopy/jail-copy');
-  onLoaded(removeStaging);
+  onCleanup(removeStaging);
   const plan: ProfilePlan = planCopyWithProfiles(paths, jail, {
     ...planOptions,
     extraElf,

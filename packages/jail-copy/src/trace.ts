@@ -1,8 +1,14 @@
 /**
  * `elfcopy trace -- CMD ARGS…`: the one place elfcopy executes a program. It runs CMD on the host under
  * strace (when present) or the loader's own LD_DEBUG=files tracing, and collects every shared object
- * loaded at run time and, by option, every file opened below chosen prefixes. Bounded by a timeout; the
- * traced process and everything it started are always ended (own process group, SIGKILL at the end).
+ * loaded at run time and, by option, every file opened below chosen prefixes. Bounded by a timeout.
+ *
+ * The command runs in its own PID namespace (unshare --pid --fork --kill-child --mount-proc): a daemon
+ * that forks and calls setsid() leaves the process group, not the namespace, and when the namespace's
+ * first process ends the kernel ends every other one in it (pid_namespaces(7)). That first process waits
+ * for everything the command started — strace -f for its tracees, or a small sh reaper under LD_DEBUG —
+ * so the trace returns as soon as all of it has exited, and at the timeout all of it is killed. Where no
+ * namespace can be made (no unshare, no CAP_SYS_ADMIN), the process group is the bound, with a warning.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -19,6 +25,8 @@ export interface TraceOptions {
   prefixes?: string[];
   cwd?: string;
   env?: Record<string, string>;
+  /** Receives, once the command runs, a synchronous function that kills it and all it started (for a signal handler). */
+  onStart?: (stop: () => void) => void;
 }
 
 export interface TraceResult {
@@ -30,6 +38,9 @@ export interface TraceResult {
   objects: string[];
   /** Files opened below the prefixes (real paths; only with `prefixes`). */
   files: string[];
+  /** True when the command ran in its own PID namespace (all it started ended with it). */
+  contained: boolean;
+  warnings: string[];
 }
 
 /** The traced command could not be run at all. */
@@ -76,14 +87,42 @@ function isSharedObject(p: string): boolean {
   }
 }
 
+/** The namespace wrapper: the command's processes are a PID namespace of their own, with their own /proc. */
+const UNSHARE = ['unshare', '--pid', '--fork', '--kill-child', '--mount-proc', '--'];
+
+/**
+ * The namespace's first process under LD_DEBUG: runs the command in the foreground (LD_DEBUG set for it
+ * alone, not for sh or sleep, whose own loads would be reported), then, as the namespace's init, reaps
+ * what it left (orphans are re-parented to it) until it is the only process there (its /proc lists the
+ * namespace's processes only), and exits with the command's status.
+ */
+const REAPER = `LD_DEBUG=files LD_DEBUG_OUTPUT="$ELFCOPY_TRACE_OUT" "$@"
+status=$?
+while :; do
+  set -- /proc/[0-9]*
+  [ $# -le 1 ] && exit $status
+  sleep 0.05
+done`;
+
+let namespaceWorks: Promise<boolean> | undefined;
+
+/** Whether this process may make a PID namespace (root, or CAP_SYS_ADMIN), tried once. */
+function canUnshare(): Promise<boolean> {
+  namespaceWorks ??= loadExeca().then(async (execa) => (await execa(UNSHARE[0] ?? 'unshare', [...UNSHARE.slice(1), 'true'], { reject: false, stdin: 'ignore', timeout: 10_000 })).exitCode === 0);
+  return namespaceWorks;
+}
+
 export async function traceCommand(command: readonly string[], options: TraceOptions = {}): Promise<TraceResult> {
   if (command.length === 0) throw new TraceError('', 'no command to trace (give it after --)');
   const method: TraceMethod = options.method === 'auto' || options.method === undefined ? ((await haveStrace()) ? 'strace' : 'ld-debug') : options.method;
+  const contained = await canUnshare();
+  const warnings = contained ? [] : ['cannot make a PID namespace (unshare --pid needs root): a daemon the command starts with setsid() may outlive the trace'];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'elfcopy-trace-'));
   const out = path.join(dir, 'trace');
   const [cmd, ...args] = command as [string, ...string[]];
-  const argv = method === 'strace' ? ['strace', '-f', '-qq', '-s', '4096', '-e', 'trace=open,openat,openat2', '-e', 'status=successful', '-o', out, '--', cmd, ...args] : [cmd, ...args];
-  const env = { ...options.env, ...(method === 'ld-debug' ? { LD_DEBUG: 'files', LD_DEBUG_OUTPUT: out } : {}) };
+  const traced = method === 'strace' ? ['strace', '-f', '-qq', '-s', '4096', '-e', 'trace=open,openat,openat2', '-e', 'status=successful', '-o', out, '--', cmd, ...args] : [cmd, ...args];
+  const argv = !contained ? traced : method === 'strace' ? [...UNSHARE, ...traced] : [...UNSHARE, 'sh', '-c', REAPER, 'sh', ...traced];
+  const env = { ...options.env, ...(method === 'ld-debug' ? (contained ? { ELFCOPY_TRACE_OUT: out } : { LD_DEBUG: 'files', LD_DEBUG_OUTPUT: out }) : {}) };
   const execa = await loadExeca();
   const child = execa(argv[0]!, argv.slice(1), {
     reject: false,
@@ -96,18 +135,22 @@ export async function traceCommand(command: readonly string[], options: TraceOpt
     killSignal: 'SIGKILL',
     detached: true,
   });
+  // Killing the group kills unshare, whose --kill-child then kills the namespace's first process, and
+  // with it the kernel kills the whole namespace.
+  const stop = (): void => {
+    if (child.pid === undefined) return;
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  };
+  options.onStart?.(stop);
   let result: Awaited<typeof child>;
   try {
     result = await child;
   } finally {
-    // Daemons fork away from the traced process; its process group ends with it.
-    if (child.pid !== undefined) {
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    }
+    stop();
   }
   if (result.failed && result.exitCode === undefined && !result.timedOut) {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -145,6 +188,8 @@ export async function traceCommand(command: readonly string[], options: TraceOpt
     timedOut: result.timedOut,
     objects: [...objects].sort(),
     files: [...new Set(files)].sort(),
+    contained,
+    warnings,
   };
 }
 
