@@ -73,7 +73,7 @@ Exit status: 0 closure complete, 1 a library is missing, 2 bad usage or input.`,
       .option('--dry-run', 'print the plan (every mkdir, copy and link with its reason) and change nothing')
       .option('--json', 'print the plan (with --dry-run) or the result as JSON')
       .option('--no-nss', 'do not bring the NSS modules nsswitch.conf names')
-      .option('--nsswitch <file>', "nsswitch.conf to follow (default: the jail's own, else the host's)")
+      .option('--nsswitch <file>', "nsswitch.conf to follow (default: the jail's own, else glibc's built-in defaults, as glibc in the jail)")
       .option('--with <profiles>', 'runtime file profiles: gconv, zoneinfo, resolver, openssl, php, imagemagick, nginx, or auto')
       .option('--gconv-charsets <list>', 'with the gconv profile: only the modules for these charsets (e.g. ISO-8859-1,UTF-16)')
       .option('--dlopen <priority>', 'follow .note.dlopen down to this priority: required (the default), recommended, suggested, or none')
