@@ -69,12 +69,16 @@ export function checkJailTarget(jail: string | undefined): { jail: string; missi
   return { jail: abs, missing: false };
 }
 
-/** Makes the missing jail checkJailTarget allowed (its last component, mode 0755), once the plan is known to be good. */
-function createJail(jail: string): void {
+/**
+ * Makes the missing jail checkJailTarget allowed (its last component, mode 0755), once the plan is known
+ * to be good; what the parent's file system refuses (read-only, full) is reported as `toIoError` says.
+ */
+function createJail(jail: string, toIoError: (err: unknown) => unknown): void {
   try {
     fs.mkdirSync(jail, { mode: 0o755 });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new UsageError(`${jail}: cannot create the jail (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return;
+    throw toIoError(err);
   }
 }
 
@@ -162,7 +166,7 @@ async function runCopyIn(paths: string[], opts: CopyCliOptions, report: Reporter
     const code = reportPlan(reused, report);
     return finishCopy(reused, unchangedResult(jail, reused.steps), code, true, opts, report, stdout);
   }
-  const { applyPlan, copyOwner, hostSignatures, planCopyWithProfiles, planPrune, removeStaging, savePlanCache, writeJailLdCache } = await import('@elfcopy/jail-copy');
+  const { applyPlan, asJailIoError, copyOwner, hostSignatures, planCopyWithProfiles, planPrune, removeStaging, savePlanCache, writeJailLdCache } = await import('@elfcopy/jail-copy');
   onCleanup(removeStaging);
   const plan: ProfilePlan = planCopyWithProfiles(paths, jail, {
     ...planOptions,
@@ -194,7 +198,7 @@ async function runCopyIn(paths: string[], opts: CopyCliOptions, report: Reporter
     return code;
   }
   // Only now, with a plan that copies something: a run refused for bad input leaves no empty jail.
-  if (jailMissing) createJail(jail);
+  if (jailMissing) createJail(jail, (err) => asJailIoError(err, jail, '/'));
   const bar = opts.quiet ? undefined : progressBar(plan.steps.length);
   const result = await applyPlan(plan.steps, jail, { jobs, checksum: Boolean(opts.checksum), owner, ...(pruning ? { prune: pruning.remove } : {}), ...(opts.root ? { root: opts.root } : {}), ...(bar ? { onStep: bar.update } : {}) });
   bar?.done();

@@ -15,7 +15,7 @@ export { MANIFEST_PATH, INIT_OWNER, LEGACY_COPY, copyOwner, ownersOf, parseManif
 export { planPrune, type PruneStep, type PrunePlan } from './prune.js';
 export { Jail, leavesJail, climbsAboveRoot, type TrustLink } from './inroot.js';
 export { ensureDir, writeFileAtomic, symlinkAtomic, removeEntry, isUpToDate, cleanupTemps, removeStaging } from './fileops.js';
-export { JailCopyError, JailEscapeError, JailConflictError, BadJailError, JailIoError, JAIL_IO_ERRNOS } from './errors.js';
+export { JailCopyError, JailEscapeError, JailConflictError, BadJailError, JailIoError, JAIL_IO_ERRNOS, asJailIoError } from './errors.js';
 export { writeJailLdCache, type JailLdCacheResult } from './jail-ldcache.js';
 export { planCopyWithProfiles, type ProfilePlanOptions, type ProfilePlan } from './plan-profiles.js';
 export { reusablePlan, savePlanCache, hostSignatures, planCacheKey, signatureOf, PLAN_CACHE_PATH, type CachedPlan, type PathSignature } from './plan-cache.js';

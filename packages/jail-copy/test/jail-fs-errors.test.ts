@@ -84,6 +84,10 @@ describe("the jail's file system refuses a write", () => {
     const r2 = await elfcopy(['/usr/bin/ls', '--into', empty, '-q']);
     expect(r2.exitCode).toBe(3);
     expectOneLine(r2.stderr, empty, 'EROFS');
+    // A missing jail (its last component) on a read-only file system: the same, and nothing made.
+    const r3 = await elfcopy(['/usr/bin/ls', '--into', path.join(empty, 'new-jail'), '-q']);
+    expect(r3.exitCode).toBe(3);
+    expect(expectOneLine(r3.stderr, empty, 'EROFS')).toContain(path.join(empty, 'new-jail'));
   });
 
   it('a full disk (3 MB tmpfs): one line naming the jail path, exit 3, and no staging left anywhere', async () => {
