@@ -190,6 +190,7 @@ async function runCopyIn(paths: string[], opts: CopyCliOptions, report: Reporter
   if (pruning && pruning.keptUnrecorded.length > 0) {
     report.warn(`--prune keeps ${pruning.keptUnrecorded.length} paths an older elfcopy installed without recording for which copy (e.g. ${pruning.keptUnrecorded[0] ?? ''})`);
   }
+  for (const p of pruning?.keptChanged ?? []) report.warn(`${p}: changed since elfcopy installed it, so --prune keeps it`);
   if (opts.dryRun) {
     const removals = pruning?.remove ?? [];
     if (opts.json) stdout.write(JSON.stringify({ schema: 'elfcopy.plan/1', jail, steps: plan.steps, prune: removals, missing: plan.missing.map((m) => ({ name: m.name, neededBy: m.neededBy })), nss: plan.nss ?? null, warnings: plan.warnings }, null, 2) + '\n');

@@ -2,8 +2,9 @@
  * What `--prune` removes, as data: computed before anything is applied, printed by `--dry-run`, and
  * carried out by applyPlan exactly (the same paths, in this order). An entry goes when the installer
  * running now claimed it, its new plan no longer has it, and no other installer (init, another copy's
- * input set, a copy from before owners were recorded) claims it; a directory only when everything in
- * it goes too (what someone else put there keeps it).
+ * input set, a copy from before owners were recorded) claims it, and it is still what elfcopy put
+ * there (a file edited or a link changed since is someone's work: kept); a directory only when
+ * everything in it goes too (what someone else put there keeps it).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -25,6 +26,8 @@ export interface PrunePlan {
   remove: PruneStep[];
   /** Entries this run would otherwise remove that a copy from before owners were recorded may need (kept). */
   keptUnrecorded: string[];
+  /** Entries this run would remove but that changed since elfcopy installed them (kept). */
+  keptChanged: string[];
 }
 
 /** The jail's manifest (undefined when there is none, or it is not elfcopy's). */
@@ -61,7 +64,7 @@ function listing(jail: Jail, p: string, trustLink: TrustLink): string[] | undefi
  * manifest is missing). `hostRoot` is the root the plan mirrors (the links it may follow).
  */
 export function planPrune(jailDir: string, owner: string, steps: readonly Pick<PlanStep, 'path'>[], hostRoot = '/'): PrunePlan {
-  const out: PrunePlan = { remove: [], keptUnrecorded: [] };
+  const out: PrunePlan = { remove: [], keptUnrecorded: [], keptChanged: [] };
   if (!fs.existsSync(jailDir)) return out;
   const jail = Jail.open(jailDir);
   const manifest = readJailManifest(jail);
@@ -83,6 +86,10 @@ export function planPrune(jailDir: string, owner: string, steps: readonly Pick<P
   for (const e of stale.filter((x) => x.kind !== 'dir').sort(byPath)) {
     const st = jail.lstat(e.path, { trustLink });
     if (!st || st.isDirectory()) continue;
+    if (changedSince(jail, e, st, trustLink)) {
+      out.keptChanged.push(e.path);
+      continue;
+    }
     gone.add(e.path);
     out.remove.push({ op: 'remove', path: e.path, kind: e.kind, reasons: [`no longer needed (installed for: ${e.reasons[0] ?? '?'})`] });
   }
@@ -94,6 +101,27 @@ export function planPrune(jailDir: string, owner: string, steps: readonly Pick<P
     out.remove.push({ op: 'remove', path: e.path, kind: 'dir', reasons: [`no longer needed (installed for: ${e.reasons[0] ?? '?'})`] });
   }
   return out;
+}
+
+/** Not what the manifest says elfcopy installed at `e.path`: another kind, size, mtime or link target. */
+function changedSince(jail: Jail, e: ManifestEntry, st: fs.Stats, trustLink: TrustLink): boolean {
+  if (e.kind === 'file') {
+    if (!st.isFile()) return true;
+    if (e.size !== undefined && st.size !== e.size) return true;
+    // A copy gets its source's mtime (utimes keeps microseconds): anything else is a later write.
+    return e.mtimeMs !== undefined && Math.abs(st.mtimeMs - e.mtimeMs) > 1;
+  }
+  if (e.kind === 'symlink') {
+    if (!st.isSymbolicLink()) return true;
+    const parent = jail.openParentIfThere(e.path, { trustLink });
+    if (!parent) return true;
+    try {
+      return fs.readlinkSync(parent.dir.entry(parent.name)) !== e.target;
+    } finally {
+      parent.dir.close();
+    }
+  }
+  return false;
 }
 
 function byPath(a: { path: string }, b: { path: string }): number {

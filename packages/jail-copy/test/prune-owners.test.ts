@@ -69,6 +69,28 @@ describe('--prune and the installers recorded in the manifest', () => {
     expect(again.prune).toEqual([]);
   });
 
+  it('a file edited or a link changed since elfcopy installed it is kept, with one warning line each', async () => {
+    const j = path.join(tmp, 'edited');
+    await ok(['/usr/sbin/nginx', '--into', j, '--with', 'nginx', '-q']);
+    const conf = path.join(j, 'etc/nginx/nginx.conf');
+    fs.appendFileSync(conf, '# my change\n');
+    const mime = path.join(j, 'etc/nginx/mime.types');
+    fs.rmSync(mime);
+    fs.symlinkSync('/etc/mime.types', mime);
+    const args = ['/usr/sbin/nginx', '--into', j, '--with', 'resolver', '--prune'];
+    const dry = JSON.parse(await ok([...args, '--dry-run', '--json'])) as DryPlan;
+    const r = await elfcopy([...args, '--json']);
+    expect(r.exitCode).toBe(0);
+    const pruned = (JSON.parse(r.stdout) as { pruned: string[] }).pruned;
+    expect(pruned).toEqual(dry.prune.map((s) => s.path));
+    expect(pruned).not.toContain('/etc/nginx/nginx.conf');
+    expect(pruned).toContain('/etc/nginx/fastcgi.conf');
+    expect(fs.readFileSync(conf, 'utf8')).toMatch(/# my change\n$/);
+    expect(fs.readlinkSync(mime)).toBe('/etc/mime.types');
+    expect(r.stderr).toContain('elfcopy: warning: /etc/nginx/nginx.conf: changed since elfcopy installed it, so --prune keeps it');
+    expect(r.stderr).toContain('elfcopy: warning: /etc/nginx/mime.types: changed since elfcopy installed it, so --prune keeps it');
+  });
+
   it("a copy's prune never removes what another copy's input set installed", async () => {
     const j = path.join(tmp, 'two-sets');
     await ok(['/usr/bin/ls', '--into', j, '--no-nss', '-q']);
