@@ -49,6 +49,7 @@ describe('a signal during a copy', () => {
       await stagingAppears(target, 20_000);
       child.kill(sig as NodeJS.Signals);
       const { code, signal } = await exited;
+      if (code === 0) throw new Error('the copy finished before the signal arrived (a reflinking file system copies at once): the test proves nothing here');
       expect({ code, signal }, stderr).toEqual({ code: 128 + num, signal: null });
       expect(stagingLeftovers(jail)).toEqual([]);
       // Stopped before the rename: no file (whole or truncated) at the final name.
