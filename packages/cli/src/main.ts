@@ -167,7 +167,7 @@ Exit status: 0 done, 1 a library is missing (the rest is copied), 2 bad usage or
     .option('--into <jail>', 'copy what it loaded, with closures, into the jail')
     .option('--json', 'the result as JSON')
     .option('--prefix <dir>', 'also report files it opened below DIR (repeatable)', collect, [])
-    .option('--timeout <seconds>', 'kill the command after this long', '30')
+    .option('--timeout <seconds>', 'kill the command, and all it started (daemons too), after this long', '30')
     .option('--method <m>', 'auto, strace or ld-debug', 'auto')
     .action(async (command: string[], opts: TraceCliOptions, cmd: Command) => {
       const globals = cmd.optsWithGlobals<{ quiet?: boolean; verbose?: boolean }>();
