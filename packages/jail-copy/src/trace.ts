@@ -7,7 +7,8 @@
  * that forks and calls setsid() leaves the process group, not the namespace, and when the namespace's
  * first process ends the kernel ends every other one in it (pid_namespaces(7)). That first process waits
  * for everything the command started — strace -f for its tracees, or a small sh reaper under LD_DEBUG —
- * so the trace returns as soon as all of it has exited, and at the timeout all of it is killed. Where no
+ * so the trace returns as soon as all of it has exited, and at the timeout that first process is killed,
+ * which takes all the rest with it before unshare returns. Where no
  * namespace can be made (no unshare, no CAP_SYS_ADMIN), the process group is the bound, with a warning.
  */
 import * as fs from 'node:fs';
@@ -104,6 +105,17 @@ while :; do
   sleep 0.05
 done`;
 
+/** The first child of `pid` (unshare's: the namespace's first process), from /proc; undefined when none yet. */
+function firstChild(pid: number): number | undefined {
+  try {
+    const first = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/)[0];
+    const n = Number(first);
+    return first && Number.isSafeInteger(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 let namespaceWorks: Promise<boolean> | undefined;
 
 /** Whether this process may make a PID namespace (root, or CAP_SYS_ADMIN), tried once. */
@@ -131,28 +143,45 @@ export async function traceCommand(command: readonly string[], options: TraceOpt
     stdin: 'ignore',
     stdout: 'ignore',
     stderr: 'ignore',
-    timeout: options.timeoutMs ?? 30_000,
-    killSignal: 'SIGKILL',
     detached: true,
   });
-  // Killing the group kills unshare, whose --kill-child then kills the namespace's first process, and
-  // with it the kernel kills the whole namespace.
-  const stop = (): void => {
-    if (child.pid === undefined) return;
+  const pid = child.pid;
+  const killGroup = (): void => {
+    if (pid === undefined) return;
     try {
-      process.kill(-child.pid, 'SIGKILL');
+      process.kill(-pid, 'SIGKILL');
     } catch {
       // Already gone.
     }
   };
-  options.onStart?.(stop);
+  // The namespace's first process is killed, not unshare: the kernel then kills every other process
+  // in the namespace and reaps them before that first one is gone (zap_pid_ns_processes), and unshare
+  // waits for it — so once unshare has exited, nothing of the command is left. Before unshare has
+  // forked it, or without a namespace, the process group is what there is to kill.
+  const end = (): void => {
+    const init = contained && pid !== undefined ? firstChild(pid) : undefined;
+    if (init === undefined) return killGroup();
+    try {
+      process.kill(init, 'SIGKILL');
+    } catch {
+      killGroup();
+    }
+  };
+  options.onStart?.(end);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    end();
+  }, options.timeoutMs ?? 30_000);
   let result: Awaited<typeof child>;
   try {
     result = await child;
   } finally {
-    stop();
+    clearTimeout(timer);
+    // Without a namespace: whatever is left in the group (a daemon's setsid() escapes even that).
+    killGroup();
   }
-  if (result.failed && result.exitCode === undefined && !result.timedOut) {
+  if (result.failed && result.exitCode === undefined && !timedOut) {
     fs.rmSync(dir, { recursive: true, force: true });
     throw new TraceError(command[0] ?? '', `cannot run: ${result.shortMessage}`);
   }
@@ -184,8 +213,8 @@ export async function traceCommand(command: readonly string[], options: TraceOpt
   return {
     method,
     command: [...command],
-    exitCode: result.exitCode,
-    timedOut: result.timedOut,
+    exitCode: timedOut ? undefined : result.exitCode,
+    timedOut,
     objects: [...objects].sort(),
     files: [...new Set(files)].sort(),
     contained,
