@@ -18,3 +18,4 @@ export { JailCopyError, JailEscapeError, JailConflictError, BadJailError } from 
 export { writeJailLdCache, type JailLdCacheResult } from './jail-ldcache.js';
 export { planCopyWithProfiles, type ProfilePlanOptions, type ProfilePlan } from './plan-profiles.js';
 export { reusablePlan, savePlanCache, hostSignatures, planCacheKey, signatureOf, PLAN_CACHE_PATH, type CachedPlan, type PathSignature } from './plan-cache.js';
+export * from './dpkg/index.js';
