@@ -70,6 +70,12 @@ export function planCopyWithProfiles(paths: readonly string[], jail: string, opt
     }, resolver);
     plan.warnings.push(...sel.warnings);
     keepHostOwner(plan, root, sel.keepOwner);
+    for (const st of plan.steps) {
+      if (st.op === 'mkdir' && sel.rootOwnedDirs.includes(st.path)) {
+        st.uid = 0;
+        st.mode &= ~0o022;
+      }
+    }
   }
   // The profile definitions decide the plan too.
   if (plan.consulted) {

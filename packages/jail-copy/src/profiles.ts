@@ -63,6 +63,11 @@ export interface Profile {
   rules?: ProfileRule[];
   /** Files whose host owner the copy keeps (a config only the service's group may read). */
   keepOwner?: string[];
+  /**
+   * Directories the jail makes root's and not group- or world-writable, group kept, where the host lets
+   * the service write (Debian's /etc/redis, for CONFIG REWRITE): a jailed service does not rewrite its config.
+   */
+  rootOwnedDirs?: string[];
   /** What verify requires in a jail holding a program this profile is for. */
   needs?: { path: string; what: string }[];
   /** Why the shells this profile brings are there on purpose (audit reports them with this reason). */
@@ -96,7 +101,7 @@ function parseProfile(file: string, text: string): Profile {
   if (typeof p !== 'object' || p === null) throw new ProfileError(file, 'a profile is a JSON object');
   const o = p as Record<string, unknown>;
   if (typeof o.name !== 'string' || typeof o.why !== 'string') throw new ProfileError(file, 'a profile needs "name" and "why"');
-  for (const k of ['requires', 'files', 'elf', 'exclude', 'keepOwner'] as const) {
+  for (const k of ['requires', 'files', 'elf', 'exclude', 'keepOwner', 'rootOwnedDirs'] as const) {
     if (!isStringList(o[k])) throw new ProfileError(file, `"${k}" must be a list of strings`);
   }
   for (const [k, v] of Object.entries((o.params ?? {}) as Record<string, unknown>)) {
@@ -154,6 +159,8 @@ export interface ProfileSelection {
   elf: { path: string; reason: string }[];
   /** In-root paths whose host owner the copy keeps. */
   keepOwner: string[];
+  /** In-root directories made root's and not writable by group or others (Profile.rootOwnedDirs). */
+  rootOwnedDirs: string[];
   warnings: string[];
 }
 
@@ -264,7 +271,7 @@ function isElfInRoot(root: SysRoot, p: string): boolean {
 
 /** Expands the chosen profiles into files and ELF modules to bring, each with the profile's reason. */
 export function expandProfiles(profiles: readonly Profile[], ctx: ProfileContext): ProfileSelection {
-  const sel: ProfileSelection = { profiles: [...profiles], files: [], elf: [], keepOwner: [], warnings: [] };
+  const sel: ProfileSelection = { profiles: [...profiles], files: [], elf: [], keepOwner: [], rootOwnedDirs: [], warnings: [] };
   const seen = new Set<string>();
   for (const p of profiles) {
     const env = profileEnv(p, ctx);
@@ -314,6 +321,7 @@ export function expandProfiles(profiles: readonly Profile[], ctx: ProfileContext
     for (const a of asked) if (!found.has(a)) sel.warnings.push(`profile ${p.name}: ${a.replace('=', " '")}' matches no file on this machine`);
     if (elfHits.length + plainHits.length === 0 && (p.files?.length || p.elf?.length)) sel.warnings.push(`profile ${p.name}: none of its files exist on this machine`);
     for (const e of expandAll(p.keepOwner)) for (const h of globInRoot(ctx.root, e.pattern)) sel.keepOwner.push(h);
+    for (const e of expandAll(p.rootOwnedDirs)) sel.rootOwnedDirs.push(...globInRoot(ctx.root, e.pattern));
   }
   return sel;
 }
