@@ -115,7 +115,9 @@ export async function runCopy(paths: string[], opts: CopyCliOptions, report: Rep
   } catch (err) {
     throw new UsageError(describeError(err));
   }
+  // --gconv-charsets LIST is --with +gconv:charsets=LIST, kept for the command lines that use it.
   const gconvCharsets = opts.gconvCharsets ? opts.gconvCharsets.split(',') : undefined;
+  if (gconvCharsets && !profiles.names.includes('gconv')) profiles.names.push('gconv');
   // A re-run with the same arguments over an unchanged host and jail reuses the last plan (plan-cache.ts).
   // Not for what must look at contents or outside the plan: --checksum, --trace, --ldcache, --dry-run.
   const cacheable = !opts.dryRun && !opts.checksum && opts.trace === undefined && !opts.ldcache;

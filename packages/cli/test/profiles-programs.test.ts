@@ -233,3 +233,36 @@ describe('daemons', () => {
     await checksPass(jail);
   });
 });
+
+describe('the generic package profile (tclsh: no dedicated profile)', () => {
+  it("tclsh finds init.tcl and its packages as nobody; the files are dpkg's list of libtcl8.6 (dpkg-query -L), never docs or the base system", async () => {
+    const { jail, stderr } = await jailFor('tcl', '/usr/bin/tclsh', 'nobody');
+    expect(stderr).not.toMatch(/warning/);
+    const script = 'package require http; puts [info patchlevel]; puts [clock format 0 -gmt 1 -format %Y-%m-%d]; puts [string length "\u00e9"]; puts [encoding system]';
+    fs.writeFileSync(path.join(jail, 'tmp', 't.tcl'), script + '\n');
+    const r = inJail(jail, 'nobody', ['/usr/bin/tclsh', '/tmp/t.tcl'], { LANG: 'C.UTF-8' });
+    expect(r.stderr).toBe('');
+    const host = spawnSync('tclsh', [], { input: 'puts [info patchlevel]', encoding: 'utf8' }).stdout.trim();
+    expect(r.stdout).toBe(`${host}\n1970-01-01\n1\nutf-8\n`);
+    // The oracle for "the runtime files of the packages": dpkg's own list.
+    const listed = spawnSync('dpkg-query', ['-L', 'libtcl8.6'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.startsWith('/usr/share/tcltk/') && fs.lstatSync(l).isFile());
+    expect(listed.length).toBeGreaterThan(100);
+    for (const f of listed) expect(fs.existsSync(path.join(jail, f)), f).toBe(true);
+    expect(fs.existsSync(path.join(jail, 'usr/share/doc'))).toBe(false);
+    expect(fs.existsSync(path.join(jail, 'usr/share/man'))).toBe(false);
+    // libc6 is base: its gconv modules are not brought wholesale.
+    expect(fs.existsSync(path.join(jail, 'usr/lib/x86_64-linux-gnu/gconv'))).toBe(false);
+    await checksPass(jail);
+  });
+
+  it('a bare tclsh jail (--with none) fails the way the issue says; a base package named with package:of= is refused with a warning', async () => {
+    const jail = path.join(tmp, 'tcl-bare');
+    expect((await elfcopy(['init', jail, '--user', 'nobody'])).exitCode).toBe(0);
+    expect((await elfcopy(['/usr/bin/tclsh', '--into', jail, '--with', 'none'])).exitCode).toBe(0);
+    fs.writeFileSync(path.join(jail, 'tmp', 't.tcl'), 'puts hi\n');
+    expect(inJail(jail, 'nobody', ['/usr/bin/tclsh', '/tmp/t.tcl']).stderr).toMatch(/init\.tcl/);
+    const r = await elfcopy(['/usr/bin/tclsh', '--into', jail, '--with', '+package:of=coreutils', '--dry-run']);
+    expect(r.stderr).toMatch(/profile package: package 'coreutils' is part of the base system/);
+  });
+});
+

@@ -52,6 +52,8 @@ export function planCopyWithProfiles(paths: readonly string[], jail: string, opt
   const root = resolver.root;
   const all = loadProfiles();
   let chosen: Profile[] = [];
+  const extraConsulted = new Set<string>();
+  const extraListings = new Set<string>();
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const sonames = new Set<string>();
     for (const s of plan.steps) if (s.op === 'copy' || s.op === 'symlink') sonames.add(path.posix.basename(s.path));
@@ -70,6 +72,8 @@ export function planCopyWithProfiles(paths: readonly string[], jail: string, opt
     }, resolver);
     plan.warnings.push(...sel.warnings);
     keepHostOwner(plan, root, sel.keepOwner);
+    for (const c of sel.consulted) extraConsulted.add(c);
+    for (const c of sel.consultedListings) extraListings.add(c);
     for (const st of plan.steps) {
       if (st.op === 'mkdir' && sel.rootOwnedDirs.includes(st.path)) {
         st.uid = 0;
@@ -80,8 +84,10 @@ export function planCopyWithProfiles(paths: readonly string[], jail: string, opt
   // The profile definitions decide the plan too.
   if (plan.consulted) {
     const files = profileFiles();
-    plan.consulted = [...new Set([...plan.consulted, ...files])].sort();
-    plan.consultedListings = [...new Set([...(plan.consultedListings ?? []), files[0]!])].sort();
+    plan.consulted = [...new Set([...plan.consulted, ...files, ...extraConsulted, ...extraListings])].sort();
+    plan.consultedListings = [...new Set([...(plan.consultedListings ?? []), files[0]!, ...extraListings])].sort();
   }
-  return { ...plan, profiles: chosen.map((p) => p.name) };
+  // A fallback profile that found nothing to bring (ls: coreutils is base) was not applied.
+  const applied = chosen.filter((p) => !p.auto?.fallback || plan.steps.some((s) => s.reasons.includes(`profile ${p.name}`)));
+  return { ...plan, profiles: applied.map((p) => p.name) };
 }

@@ -11,10 +11,11 @@ import { ElfDepsError, globComponentRegExp, hasElfMagic, type SysRoot } from '@e
 import { globInRoot } from './glob.js';
 import { localeFiles } from './locale-files.js';
 import type { ProfileRequest } from './profile-spec.js';
+import { isProgramPath, packageRuntimeFiles } from './package-files.js';
 import { pythonPackageFiles } from './python-packages.js';
 
 export interface ProfileRule {
-  kind: 'nginx-load-module' | 'openssl-modules' | 'gconv-allow-list' | 'locale-names' | 'python-packages';
+  kind: 'nginx-load-module' | 'openssl-modules' | 'gconv-allow-list' | 'locale-names' | 'python-packages' | 'dpkg-runtime';
   config?: string;
   prefix?: string;
 }
@@ -52,7 +53,14 @@ export interface Profile {
    * When `auto` picks the profile: an input matches one of `inputs`, or the closure has one of
    * `sonames` — and every path of `ifExists` exists in the root. `never`: only by name.
    */
-  auto?: { never?: boolean; sonames?: string[]; inputs?: string[]; ifExists?: string[] };
+  auto?: {
+    never?: boolean;
+    sonames?: string[];
+    inputs?: string[];
+    ifExists?: string[];
+    /** Picked for a program (an input in a bin directory) that no other chosen profile's `inputs` claims. */
+    fallback?: boolean;
+  };
   requires?: string[];
   vars?: Record<string, ProfileVar>;
   params?: Record<string, ProfileParam>;
@@ -161,6 +169,9 @@ export interface ProfileSelection {
   keepOwner: string[];
   /** In-root directories made root's and not writable by group or others (Profile.rootOwnedDirs). */
   rootOwnedDirs: string[];
+  /** Host paths read besides the root's own (dpkg's database), for the plan cache. */
+  consulted: string[];
+  consultedListings: string[];
   warnings: string[];
 }
 
@@ -193,7 +204,17 @@ export function selectProfiles(all: Map<string, Profile>, request: readonly stri
       for (const p of all.values()) if (autoPicks(p, ctx)) add(p.name);
     } else add(n);
   }
+  // The generic profile: a program no chosen profile is for (tclsh, ruby) gets its package's files.
+  if (req.names.includes('auto') && unclaimedPrograms([...chosen.values()], ctx.inputs).length > 0) {
+    for (const p of all.values()) if (p.auto?.fallback && !p.auto.never) add(p.name);
+  }
   return [...chosen.values()];
+}
+
+/** The programs among `inputs` that none of `profiles` claims through its `auto.inputs`. */
+export function unclaimedPrograms(profiles: readonly Profile[], inputs: readonly string[]): string[] {
+  const claims = profiles.flatMap((p) => (p.auto?.fallback ? [] : (p.auto?.inputs ?? []).map((r) => new RegExp(r))));
+  return [...new Set(inputs.filter((i) => isProgramPath(i) && !claims.some((r) => r.test(i))))];
 }
 
 /** Values of each variable and parameter of `p` (see ProfileVar, ProfileParam). */
@@ -271,7 +292,7 @@ function isElfInRoot(root: SysRoot, p: string): boolean {
 
 /** Expands the chosen profiles into files and ELF modules to bring, each with the profile's reason. */
 export function expandProfiles(profiles: readonly Profile[], ctx: ProfileContext): ProfileSelection {
-  const sel: ProfileSelection = { profiles: [...profiles], files: [], elf: [], keepOwner: [], rootOwnedDirs: [], warnings: [] };
+  const sel: ProfileSelection = { profiles: [...profiles], files: [], elf: [], keepOwner: [], rootOwnedDirs: [], consulted: [], consultedListings: [], warnings: [] };
   const seen = new Set<string>();
   for (const p of profiles) {
     const env = profileEnv(p, ctx);
@@ -314,6 +335,13 @@ export function expandProfiles(profiles: readonly Profile[], ctx: ProfileContext
         const r = rule.kind === 'locale-names' ? localeFiles(ctx.root, env.get('names') ?? []) : pythonPackageFiles(ctx.root, env.get('PY') ?? [], env.get('packages') ?? []);
         for (const h of r.files) (isElfInRoot(ctx.root, h) ? elfHits : plainHits).push(h);
         sel.warnings.push(...r.warnings.map((w) => `profile ${p.name}: ${w}`));
+      }
+      if (rule.kind === 'dpkg-runtime') {
+        const r = packageRuntimeFiles(ctx.root, unclaimedPrograms(profiles, ctx.inputs), env.get('of') ?? [], excluded);
+        for (const h of r.files) (isElfInRoot(ctx.root, h) ? elfHits : plainHits).push(h);
+        sel.warnings.push(...r.warnings.map((w) => `profile ${p.name}: ${w}`));
+        sel.consulted.push(...r.consulted);
+        sel.consultedListings.push(...r.consultedListings);
       }
     }
     for (const h of elfHits) push(sel.elf, h);
