@@ -51,14 +51,16 @@ export function planCopyWithProfiles(paths: readonly string[], jail: string, opt
   if (request.names.length === 0) return { ...plan, profiles: [] };
   const root = resolver.root;
   const all = loadProfiles();
+  // The inputs as the bare plan has them (a link's target too): later rounds' steps carry profile
+  // reasons as well, where a profile brings a file that is also an input.
+  const inputs = [...paths.map((p) => path.resolve(p)), ...plan.steps.filter((s) => s.op === 'copy' && s.reasons.includes('input')).map((s) => s.path)];
   let chosen: Profile[] = [];
   const extraConsulted = new Set<string>();
   const extraListings = new Set<string>();
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const sonames = new Set<string>();
     for (const s of plan.steps) if (s.op === 'copy' || s.op === 'symlink') sonames.add(path.posix.basename(s.path));
-    const inputs = plan.steps.filter((s) => s.op === 'copy' && s.reasons.includes('input')).map((s) => s.path);
-    const ctx: ProfileContext = { root, inputs: [...paths.map((p) => path.resolve(p)), ...inputs], sonames, triplet: plan.triplet ?? 'x86_64-linux-gnu' };
+    const ctx: ProfileContext = { root, inputs, sonames, triplet: plan.triplet ?? 'x86_64-linux-gnu' };
     if (gconvCharsets) ctx.gconvCharsets = gconvCharsets;
     ctx.params = request.params;
     const next = selectProfiles(all, request, ctx);

@@ -205,16 +205,25 @@ export function selectProfiles(all: Map<string, Profile>, request: readonly stri
     } else add(n);
   }
   // The generic profile: a program no chosen profile is for (tclsh, ruby) gets its package's files.
-  if (req.names.includes('auto') && unclaimedPrograms([...chosen.values()], ctx.inputs).length > 0) {
+  if (req.names.includes('auto') && unclaimedPrograms([...chosen.values()], ctx.inputs, ctx.root).length > 0) {
     for (const p of all.values()) if (p.auto?.fallback && !p.auto.never) add(p.name);
   }
   return [...chosen.values()];
 }
 
 /** The programs among `inputs` that none of `profiles` claims through its `auto.inputs`. */
-export function unclaimedPrograms(profiles: readonly Profile[], inputs: readonly string[]): string[] {
+export function unclaimedPrograms(profiles: readonly Profile[], inputs: readonly string[], root?: SysRoot): string[] {
   const claims = profiles.flatMap((p) => (p.auto?.fallback ? [] : (p.auto?.inputs ?? []).map((r) => new RegExp(r))));
-  return [...new Set(inputs.filter((i) => isProgramPath(i) && !claims.some((r) => r.test(i))))];
+  const real = (i: string): string | undefined => {
+    try {
+      return root?.realpath(i);
+    } catch {
+      return undefined;
+    }
+  };
+  // A link (/usr/bin/python3) is claimed with its target (python3.11).
+  const claimed = (i: string): boolean => [i, real(i)].some((x) => x !== undefined && claims.some((r) => r.test(x)));
+  return [...new Set(inputs.filter((i) => isProgramPath(i) && !claimed(i)))];
 }
 
 /** Values of each variable and parameter of `p` (see ProfileVar, ProfileParam). */
@@ -337,7 +346,7 @@ export function expandProfiles(profiles: readonly Profile[], ctx: ProfileContext
         sel.warnings.push(...r.warnings.map((w) => `profile ${p.name}: ${w}`));
       }
       if (rule.kind === 'dpkg-runtime') {
-        const r = packageRuntimeFiles(ctx.root, unclaimedPrograms(profiles, ctx.inputs), env.get('of') ?? [], excluded);
+        const r = packageRuntimeFiles(ctx.root, unclaimedPrograms(profiles, ctx.inputs, ctx.root), env.get('of') ?? [], excluded);
         for (const h of r.files) (isElfInRoot(ctx.root, h) ? elfHits : plainHits).push(h);
         sel.warnings.push(...r.warnings.map((w) => `profile ${p.name}: ${w}`));
         sel.consulted.push(...r.consulted);
