@@ -107,6 +107,19 @@ describe('auto is the default; none is the bare closure', () => {
     expect(await run(['--with', '+gconv'])).toBe(true);
   });
 
+  it('the generic package profile is only for programs no other profile claims (a link and its target are one program)', async () => {
+    const profilesOf = async (prog: string): Promise<string> => {
+      const r = await elfcopy([prog, '--into', newJail(), '--dry-run', '--verbose']);
+      return /^profiles: (.*)$/m.exec(r.stderr)?.[1] ?? '';
+    };
+    // redis-server is a link to redis-check-rdb; python3 a link to python3.11.
+    expect(await profilesOf('/usr/bin/redis-server')).not.toMatch(/package/);
+    expect(await profilesOf('/usr/bin/python3')).not.toMatch(/package/);
+    expect(await profilesOf('/usr/bin/tclsh')).toMatch(/package/);
+    // ls: coreutils is a base package, so the fallback brings nothing and is not reported.
+    expect(await profilesOf('/usr/bin/ls')).toBe('locale, resolver');
+  });
+
   it("a named locale the host lacks is a warning naming it", async () => {
     const r = await elfcopy(['/usr/bin/ls', '--into', newJail(), '--with', '+locale:xx_YY.UTF-8', '--dry-run']);
     expect(r.exitCode, r.stderr).toBe(0);

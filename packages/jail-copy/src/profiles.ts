@@ -221,9 +221,11 @@ export function unclaimedPrograms(profiles: readonly Profile[], inputs: readonly
       return undefined;
     }
   };
-  // A link (/usr/bin/python3) is claimed with its target (python3.11).
-  const claimed = (i: string): boolean => [i, real(i)].some((x) => x !== undefined && claims.some((r) => r.test(x)));
-  return [...new Set(inputs.filter((i) => isProgramPath(i) && !claimed(i)))];
+  // A link and its target are one program: /usr/bin/python3 is claimed through python3.11, and
+  // redis-check-rdb through the redis-server link to it.
+  const named = (i: string): boolean => [i, real(i)].some((x) => x !== undefined && claims.some((r) => r.test(x)));
+  const claimedFiles = new Set(inputs.filter(named).map((i) => real(i) ?? i));
+  return [...new Set(inputs.filter((i) => isProgramPath(i) && !named(i) && !claimedFiles.has(real(i) ?? i)))];
 }
 
 /** Values of each variable and parameter of `p` (see ProfileVar, ProfileParam). */
