@@ -11,7 +11,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { elfcopy } from './helpers.js';
+import { elfcopy, freePort } from './helpers.js';
 
 let tmp: string;
 
@@ -52,16 +52,6 @@ async function checksPass(jail: string, ...more: string[]): Promise<void> {
   expect(v.exitCode, v.stdout + v.stderr).toBe(0);
   const a = await elfcopy(['audit', jail, '--writable', [writable.get(jail), ...more].filter(Boolean).join(',')]);
   expect(a.exitCode, a.stdout + a.stderr).toBe(0);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 /** Sends `request` to 127.0.0.1:port until the answer holds `until` (the daemon may still be starting). */
@@ -161,6 +151,12 @@ describe('git (profiles git, openssl, locale)', () => {
     }
     expect(out[3]).toBe('first\n');
     expect(fs.existsSync(path.join(jail, home, 'b/.git/hooks'))).toBe(true);
+    // https: git-remote-https with libcurl (its closure) and the CA bundle curl verifies against.
+    expect(fs.existsSync(path.join(jail, 'usr/lib/git-core/git-remote-https'))).toBe(true);
+    expect(fs.readdirSync(path.join(jail, 'usr/lib/x86_64-linux-gnu')).some((n) => n.startsWith('libcurl'))).toBe(true);
+    expect(fs.statSync(path.join(jail, 'etc/ssl/certs/ca-certificates.crt')).size).toBeGreaterThan(100_000);
+    const helper = inJail(jail, 'nobody', ['/usr/lib/git-core/git-remote-https'], env);
+    expect(helper.stderr).not.toMatch(/error while loading shared libraries/);
     // git-upload-pack is a link to git in git-core: kept as a link.
     expect(fs.readlinkSync(path.join(jail, 'usr/lib/git-core/git-upload-pack'))).toBe(fs.readlinkSync('/usr/lib/git-core/git-upload-pack'));
     const a = await elfcopy(['audit', jail, '--fail-on', 'low', '--writable', 'nobody:/tmp/home']);

@@ -120,6 +120,16 @@ describe('auto is the default; none is the bare closure', () => {
     expect(await profilesOf('/usr/bin/ls')).toBe('locale, resolver');
   });
 
+  it('perl:trees=vendor adds the vendor tree (Debian\'s libfoo-perl packages); without it perl has only its core', async () => {
+    const vendor = fs.readdirSync('/usr/share/perl5').filter((n) => n.endsWith('.pm'));
+    expect(vendor.length).toBeGreaterThan(0);
+    const core = await planned(['/usr/bin/perl']);
+    expect(core.has('/usr/lib/x86_64-linux-gnu/perl-base/strict.pm')).toBe(true);
+    expect(core.has(`/usr/share/perl5/${vendor[0]}`)).toBe(false);
+    const withVendor = await planned(['/usr/bin/perl', '--with', '+perl:trees=vendor']);
+    for (const f of vendor) expect(withVendor.has(`/usr/share/perl5/${f}`), f).toBe(true);
+  });
+
   it("a named locale the host lacks is a warning naming it", async () => {
     const r = await elfcopy(['/usr/bin/ls', '--into', newJail(), '--with', '+locale:xx_YY.UTF-8', '--dry-run']);
     expect(r.exitCode, r.stderr).toBe(0);
