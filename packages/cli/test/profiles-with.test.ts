@@ -161,6 +161,8 @@ describe('named locales: locale-archive and locale directories (glibc loadarchiv
     expect(fr.files).toContain('/usr/lib/locale/fr_FR.utf8/LC_CTYPE');
     expect(localeFiles(sys, ['it_IT.UTF-8']).warnings).toHaveLength(1);
     expect(localeArchiveNames(Buffer.from('not an archive at all'))).toBeUndefined();
+    // A truncated archive (hash table and names cut off) is read as far as it goes, never past its end.
+    for (const cut of [28, 40, 100, 4096]) expect(() => localeArchiveNames(archive.subarray(0, cut)), String(cut)).not.toThrow();
   });
 });
 

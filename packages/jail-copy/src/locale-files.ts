@@ -21,23 +21,52 @@ export function normalizeLocaleName(name: string): string {
   return `${m[1] ?? ''}.${codeset}${m[3] ?? ''}`;
 }
 
-/** The locale names a locale-archive holds (its name hash table), or undefined when it is not one. */
-export function localeArchiveNames(bytes: Buffer): string[] | undefined {
-  if (bytes.length < 20) return undefined;
-  // locarchive.h: struct locarhead is host-endian; try both orders by the magic.
-  const le = bytes.readUInt32LE(0) === ARCHIVE_MAGIC;
-  if (!le && bytes.readUInt32BE(0) !== ARCHIVE_MAGIC) return undefined;
-  const u32 = (off: number): number => (off + 4 <= bytes.length ? (le ? bytes.readUInt32LE(off) : bytes.readUInt32BE(off)) : 0);
-  const hashOffset = u32(8);
-  const hashSize = u32(16);
+type Read = (offset: number, length: number) => Buffer;
+
+/**
+ * The locale names a locale-archive holds (its name hash table), or undefined when it is not one. Reads
+ * the header, the hash table and the names it points to, never the locale data (an archive with every
+ * locale is some 200 MB).
+ */
+function archiveNames(read: Read, size: number): string[] | undefined {
+  if (size < 28) return undefined;
+  const head = read(0, 28);
+  // locarchive.h: struct locarhead is host-endian; the magic says which.
+  const le = head.readUInt32LE(0) === ARCHIVE_MAGIC;
+  if (!le && head.readUInt32BE(0) !== ARCHIVE_MAGIC) return undefined;
+  const u32 = (b: Buffer, off: number): number => (off + 4 <= b.length ? (le ? b.readUInt32LE(off) : b.readUInt32BE(off)) : 0);
+  const hashOffset = u32(head, 8);
+  const hashSize = Math.min(u32(head, 16), Math.floor(Math.max(0, size - hashOffset) / 12));
+  const table = hashSize > 0 ? read(hashOffset, hashSize * 12) : Buffer.alloc(0);
   const names: string[] = [];
-  for (let i = 0; i < hashSize && hashOffset + i * 12 + 12 <= bytes.length; i++) {
-    const nameOffset = u32(hashOffset + i * 12 + 4);
-    if (nameOffset === 0 || nameOffset >= bytes.length) continue;
-    const end = bytes.indexOf(0, nameOffset);
-    names.push(bytes.toString('latin1', nameOffset, end < 0 ? bytes.length : end));
+  for (let i = 0; i < hashSize; i++) {
+    const nameOffset = u32(table, i * 12 + 4);
+    if (nameOffset === 0 || nameOffset >= size) continue;
+    // A locale name is short (language_territory.codeset@modifier): 256 bytes hold any.
+    const chunk = read(nameOffset, Math.min(256, size - nameOffset));
+    const end = chunk.indexOf(0);
+    names.push(chunk.toString('latin1', 0, end < 0 ? chunk.length : end));
   }
   return names;
+}
+
+/** archiveNames over bytes in memory. */
+export function localeArchiveNames(bytes: Buffer): string[] | undefined {
+  return archiveNames((off, len) => bytes.subarray(off, off + len), bytes.length);
+}
+
+function archiveNamesInRoot(root: SysRoot): string[] | undefined {
+  let src: ReturnType<SysRoot['open']> | undefined;
+  try {
+    if (!root.stat(ARCHIVE)?.isFile()) return undefined;
+    src = root.open(ARCHIVE);
+    const s = src;
+    return archiveNames((off, len) => s.read(off, len, 'locale-archive'), s.size);
+  } catch {
+    return undefined;
+  } finally {
+    src?.close();
+  }
 }
 
 /** The files to bring for each named locale; a name found nowhere is a warning. */
@@ -47,16 +76,7 @@ export function localeFiles(root: SysRoot, names: readonly string[]): { files: s
   let archive: string[] | undefined | null = null;
   for (const name of names) {
     const candidates = [...new Set([name, normalizeLocaleName(name)])];
-    if (archive === null) {
-      let bytes: Buffer | undefined;
-      try {
-        // An archive with every locale is a few hundred MB: read it whole only to list names.
-        bytes = root.readBytes(ARCHIVE, 512 * 1024 * 1024);
-      } catch {
-        bytes = undefined;
-      }
-      archive = bytes ? localeArchiveNames(bytes) : undefined;
-    }
+    if (archive === null) archive = archiveNamesInRoot(root);
     if (archive?.some((n) => candidates.includes(n))) {
       files.push(ARCHIVE);
       continue;
