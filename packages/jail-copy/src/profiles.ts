@@ -288,6 +288,8 @@ export function expandPattern(pattern: string, env: ReadonlyMap<string, readonly
   if (values === undefined) return [{ pattern, used: [] }];
   const out: { pattern: string; used: [string, string][] }[] = [];
   for (const v of values) {
+    // A value is one path component: never a separator, a climb or another reference.
+    if (v.includes('/') || v.includes('${') || v === '..' || v === '.') continue;
     for (const e of expandPattern(pattern.split(m[0]).join(v), env)) out.push({ pattern: e.pattern, used: [[name, v], ...e.used] });
   }
   return out;
