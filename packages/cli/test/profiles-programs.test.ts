@@ -230,6 +230,25 @@ describe('daemons', () => {
   });
 });
 
+describe('verify knows what a profile needs', () => {
+  it('perl and git jails copied with --with none are not complete: verify names what each lacks', async () => {
+    for (const [prog, lacks] of [
+      ['/usr/bin/perl', /profile-incomplete: \/usr\/bin\/perl: needs \/usr\/lib\/x86_64-linux-gnu\/perl-base\/strict\.pm/],
+      ['/usr/bin/git', /profile-incomplete: \/usr\/bin\/git: needs \/usr\/lib\/git-core\/git-upload-pack/],
+    ] as const) {
+      const jail = path.join(tmp, `bare-${path.basename(prog)}`);
+      expect((await elfcopy(['init', jail, '--user', 'nobody'])).exitCode).toBe(0);
+      expect((await elfcopy([prog, '--into', jail, '--with', 'none'])).exitCode).toBe(0);
+      const v = await elfcopy(['verify', jail]);
+      expect(v.exitCode, prog).toBe(1);
+      expect(v.stdout).toMatch(lacks);
+      // The same jail made complete by a copy with the profiles: verify agrees.
+      expect((await elfcopy([prog, '--into', jail])).exitCode).toBe(0);
+      expect((await elfcopy(['verify', jail])).exitCode, prog).toBe(0);
+    }
+  });
+});
+
 describe('the generic package profile (tclsh: no dedicated profile)', () => {
   it("tclsh finds init.tcl and its packages as nobody; the files are dpkg's list of libtcl8.6 (dpkg-query -L), never docs or the base system", async () => {
     const { jail, stderr } = await jailFor('tcl', '/usr/bin/tclsh', 'nobody');
