@@ -146,8 +146,9 @@ export function packageRuntimeFiles(root: SysRoot, programs: readonly string[], 
       const p = db?.canonicalPath(listed) ?? listed;
       if (excluded(p) || excluded(listed)) continue;
       if (BIN_DIRS.test(p) && !keepPrograms.has(p)) continue;
+      // Directories (and merged /usr's links to them, which lists still name: /lib) come with their files.
       const st = root.lstat(p);
-      if (!st || st.isDirectory()) continue;
+      if (!st || st.isDirectory() || (st.isSymbolicLink() && root.stat(p)?.isDirectory())) continue;
       out.push(p);
     }
     return out;
