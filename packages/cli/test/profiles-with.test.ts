@@ -137,6 +137,28 @@ describe('auto is the default; none is the bare closure', () => {
   });
 });
 
+describe('a hostile sysroot', () => {
+  it("a profile's links that loop, climb out or name a FIFO are skipped with a warning; nothing outside the root is copied", async () => {
+    const root = path.join(tmp, 'hostile-root');
+    for (const d of ['usr/bin', 'usr/lib/python3.11/lib-dynload', 'usr/lib/x86_64-linux-gnu', 'lib64']) fs.mkdirSync(path.join(root, d), { recursive: true });
+    fs.copyFileSync('/usr/bin/true', path.join(root, 'usr/bin/python3.11'));
+    fs.chmodSync(path.join(root, 'usr/bin/python3.11'), 0o755);
+    fs.copyFileSync('/lib/x86_64-linux-gnu/libc.so.6', path.join(root, 'usr/lib/x86_64-linux-gnu/libc.so.6'));
+    fs.copyFileSync('/lib64/ld-linux-x86-64.so.2', path.join(root, 'lib64/ld-linux-x86-64.so.2'));
+    fs.symlinkSync('loop', path.join(root, 'usr/lib/python3.11/lib-dynload/loop'));
+    fs.symlinkSync('/etc/shadow', path.join(root, 'usr/lib/python3.11/shadow'));
+    fs.symlinkSync('../../../../../../../etc/passwd', path.join(root, 'usr/lib/python3.11/lib-dynload/up.so'));
+    execFileSync('mkfifo', [path.join(root, 'usr/lib/python3.11/fifo')]);
+    fs.writeFileSync(path.join(root, 'usr/lib/python3.11/os.py'), '# os\n');
+    const jail = newJail();
+    const r = await elfcopy(['/usr/bin/python3.11', '--root', root, '--into', jail], { timeout: 30_000 });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/profile python: \/usr\/lib\/python3\.11\/lib-dynload\/loop: too many levels of symbolic links/);
+    expect(fs.readFileSync(path.join(jail, 'usr/lib/python3.11/os.py'), 'utf8')).toBe('# os\n');
+    for (const gone of ['usr/lib/python3.11/shadow', 'usr/lib/python3.11/fifo', 'etc/shadow', 'etc/passwd']) expect(fs.lstatSync(path.join(jail, gone), { throwIfNoEntry: false }), gone).toBeUndefined();
+  });
+});
+
 describe('named locales: locale-archive and locale directories (glibc loadarchive.c, findlocale.c)', () => {
   it('normalizes the codeset as _nl_normalize_codeset does', () => {
     expect(normalizeLocaleName('de_DE.UTF-8')).toBe('de_DE.utf8');

@@ -297,7 +297,13 @@ export function expandPattern(pattern: string, env: ReadonlyMap<string, readonly
 
 /** Whether a regular file (links followed inside the root) starts with the ELF magic. */
 function isElfInRoot(root: SysRoot, p: string): boolean {
-  const real = root.realpath(p);
+  let real: string | undefined;
+  try {
+    real = root.realpath(p);
+  } catch {
+    // A link loop or a link out of a sysroot: not a module to bring (the copy reports the link itself).
+    return false;
+  }
   if (real === undefined) return false;
   root.noteRead(real);
   return hasElfMagic(root.hostPath(real));
@@ -320,6 +326,13 @@ export function expandProfiles(profiles: readonly Profile[], ctx: ProfileContext
     const push = (list: { path: string; reason: string }[], x: string): void => {
       if (excluded(x) || seen.has(x)) return;
       seen.add(x);
+      try {
+        ctx.root.realpath(x);
+      } catch (err) {
+        // A profile brings what is there: a link loop or a link out of a sysroot is skipped, not fatal.
+        sel.warnings.push(`profile ${p.name}: ${x}: ${err instanceof Error ? err.message : String(err)}, not copied`);
+        return;
+      }
       list.push({ path: x, reason });
     };
     const globAll = (xs: readonly string[] | undefined): string[] => {
