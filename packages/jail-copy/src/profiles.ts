@@ -288,8 +288,9 @@ export function expandPattern(pattern: string, env: ReadonlyMap<string, readonly
   if (values === undefined) return [{ pattern, used: [] }];
   const out: { pattern: string; used: [string, string][] }[] = [];
   for (const v of values) {
-    // A value is one path component: never a separator, a climb or another reference.
-    if (v.includes('/') || v.includes('${') || v === '..' || v === '.') continue;
+    // Never a climb or another reference. (Parameters are plain names already, profile-spec.ts; a
+    // variable may be a whole path, SHELL_INPUT, taken from the inputs by the profile's own pattern.)
+    if (v.includes('${') || v.split('/').some((c) => c === '..' || c === '.')) continue;
     for (const e of expandPattern(pattern.split(m[0]).join(v), env)) out.push({ pattern: e.pattern, used: [[name, v], ...e.used] });
   }
   return out;
