@@ -51,7 +51,7 @@ export interface Profile {
   why: string;
   /**
    * When `auto` picks the profile: an input matches one of `inputs`, or the closure has one of
-   * `sonames` — and every path of `ifExists` exists in the root. `never`: only by name.
+   * `sonames` — and one of the paths of `ifExists` (when given) exists in the root. `never`: only by name.
    */
   auto?: {
     never?: boolean;
@@ -181,7 +181,7 @@ export function autoPicks(p: Profile, ctx: Pick<ProfileContext, 'root' | 'inputs
   const bySoname = p.auto.sonames?.some((s) => ctx.sonames.has(s)) ?? false;
   const byInput = p.auto.inputs?.some((re) => ctx.inputs.some((i) => new RegExp(re).test(i))) ?? false;
   if (!bySoname && !byInput) return false;
-  return (p.auto.ifExists ?? []).every((f) => ctx.root.lstat(f) !== undefined);
+  return p.auto.ifExists === undefined || p.auto.ifExists.some((f) => ctx.root.lstat(f) !== undefined);
 }
 
 /** Which profiles a request names; `auto` picks by what the closure contains, `without` are left out. */
