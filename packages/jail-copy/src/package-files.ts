@@ -31,39 +31,57 @@ const BIN_DIRS = /^\/(?:usr\/(?:local\/)?)?(?:s?bin|games)\//;
 /** A shared library directly in a library directory: the closure's business. */
 const LIBRARY_FILE = /^\/(?:usr\/)?lib(?:32|64|x32)?\/(?:[a-z0-9_]+-linux-[a-z0-9_]+\/)?lib[^/]*\.so(?:\.[0-9.]+)?$/;
 
-/** The installed package a relation names: the first alternative installed, or a package that provides it. */
-function installedFor(db: DpkgDatabase, alternatives: readonly DpkgRelation[]): DpkgPackage | undefined {
-  for (const rel of alternatives) {
-    const arch = rel.arch && rel.arch !== 'any' && rel.arch !== 'native' ? rel.arch : undefined;
-    const direct = db.package(rel.name, arch) ?? (arch ? undefined : db.package(rel.name, db.nativeArch));
-    if (direct) return direct;
-    const provider = db.installed.find((p) => p.provides.some((alt) => alt.some((x) => x.name === rel.name)));
-    if (provider) return provider;
+/** Installed packages by name and by what they provide: a relation resolves in one lookup. */
+class InstalledIndex {
+  private readonly byName = new Map<string, DpkgPackage[]>();
+  private readonly byProvides = new Map<string, DpkgPackage>();
+  constructor(readonly db: DpkgDatabase) {
+    for (const p of db.installed) {
+      const list = this.byName.get(p.name) ?? [];
+      list.push(p);
+      this.byName.set(p.name, list);
+      for (const alt of p.provides) for (const x of alt) if (!this.byProvides.has(x.name)) this.byProvides.set(x.name, p);
+    }
   }
-  return undefined;
+
+  /** The installed package a relation names: the first alternative installed, or a package that provides it. */
+  installedFor(alternatives: readonly DpkgRelation[]): DpkgPackage | undefined {
+    for (const rel of alternatives) {
+      const arch = rel.arch && rel.arch !== 'any' && rel.arch !== 'native' ? rel.arch : undefined;
+      const named = this.byName.get(rel.name) ?? [];
+      // Unqualified: the native (or arch: all) package before a foreign one (libc6 before libc6:i386).
+      const direct = arch ? named.find((p) => p.architecture === arch) : (named.find((p) => p.architecture === this.db.nativeArch || p.architecture === 'all') ?? named[0]);
+      if (direct) return direct;
+      const provider = this.byProvides.get(rel.name);
+      if (provider) return provider;
+    }
+    return undefined;
+  }
+
+  dependsOf(pkg: DpkgPackage): DpkgPackage[] {
+    const out: DpkgPackage[] = [];
+    for (const alt of [...pkg.preDepends, ...pkg.depends]) {
+      const p = this.installedFor(alt);
+      if (p) out.push(p);
+    }
+    return out;
+  }
+
+  /** Essential and required packages and their dependencies, transitively: the base system. */
+  baseSystem(): Set<DpkgPackage> {
+    const base = new Set<DpkgPackage>();
+    const queue = this.db.installed.filter(isBaseRoot);
+    while (queue.length) {
+      const p = queue.pop();
+      if (!p || base.has(p)) continue;
+      base.add(p);
+      queue.push(...this.dependsOf(p));
+    }
+    return base;
+  }
 }
 
-function dependsOf(db: DpkgDatabase, pkg: DpkgPackage): DpkgPackage[] {
-  const out: DpkgPackage[] = [];
-  for (const alt of [...pkg.preDepends, ...pkg.depends]) {
-    const p = installedFor(db, alt);
-    if (p) out.push(p);
-  }
-  return out;
-}
-
-/** Essential and required packages and their dependencies, transitively: the base system. */
-function baseSystem(db: DpkgDatabase): Set<DpkgPackage> {
-  const base = new Set<DpkgPackage>();
-  const queue = db.installed.filter((p) => p.essential || p.fields.get('priority') === 'required');
-  while (queue.length) {
-    const p = queue.pop();
-    if (!p || base.has(p)) continue;
-    base.add(p);
-    queue.push(...dependsOf(db, p));
-  }
-  return base;
-}
+const isBaseRoot = (p: DpkgPackage): boolean => p.essential || p.fields.get('priority') === 'required';
 
 const MERGED_USR_ALIASES = ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'];
 
@@ -137,7 +155,11 @@ export function packageRuntimeFiles(root: SysRoot, programs: readonly string[], 
   }
   res.consulted.push(root.hostPath(`${db.admindir}/status`));
   res.consultedListings.push(root.hostPath(`${db.admindir}/info`));
-  const base = baseSystem(db);
+  const owners = programs.length ? ownersOf(root, db, programs) : new Map<string, DpkgPackage[]>();
+  // A program of an Essential or required package (ls, true) brings nothing: no need for the base closure.
+  if (named.length === 0 && [...owners.values()].every((list) => list.every(isBaseRoot))) return res;
+  const index = new InstalledIndex(db);
+  const base = index.baseSystem();
   const keepPrograms = new Set(programs.map((p) => db?.canonicalPath(p) ?? p));
 
   const runtimeFiles = (pkg: DpkgPackage): string[] => {
@@ -160,13 +182,12 @@ export function packageRuntimeFiles(root: SysRoot, programs: readonly string[], 
     if (seen.has(pkg)) return;
     seen.add(pkg);
     chosen.push(pkg);
-    for (const dep of dependsOf(db as DpkgDatabase, pkg)) {
+    for (const dep of index.dependsOf(pkg)) {
       if (seen.has(dep) || base.has(dep)) continue;
       const files = runtimeFiles(dep);
       if (files.some((f) => !LIBRARY_FILE.test(f))) choose(dep);
     }
   };
-  const owners = programs.length ? ownersOf(root, db, programs) : new Map<string, DpkgPackage[]>();
   for (const p of programs) for (const pkg of owners.get(p) ?? []) if (!base.has(pkg)) choose(pkg);
   for (const name of named) {
     const pkg = db.package(name) ?? db.package(name, db.nativeArch);
