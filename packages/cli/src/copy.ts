@@ -4,6 +4,7 @@ import * as path from 'node:path';
 // The plan-cache reader is all a run with nothing to do needs: planning, copying and hashing load
 // only when there is work (import() below), which keeps such a run ~15 ms shorter.
 import { planCacheKey, reusablePlan, type CachedPlan } from '@elfcopy/jail-copy/plan-cache';
+import { parseProfileSpec, type ProfileRequest } from '@elfcopy/jail-copy/profile-spec';
 import type { ApplyResult, PlanOptions, PlanStep, ProfilePlan, PruneStep } from '@elfcopy/jail-copy';
 import { hostCpuFlags } from '@elfcopy/elf-deps';
 import { buildId } from './build-id.js';
@@ -140,8 +141,16 @@ async function runCopyIn(paths: string[], opts: CopyCliOptions, report: Reporter
     for (const w of t.warnings) report.warn(w);
     extraElf.push(...t.objects.map((o) => ({ path: o, reason: `loaded at run time by ${opts.trace}` })));
   }
-  const profiles = opts.with === undefined ? [] : opts.with.split(',').map((s) => s.trim()).filter(Boolean);
+  // No --with is `auto`; `--with none` the bare closure (profile-spec.ts has the syntax).
+  let profiles: ProfileRequest;
+  try {
+    profiles = parseProfileSpec(opts.with);
+  } catch (err) {
+    throw new UsageError(describeError(err));
+  }
+  // --gconv-charsets LIST is --with +gconv:charsets=LIST, kept for the command lines that use it.
   const gconvCharsets = opts.gconvCharsets ? opts.gconvCharsets.split(',') : undefined;
+  if (gconvCharsets && !profiles.names.includes('gconv')) profiles.names.push('gconv');
   // A re-run with the same arguments over an unchanged host and jail reuses the last plan (plan-cache.ts).
   // Not for what must look at contents or outside the plan: --checksum, --trace, --ldcache, --dry-run.
   const cacheable = !opts.dryRun && !opts.checksum && opts.trace === undefined && !opts.ldcache;
@@ -162,7 +171,7 @@ async function runCopyIn(paths: string[], opts: CopyCliOptions, report: Reporter
   const reused = cacheable && !jailMissing ? reusablePlan(jail, key) : undefined;
   if (reused) {
     report.verbose('plan reused: nothing it was computed from changed, and the jail is as the last run left it');
-    if (profiles.length) report.verbose(`profiles: ${reused.profiles.join(', ') || 'none'}`);
+    report.verbose(`profiles: ${reused.profiles.join(', ') || 'none'}`);
     const code = reportPlan(reused, report);
     return finishCopy(reused, unchangedResult(jail, reused.steps), code, true, opts, report, stdout);
   }
@@ -177,7 +186,7 @@ async function runCopyIn(paths: string[], opts: CopyCliOptions, report: Reporter
     ...(cacheable ? { recordAccess: true } : {}),
   });
   const hostState = cacheable && plan.consulted ? hostSignatures(plan.consulted, plan.consultedListings ?? [], jail) : undefined;
-  if (profiles.length) report.verbose(`profiles: ${plan.profiles.join(', ') || 'none'}`);
+  report.verbose(`profiles: ${plan.profiles.join(', ') || 'none'}`);
 
   for (const e of plan.inputErrors) report.error(describeError(e));
   const planCode = reportPlan(plan, report);

@@ -74,8 +74,8 @@ Exit status: 0 closure complete, 1 a library is missing, 2 bad usage or input.`,
       .option('--json', 'print the plan (with --dry-run) or the result as JSON')
       .option('--no-nss', 'do not bring the NSS modules nsswitch.conf names')
       .option('--nsswitch <file>', "nsswitch.conf to follow (default: the jail's own, else glibc's built-in defaults, as glibc in the jail)")
-      .option('--with <profiles>', 'runtime file profiles: gconv, zoneinfo, resolver, openssl, php, imagemagick, nginx, or auto')
-      .option('--gconv-charsets <list>', 'with the gconv profile: only the modules for these charsets (e.g. ISO-8859-1,UTF-16)')
+      .option('--with <profiles>', 'runtime file profiles (default: auto; none for the bare closure): auto, none, NAME, +NAME (to auto), -NAME (not from auto), NAME:KEY=VALUE+VALUE (parameters, e.g. +locale:de_DE.UTF-8, +python:packages=requests, shell:term=xterm); see README')
+      .option('--gconv-charsets <list>', 'the same as --with +gconv:charsets=LIST (only the modules for these charsets, e.g. ISO-8859-1,UTF-16)')
       .option('--dlopen <priority>', 'follow .note.dlopen down to this priority: required (the default), recommended, suggested, or none')
       .option('--trace <command>', 'also run COMMAND on the host (it is executed!) and bring what it loads')
       .option('--ldcache', "write the jail's own /etc/ld.so.cache (needed when libraries live outside the system directories)")
@@ -90,7 +90,9 @@ Exit status: 0 closure complete, 1 a library is missing, 2 bad usage or input.`,
     `
 Examples:
   elfcopy /usr/sbin/nginx --into /srv/jail
-  elfcopy /usr/sbin/php-fpm8.2 /usr/lib/php/20220829 --into /srv/jail --with auto
+  elfcopy /usr/sbin/php-fpm8.2 /usr/lib/php/20220829 --into /srv/jail
+  elfcopy /usr/bin/python3 --into /srv/jail --with +python:packages=requests+idna,+locale:de_DE.UTF-8
+  elfcopy /usr/bin/ls --into /srv/jail --with none
   elfcopy /usr/sbin/nginx --into /srv/jail --dry-run
 
 Exit status: 0 done, 1 a library is missing (the rest is copied), 2 bad usage or input.`,

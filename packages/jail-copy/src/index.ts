@@ -18,4 +18,6 @@ export { ensureDir, writeFileAtomic, symlinkAtomic, removeEntry, isUpToDate, cle
 export { JailCopyError, JailEscapeError, JailConflictError, BadJailError, JailIoError, JAIL_IO_ERRNOS, asJailIoError } from './errors.js';
 export { writeJailLdCache, type JailLdCacheResult } from './jail-ldcache.js';
 export { planCopyWithProfiles, type ProfilePlanOptions, type ProfilePlan } from './plan-profiles.js';
+export { parseProfileSpec, ProfileSpecError, type ProfileRequest } from './profile-spec.js';
 export { reusablePlan, savePlanCache, hostSignatures, planCacheKey, signatureOf, PLAN_CACHE_PATH, type CachedPlan, type PathSignature } from './plan-cache.js';
+export * from './dpkg/index.js';
