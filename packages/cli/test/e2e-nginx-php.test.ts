@@ -8,12 +8,11 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ELFCOPY } from './helpers.js';
+import { ELFCOPY, freePort } from './helpers.js';
 
 const repo = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 /** The README's example block: its command lines, comments dropped. */
@@ -27,16 +26,6 @@ let tmp: string;
 let jail: string;
 let port: number;
 let env: NodeJS.ProcessEnv;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 /** The README line that does `what` (build, start, stop, curl), with the jail and port of this run. */
 function readmeLine(what: string): string {
