@@ -50,9 +50,12 @@ function writerOf(st: fs.Stats): string | undefined {
   return undefined;
 }
 
-/** A program or library: what root or a daemon would execute or map (ELF by magic, or any file with an x bit). */
+/**
+ * A program or library, as elfcopy installs them: an ELF file (by magic, x bit or not). Scripts are left
+ * out: a user's own (git's hook samples in a writable home) are that user's business.
+ */
 function isCode(host: string, st: fs.Stats): boolean {
-  return st.isFile() && ((st.mode & 0o111) !== 0 || hasElfMagic(host));
+  return st.isFile() && hasElfMagic(host);
 }
 
 /** The nearest directory at or above `p` (in the jail) that a service can write, with who can. */

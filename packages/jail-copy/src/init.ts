@@ -83,7 +83,8 @@ const SYSTEM_DIRS: readonly { test: (p: string) => boolean; why: string }[] = [
 ];
 
 /**
- * `USER:/dir[,/dir…]` specs (each repeatable) as directories. Refuses (InitError, the CLI's exit 2) a
+ * `USER:/dir[,/dir…]` specs (each repeatable; an element may name its own `USER:`, as in
+ * `www-data:/var/lib/nginx,redis:/var/lib/redis`) as directories. Refuses (InitError, the CLI's exit 2) a
  * directory that is relative, climbs with `..`, is / or a system directory: such a value was either a
  * typo (`nobody:var/log` would be made at /var/log by accident) or a hole in the jail.
  */
@@ -93,14 +94,19 @@ export function parseWritable(specs: readonly string[]): WritableDir[] {
     const colon = spec.indexOf(':');
     const user = spec.slice(0, Math.max(0, colon));
     if (colon <= 0 || user.includes('/')) throw new InitError(spec, '--writable takes USER:/dir[,/dir…]');
-    for (const d of spec.slice(colon + 1).split(',')) {
+    let owner = user;
+    for (const element of spec.slice(colon + 1).split(',')) {
+      // `USER:` before an element switches the owner for it and those after it.
+      const named = /^([^/:]+):(.*)$/.exec(element);
+      if (named) owner = named[1] ?? owner;
+      const d = named ? (named[2] ?? '') : element;
       if (d === '') continue;
       if (d.split('/').includes('..')) throw new InitError(d, "--writable directory must not climb with '..'");
-      if (!d.startsWith('/')) throw new InitError(d, `--writable directory must be an absolute path inside the jail (as in ${user}:/${d})`);
+      if (!d.startsWith('/')) throw new InitError(d, `--writable directory must be an absolute path inside the jail (as in ${owner}:/${d})`);
       const dir = path.posix.normalize(d).replace(/(.)\/+$/, '$1');
       const system = SYSTEM_DIRS.find((s) => s.test(dir));
       if (system) throw new InitError(d, `refusing a writable system directory: ${system.why}`);
-      out.push({ user, dir });
+      out.push({ user: owner, dir });
     }
   }
   return out;

@@ -102,6 +102,23 @@ describe('--writable refuses what would be a typo or a hole (exit 2, one line), 
   });
 });
 
+describe('--writable elements may name their own owner', () => {
+  it('www-data:/srv/a,nobody:/srv/b: each directory owned by its own user, in init and audit alike', async () => {
+    const j = fresh();
+    const spec = 'www-data:/srv/a,nobody:/srv/b';
+    const r = await cli(['init', j, '--writable', spec, '--no-devices']);
+    expect(r.status, r.stderr).toBe(0);
+    const uid = (name: string): string => execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim();
+    expect(String(fs.statSync(path.join(j, 'srv/a')).uid)).toBe(uid('www-data'));
+    expect(String(fs.statSync(path.join(j, 'srv/b')).uid)).toBe(uid('nobody'));
+    const a = await check('audit', j, ['--writable', spec]);
+    expect(a.findings.filter((f) => f.path.startsWith('/srv')), a.text).toEqual([]);
+    const bad = await cli(['init', fresh(), '--writable', 'www-data:/srv/a,nobody:srv/b']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('as in nobody:/srv/b');
+  });
+});
+
 describe('a writable directory that holds programs or libraries is flagged', () => {
   it('audit: writable-dir-holds-code (high) for the writable directory, listed in --writable or not; without the program it is clean', async () => {
     const j = fresh();
@@ -122,6 +139,11 @@ describe('a writable directory that holds programs or libraries is flagged', () 
     fs.chmodSync(path.join(j, 'srv/app/libc.so.6'), 0o644);
     const lib = await check('audit', j, ['--writable', 'www-data:/srv/app']);
     expect(lib.findings.find((f) => f.rule === 'writable-dir-holds-code')?.message).toContain('/srv/app/libc.so.6');
+    // A user's own script (git's hook samples in a writable home) is not what elfcopy installs: not flagged.
+    fs.rmSync(path.join(j, 'srv/app/libc.so.6'));
+    fs.writeFileSync(path.join(j, 'srv/app/pre-commit.sample'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+    const script = await check('audit', j, ['--writable', 'www-data:/srv/app']);
+    expect(script.findings.map((f) => f.rule)).not.toContain('writable-dir-holds-code');
   });
 
   it('a later copy warns, naming the writable directory, when it installs a program there', async () => {
