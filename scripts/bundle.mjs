@@ -46,6 +46,9 @@ await build({
   define: { 'process.env.ELFCOPY_BUNDLED_VERSION': JSON.stringify(version), 'process.env.ELFCOPY_BUILD_ID': JSON.stringify(`${version}+${Date.now().toString(36)}`) },
   logLevel: 'warning',
   plugins: [lazyChildProcessForCommander],
+  // The CycloneDX library's optional plug-ins (XML, schema validation): elfcopy writes JSON and never
+  // validates at run time; the library tries each in a try/catch and does without.
+  external: ['xmlbuilder2', 'libxmljs2', 'ajv', 'ajv-formats', 'ajv-formats-draft2019'],
   // import.meta is only read on the tsc build's path (version, profiles dir); the bundle defines or requires instead.
   logOverride: { 'empty-import-meta': 'silent' },
   // Workspace packages resolve to their TypeScript sources, so the bundle never lags the sources.

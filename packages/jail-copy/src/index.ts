@@ -19,3 +19,5 @@ export { writeJailLdCache, type JailLdCacheResult } from './jail-ldcache.js';
 export { planCopyWithProfiles, type ProfilePlanOptions, type ProfilePlan } from './plan-profiles.js';
 export { reusablePlan, savePlanCache, hostSignatures, planCacheKey, signatureOf, PLAN_CACHE_PATH, type CachedPlan, type PathSignature } from './plan-cache.js';
 export * from './dpkg/index.js';
+export * from './image/index.js';
+export * from './sbom/index.js';

@@ -1,0 +1,25 @@
+/** `elfcopy sbom JAIL`: the jail's SBOM (CycloneDX 1.6 or SPDX 2.3 JSON) on stdout or in a file. */
+import { EXIT_OK } from './exit-codes.js';
+import { sbomFormat } from './image.js';
+import type { Reporter } from './report.js';
+
+export interface SbomCliOptions {
+  format?: string;
+  output?: string;
+  root?: string;
+}
+
+export async function runSbom(jail: string, opts: SbomCliOptions, report: Reporter, stdout: NodeJS.WritableStream = process.stdout): Promise<number> {
+  const { writeSbom } = await import('@elfcopy/jail-copy');
+  const epoch = process.env.SOURCE_DATE_EPOCH;
+  const r = await writeSbom(jail, {
+    format: sbomFormat(opts.format),
+    ...(opts.root !== undefined ? { root: opts.root } : {}),
+    ...(opts.output !== undefined ? { output: opts.output } : {}),
+    ...(epoch !== undefined && /^\d+$/.test(epoch) ? { sourceDateEpoch: Number(epoch) } : {}),
+  });
+  for (const w of r.warnings) report.warn(w);
+  if (opts.output === undefined) stdout.write(r.text);
+  else report.info(`${r.format} ${r.output ?? ''}: ${r.packages} packages, ${r.files} files`);
+  return EXIT_OK;
+}

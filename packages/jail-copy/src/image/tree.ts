@@ -1,0 +1,47 @@
+/**
+ * What of a jail goes into an image or an SBOM: every entry below its root except elfcopy's own
+ * metadata (/.elfcopy/), in one fixed order (each directory's names sorted by their UTF-8 bytes, a
+ * directory before what it holds), so two runs over the same jail list the same entries the same way.
+ */
+import { hasElfMagic, readElf, ElfDepsError, type ElfInfo } from '@elfcopy/elf-deps';
+import { MANIFEST_DIR } from '../manifest.js';
+import { walkJail, type JailEntry } from '../walk.js';
+
+export type { JailEntry };
+
+/** Every entry of the jail but its root directory and /.elfcopy, in tar order. */
+export function jailTree(jail: string): JailEntry[] {
+  const keyed: { e: JailEntry; key: Buffer[] }[] = [];
+  for (const e of walkJail(jail)) {
+    if (e.path === '/' || e.path === MANIFEST_DIR || e.path.startsWith(MANIFEST_DIR + '/')) continue;
+    keyed.push({ e, key: e.path.split('/').map((c) => Buffer.from(c)) });
+  }
+  // walkJail sorts names as UTF-16; tar readers and other machines agree on bytes. Component-wise:
+  // /a, /a/b, /a-b (plain string order would put /a-b before /a/b).
+  keyed.sort((a, b) => {
+    const n = Math.min(a.key.length, b.key.length);
+    for (let i = 0; i < n; i++) {
+      const c = Buffer.compare(a.key[i] ?? EMPTY, b.key[i] ?? EMPTY);
+      if (c !== 0) return c;
+    }
+    return a.key.length - b.key.length;
+  });
+  return keyed.map((k) => k.e);
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** The ELF files of the tree (regular files with the magic), read; files that do not parse are skipped. */
+export function jailElfFiles(tree: readonly JailEntry[]): { entry: JailEntry; elf: ElfInfo }[] {
+  const out: { entry: JailEntry; elf: ElfInfo }[] = [];
+  for (const entry of tree) {
+    if (!entry.stat.isFile() || entry.stat.size < 52 || !hasElfMagic(entry.host)) continue;
+    try {
+      out.push({ entry, elf: readElf(entry.host, { displayPath: entry.path }) });
+    } catch (err) {
+      if (!(err instanceof ElfDepsError)) throw err;
+    }
+  }
+  return out;
+}
+
