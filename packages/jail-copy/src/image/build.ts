@@ -143,7 +143,10 @@ export async function buildImage(jail: string, options: ImageOptions): Promise<I
   } catch (err) {
     layout.discard();
     if (outFile !== undefined) fs.rmSync(layoutDir, { recursive: true, force: true });
-    throw err instanceof JailCopyError ? err : asImageError(layoutDir, err);
+    const e = err instanceof JailCopyError ? err : asImageError(layoutDir, err);
+    // A temporary name means nothing to the user: name what was being written, and that it is untouched.
+    if (e instanceof ImageError && e.kind === 'write' && e.path.includes('.elfcopy-tmp-')) throw new ImageError(outFile ?? layoutDir, 'write', `${e.message}; nothing was written there`);
+    throw e;
   }
 }
 

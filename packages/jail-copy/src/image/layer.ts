@@ -159,7 +159,8 @@ function minor(rdev: number): number {
 
 function addEntry(pack: Pack, header: TarHeader): Promise<void> {
   return new Promise((resolve, reject) => {
-    pack.entry(header, (err) => (err ? reject(err) : resolve()));
+    // A sink destroyed with the pack (a failed write downstream) emits 'error': it must have a listener.
+    pack.entry(header, (err) => (err ? reject(err) : resolve())).on('error', reject);
   });
 }
 
@@ -180,6 +181,7 @@ async function addFile(pack: Pack, header: TarHeader, e: JailEntry, aborted: Pro
     const size = header.size ?? 0;
     await new Promise<void>((resolve, reject) => {
       const entry = pack.entry(header, (err) => (err ? reject(err) : resolve()));
+      entry.on('error', reject);
       const pump = async (): Promise<void> => {
         let offset = 0;
         while (offset < size) {
