@@ -179,12 +179,12 @@ describe('elfcopy image: the platform from the ELF files', () => {
     fs.mkdirSync(lib, { recursive: true });
     fs.mkdirSync(path.join(root, 'usr/bin'), { recursive: true });
     for (const l of ['bin', 'lib']) fs.symlinkSync(`usr/${l}`, path.join(root, l));
-    const arm = (spec: Parameters<typeof craftElf>[0]): Buffer => craftElf({ elfClass: 64, byteOrder: 'little', machine: EM_AARCH64, ...spec }).bytes;
-    fs.writeFileSync(path.join(lib, 'ld-linux-aarch64.so.1'), arm({ elfClass: 64, byteOrder: 'little', soname: 'ld-linux-aarch64.so.1' }), { mode: 0o755 });
+    const arm = (spec: Omit<Parameters<typeof craftElf>[0], 'elfClass' | 'byteOrder'>): Buffer => craftElf({ ...spec, elfClass: 64, byteOrder: 'little', machine: EM_AARCH64 }).bytes;
+    fs.writeFileSync(path.join(lib, 'ld-linux-aarch64.so.1'), arm({ soname: 'ld-linux-aarch64.so.1' }), { mode: 0o755 });
     // Debian's layout: /lib/ld-linux-aarch64.so.1 -> aarch64-linux-gnu/ld-linux-aarch64.so.1.
     fs.symlinkSync('aarch64-linux-gnu/ld-linux-aarch64.so.1', path.join(root, 'usr/lib/ld-linux-aarch64.so.1'));
-    fs.writeFileSync(path.join(lib, 'libc.so.6'), arm({ elfClass: 64, byteOrder: 'little', soname: 'libc.so.6', needed: ['ld-linux-aarch64.so.1'] }), { mode: 0o755 });
-    fs.writeFileSync(path.join(root, 'usr/bin/hello'), arm({ elfClass: 64, byteOrder: 'little', type: 3, interp: '/lib/ld-linux-aarch64.so.1', needed: ['libc.so.6'] }), { mode: 0o755 });
+    fs.writeFileSync(path.join(lib, 'libc.so.6'), arm({ soname: 'libc.so.6', needed: ['ld-linux-aarch64.so.1'] }), { mode: 0o755 });
+    fs.writeFileSync(path.join(root, 'usr/bin/hello'), arm({ type: 3, interp: '/lib/ld-linux-aarch64.so.1', needed: ['libc.so.6'] }), { mode: 0o755 });
     const armJail = path.join(tmp, 'arm64-jail');
     fs.mkdirSync(armJail);
     const c = await elfcopy(['/usr/bin/hello', '--root', root, '--into', armJail, '--no-nss', '--quiet']);
