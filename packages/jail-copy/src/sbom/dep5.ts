@@ -21,7 +21,6 @@ const DEP5_TO_SPDX: Record<string, string> = {
   isc: 'ISC',
   'apache-2.0': 'Apache-2.0',
   'artistic-2.0': 'Artistic-2.0',
-  artistic: 'Artistic-1.0-Perl',
   'mpl-1.1': 'MPL-1.1',
   'mpl-2.0': 'MPL-2.0',
   'cc0-1.0': 'CC0-1.0',
