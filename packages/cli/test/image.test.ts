@@ -58,6 +58,10 @@ beforeAll(async () => {
   fs.writeFileSync(path.join(jail, 'var/lib/nginx/owned'), 'www-data\n', { mode: 0o640 });
   fs.chownSync(path.join(jail, 'var/lib/nginx/owned'), 33, 33);
   fs.chmodSync(path.join(jail, 'var/lib/nginx/owned'), 0o640);
+  // Ids above ustar's 7 octal digits, and a link target beyond its 100 bytes: PAX records.
+  fs.writeFileSync(path.join(jail, 'srv', 'big-ids'), 'x\n');
+  fs.chownSync(path.join(jail, 'srv', 'big-ids'), 3_000_000, 3_000_001);
+  fs.symlinkSync(`/srv/${'a'.repeat(90)}/${'b'.repeat(90)}/long-name-needs-pax.txt`, path.join(jail, 'srv', 'long-link'));
 }, 300_000);
 
 afterAll(() => {
@@ -142,6 +146,29 @@ describe('elfcopy image: an OCI layout skopeo and umoci read', () => {
     const listing = execFileSync('tar', ['-tvzf', '-', '--numeric-owner'], { input: layer, encoding: 'utf8', maxBuffer: 64 << 20 });
     expect(listing).not.toMatch(/\.elfcopy/);
     expect(listing.split('\n').filter(Boolean).every((l) => l.includes('1970-01-01 00:00'))).toBe(true);
+  });
+
+  it('PAX records only where ustar cannot hold a value (Python tarfile reads the headers)', () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(layout, 'blobs/sha256', digest.slice(7)), 'utf8')) as { layers: { digest: string }[] };
+    const blob = path.join(layout, 'blobs/sha256', manifest.layers[0]?.digest.slice(7) ?? '');
+    const py = `import tarfile, json, sys
+with tarfile.open(sys.argv[1], 'r:gz') as t:
+    print(json.dumps({m.name: [sorted(m.pax_headers.keys()), m.uid, m.gid, m.uname, m.gname, m.linkname] for m in t.getmembers()}))`;
+    const members = JSON.parse(execFileSync('python3', ['-c', py, blob], { encoding: 'utf8', maxBuffer: 64 << 20 })) as Record<string, [string[], number, number, string, string, string]>;
+    // POSIX ustar: ASCII names of <= 100 bytes, or split at a '/' into a prefix <= 155 and a name <= 100;
+    // link targets <= 100; ids of <= 7 octal digits. Anything else needs a PAX record, nothing else gets one.
+    const ascii = (x: string): boolean => /^[\x00-\x7f]*$/.test(x);
+    const fitsName = (n: string): boolean => ascii(n) && (n.length <= 100 || [...n].some((ch, i) => ch === '/' && i <= 155 && n.length - i - 1 <= 100));
+    const needsPax = ([name, [, uid, gid, , , link]]: [string, [string[], number, number, string, string, string]]): boolean =>
+      !fitsName(name) || !ascii(link) || link.length > 100 || uid > 0o7777777 || gid > 0o7777777;
+    const entries = Object.entries(members);
+    expect(entries.filter(([, [keys]]) => keys.length > 0).map(([n]) => n).sort()).toEqual(entries.filter(needsPax).map(([n]) => n).sort());
+    const deep = `srv/${'a'.repeat(90)}/${'b'.repeat(90)}`;
+    for (const n of [`${deep}/long-name-needs-pax.txt`, 'srv/big-ids', 'srv/café.txt', 'srv/long-link']) expect(members[n]?.[0].length, n).toBeGreaterThan(0);
+    expect(members['srv/big-ids']?.[0]).toEqual(expect.arrayContaining(['uid', 'gid']));
+    expect(members['srv/big-ids']?.slice(1, 3)).toEqual([3_000_000, 3_000_001]);
+    // No names anywhere: numeric ids only.
+    expect(Object.values(members).filter(([, , , u, g]) => u !== '' || g !== '')).toEqual([]);
   });
 
   it('--tar writes an OCI archive skopeo reads as oci-archive:, with the same manifest digest as the layout', async () => {

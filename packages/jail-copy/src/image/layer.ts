@@ -129,15 +129,26 @@ function headerOf(e: JailEntry, epoch: number, linked: Map<string, string>, meta
   const pax: Record<string, string> = {};
   if (st.uid > USTAR_ID_MAX) pax.uid = String(st.uid);
   if (st.gid > USTAR_ID_MAX) pax.gid = String(st.gid);
-  const withPax = (h: TarHeader): TarHeader => (Object.keys(pax).length > 0 ? { ...h, pax } : h);
+  // tar-stream moves long and non-ASCII names to PAX itself, and long link targets; a non-ASCII target
+  // it would write raw into ustar's linkname, so it is sent to PAX here (any pax object makes it write
+  // `path` and `linkpath` records).
+  let forcePax = false;
+  const withPax = (h: TarHeader): TarHeader => (Object.keys(pax).length > 0 || forcePax ? { ...h, pax } : h);
   if (st.isDirectory()) return withPax({ ...base, name: `${name}/`, type: 'directory' });
-  if (st.isSymbolicLink()) return withPax({ ...base, name, type: 'symlink', linkname: fs.readlinkSync(e.host) });
+  if (st.isSymbolicLink()) {
+    const linkname = fs.readlinkSync(e.host);
+    forcePax = !/^[\x00-\x7f]*$/.test(linkname);
+    return withPax({ ...base, name, type: 'symlink', linkname });
+  }
   if (st.isFile()) {
     if (st.nlink > 1) {
       // The second and later names of an inode are hard links to the first, as GNU tar writes them.
       const key = `${st.dev}:${st.ino}`;
       const first = linked.get(key);
-      if (first !== undefined) return withPax({ ...base, name, type: 'link', linkname: first, size: 0 });
+      if (first !== undefined) {
+        forcePax = !/^[\x00-\x7f]*$/.test(first);
+        return withPax({ ...base, name, type: 'link', linkname: first, size: 0 });
+      }
       linked.set(key, name);
     }
     return withPax({ ...base, name, type: 'file', size: st.size });
