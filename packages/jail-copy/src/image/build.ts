@@ -6,7 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BadJailError, JailCopyError } from '../errors.js';
+import { JailCopyError } from '../errors.js';
 import { Jail } from '../inroot.js';
 import { readJailText } from '../jail-text.js';
 import { MANIFEST_PATH, parseManifest } from '../manifest.js';
@@ -29,7 +29,7 @@ import { LAYER_MEDIA_TYPE, asImageError, writeLayer, type LayerCompression, type
 import { OciLayout, syncFile, type Descriptor } from './layout.js';
 import { platformKey, platformOf, type OciPlatform } from './platform.js';
 import { parseReference, type ImageReference } from './reference.js';
-import { jailElfFiles, jailTree, type JailEntry } from './tree.js';
+import { jailElfFiles, jailTree, openJailDir, type JailEntry } from './tree.js';
 import { DEFAULT_SOURCE_DATE_EPOCH } from './epoch.js';
 import { writeSbom, writeTextAtomically, type SbomFormat } from '../sbom/write.js';
 import { resolveUser } from './user.js';
@@ -83,7 +83,7 @@ export async function buildImage(jail: string, options: ImageOptions): Promise<I
   const reference = parseReference(options.tag);
   const epoch = options.sourceDateEpoch ?? DEFAULT_SOURCE_DATE_EPOCH;
   if (!Number.isSafeInteger(epoch) || epoch < 0) throw new ImageError(String(epoch), 'bad-option', 'is not a SOURCE_DATE_EPOCH: give whole seconds since 1970');
-  const jailRoot = openJail(jail);
+  const jailRoot = Jail.open(openJailDir(jail));
   const warnings: string[] = [];
   const run = runConfig(jailRoot, options);
 
@@ -148,18 +148,6 @@ export async function buildImage(jail: string, options: ImageOptions): Promise<I
     if (e instanceof ImageError && e.kind === 'write' && e.path.includes('.elfcopy-tmp-')) throw new ImageError(outFile ?? layoutDir, 'write', `${e.message}; nothing was written there`);
     throw e;
   }
-}
-
-function openJail(jail: string): Jail {
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(jail);
-  } catch {
-    throw new BadJailError(jail, 'no such jail directory');
-  }
-  if (!st.isDirectory()) throw new BadJailError(jail, 'not a directory');
-  if (fs.realpathSync(jail) === '/') throw new BadJailError(jail, 'is the root directory: an image of the whole host is not a jail');
-  return Jail.open(jail);
 }
 
 function runConfig(jail: Jail, o: ImageOptions): RunConfig {

@@ -127,7 +127,7 @@ export class OciLayout {
     const manifests = [...others, { ...manifest, annotations: { ...manifest.annotations, [REF_NAME]: refName } }];
     this.writeText(OCI_LAYOUT_FILE, JSON.stringify({ imageLayoutVersion: OCI_LAYOUT_VERSION }));
     this.writeText('index.json', JSON.stringify({ ...this.index, manifests }));
-    syncDir(this.dir);
+    syncFile(this.dir);
   }
 
   /** Removes the temporary files of a failed run, and the directory itself when this run made it. */
@@ -171,17 +171,9 @@ function readSmallJson(file: string, max: number): unknown {
   }
 }
 
+/** fsync of a file or directory by name: a rename is durable only once both are on disk. */
 export function syncFile(file: string): void {
   const fd = fs.openSync(file, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-export function syncDir(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
   try {
     fs.fsyncSync(fd);
   } finally {

@@ -3,7 +3,9 @@
  * metadata (/.elfcopy/), in one fixed order (each directory's names sorted by their UTF-8 bytes, a
  * directory before what it holds), so two runs over the same jail list the same entries the same way.
  */
+import * as fs from 'node:fs';
 import { hasElfMagic, readElf, ElfDepsError, type ElfInfo } from '@elfcopy/elf-deps';
+import { BadJailError } from '../errors.js';
 import { MANIFEST_DIR } from '../manifest.js';
 import { walkJail, type JailEntry } from '../walk.js';
 
@@ -45,3 +47,17 @@ export function jailElfFiles(tree: readonly JailEntry[]): { entry: JailEntry; el
   return out;
 }
 
+
+/** The jail's real path: it must be a directory, and not the host's root (an image or SBOM of the host is not a jail's). */
+export function openJailDir(jail: string): string {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(jail);
+  } catch {
+    throw new BadJailError(jail, 'no such jail directory');
+  }
+  if (!st.isDirectory()) throw new BadJailError(jail, 'not a directory');
+  const real = fs.realpathSync(jail);
+  if (real === '/') throw new BadJailError(jail, 'is the root directory: a jail, not the host, is described');
+  return real;
+}

@@ -10,11 +10,11 @@ import * as path from 'node:path';
 import { resolveClosure, SysRoot } from '@elfcopy/elf-deps';
 import { readDpkgDatabase, type DpkgDatabase } from '../dpkg/database.js';
 import type { DpkgPackage } from '../dpkg/package.js';
-import { BadJailError, JailCopyError } from '../errors.js';
+import { JailCopyError } from '../errors.js';
 import { Jail } from '../inroot.js';
 import { readJailText } from '../jail-text.js';
 import { MANIFEST_PATH, parseManifest } from '../manifest.js';
-import { jailElfFiles, jailTree } from '../image/tree.js';
+import { jailElfFiles, jailTree, openJailDir } from '../image/tree.js';
 import { readDep5Licenses } from './dep5.js';
 import { PackageURL } from 'packageurl-js';
 import { distroQualifier, readOsRelease, type OsRelease } from './os-release.js';
@@ -87,6 +87,7 @@ export function describeJail(jail: string, options: InventoryOptions = {}): Jail
   const reasons = new Map(manifest?.entries.map((e) => [e.path, e.reasons]) ?? []);
 
   const rootDir = path.resolve(options.root ?? '/');
+  if (!fs.statSync(rootDir, { throwIfNoEntry: false })?.isDirectory()) throw new JailCopyError(rootDir, 'no such root directory (--root)');
   const root = new SysRoot(rootDir);
   const db = readDpkgDatabase(rootDir);
   if (db === undefined) warnings.push(`${rootDir}: no dpkg database (var/lib/dpkg/status): the SBOM lists files without packages`);
@@ -135,19 +136,6 @@ export function describeJail(jail: string, options: InventoryOptions = {}): Jail
     jailManifestDigest: manifestText === undefined ? undefined : `sha256:${createHash('sha256').update(manifestText).digest('hex')}`,
     warnings,
   };
-}
-
-function openJailDir(jail: string): string {
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(jail);
-  } catch {
-    throw new BadJailError(jail, 'no such jail directory');
-  }
-  if (!st.isDirectory()) throw new BadJailError(jail, 'not a directory');
-  const real = fs.realpathSync(jail);
-  if (real === '/') throw new BadJailError(jail, 'is the root directory: describe a jail, not the host');
-  return real;
 }
 
 /**
