@@ -52,7 +52,7 @@ export async function runImage(jail: string, opts: ImageCliOptions, report: Repo
 }
 
 /** SOURCE_DATE_EPOCH (reproducible-builds.org): whole seconds since 1970; unset means the library's default. */
-function sourceDateEpoch(): number | undefined {
+export function sourceDateEpoch(): number | undefined {
   const v = process.env.SOURCE_DATE_EPOCH;
   if (v === undefined || v === '') return undefined;
   if (!/^\d+$/.test(v)) throw new UsageError(`SOURCE_DATE_EPOCH=${v}: not whole seconds since 1970`);

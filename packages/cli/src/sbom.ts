@@ -1,6 +1,7 @@
 /** `elfcopy sbom JAIL`: the jail's SBOM (CycloneDX 1.6 or SPDX 2.3 JSON) on stdout or in a file. */
+import { writeSbom } from '@elfcopy/jail-copy';
 import { EXIT_OK } from './exit-codes.js';
-import { sbomFormat } from './image.js';
+import { sbomFormat, sourceDateEpoch } from './image.js';
 import type { Reporter } from './report.js';
 
 export interface SbomCliOptions {
@@ -10,13 +11,12 @@ export interface SbomCliOptions {
 }
 
 export async function runSbom(jail: string, opts: SbomCliOptions, report: Reporter, stdout: NodeJS.WritableStream = process.stdout): Promise<number> {
-  const { writeSbom } = await import('@elfcopy/jail-copy');
-  const epoch = process.env.SOURCE_DATE_EPOCH;
+  const epoch = sourceDateEpoch();
   const r = await writeSbom(jail, {
     format: sbomFormat(opts.format),
     ...(opts.root !== undefined ? { root: opts.root } : {}),
     ...(opts.output !== undefined ? { output: opts.output } : {}),
-    ...(epoch !== undefined && /^\d+$/.test(epoch) ? { sourceDateEpoch: Number(epoch) } : {}),
+    ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}),
   });
   for (const w of r.warnings) report.warn(w);
   if (opts.output === undefined) stdout.write(r.text);

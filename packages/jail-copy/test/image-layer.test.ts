@@ -8,7 +8,8 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildImage } from '../src/index.js';
+import { buildImage, Jail, jailTree, JailCopyError } from '../src/index.js';
+import { openJailFile } from '../src/image/tree.js';
 import { requireRoot, tempDir } from './helpers/jail.js';
 
 let tmp = '';
@@ -81,6 +82,28 @@ describe('the layer: what a jail holds, as tar records', () => {
       expect(Object.values(m).every((x) => x.mtime <= 5_000)).toBe(true);
     } finally {
       server.close();
+    }
+  });
+
+  it('a directory swapped for a link to the host after the walk never leads a read to a host file', () => {
+    const jail = path.join(tmp, 'swap');
+    fs.mkdirSync(path.join(jail, 'etc'), { recursive: true });
+    fs.writeFileSync(path.join(jail, 'etc/passwd'), 'jail\n');
+    const entry = jailTree(jail).find((e) => e.path === '/etc/passwd');
+    expect(entry).toBeDefined();
+    // What a process in the jail could do while the image is written: /etc becomes a link to the host's.
+    fs.renameSync(path.join(jail, 'etc'), path.join(jail, 'etc.old'));
+    fs.symlinkSync('/etc', path.join(jail, 'etc'));
+    const j = Jail.open(jail);
+    expect(() => entry && openJailFile(j, entry)).toThrow(JailCopyError);
+    // A link inside the jail resolves inside it: the jail's own file, the same inode, is still read.
+    fs.rmSync(path.join(jail, 'etc'));
+    fs.symlinkSync('etc.old', path.join(jail, 'etc'));
+    const fd = entry && openJailFile(j, entry);
+    expect(typeof fd).toBe('number');
+    if (typeof fd === 'number') {
+      expect(fs.readFileSync(fd, 'utf8')).toBe('jail\n');
+      fs.closeSync(fd);
     }
   });
 });

@@ -106,7 +106,7 @@ export async function buildImage(jail: string, options: ImageOptions): Promise<I
   const layout = OciLayout.open(layoutDir);
   try {
     const layerTemp = layout.tempBlobPath();
-    const layer = await writeLayer(tree, layerTemp, { compression, epoch });
+    const layer = await writeLayer(jailRoot, tree, layerTemp, { compression, epoch });
     layout.commitBlob(layerTemp, layer.digest);
     for (const s of layer.skipped) warnings.push(`${jail}${s}: a socket; an image cannot hold it, left out`);
 
@@ -207,7 +207,7 @@ async function writeArchive(layoutDir: string, file: string, epoch: number): Pro
   const tree = jailTree(layoutDir);
   const temp = path.join(path.dirname(file), `.elfcopy-tmp-${randomBytes(6).toString('hex')}`);
   try {
-    await writeLayer(tree, temp, { compression: 'none', epoch, metadata: 'archive' });
+    await writeLayer(Jail.open(layoutDir), tree, temp, { compression: 'none', epoch, metadata: 'archive' });
     syncFile(temp);
     fs.renameSync(temp, file);
   } catch (err) {

@@ -11,7 +11,8 @@ import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
 import { pack as tarPack, type Header, type Pack } from 'tar-stream';
 import { ImageError } from './errors.js';
-import type { JailEntry } from './tree.js';
+import type { Jail } from '../inroot.js';
+import { openJailFile, type JailEntry } from './tree.js';
 
 export type LayerCompression = 'gzip' | 'none';
 
@@ -63,7 +64,7 @@ class Tap extends Transform {
 }
 
 /** Writes the layer of `tree` to `out` (a new file: it must not exist) and returns its digests. */
-export async function writeLayer(tree: readonly JailEntry[], out: string, options: LayerOptions): Promise<LayerResult> {
+export async function writeLayer(jail: Jail, tree: readonly JailEntry[], out: string, options: LayerOptions): Promise<LayerResult> {
   const pack = tarPack();
   const plain = new Tap();
   const packed = new Tap();
@@ -83,7 +84,7 @@ export async function writeLayer(tree: readonly JailEntry[], out: string, option
         skipped.push(e.path);
         continue;
       }
-      if (header.type === 'file' && (header.size ?? 0) > 0) await addFile(pack, header, e, aborted);
+      if (header.type === 'file' && (header.size ?? 0) > 0) await addFile(pack, header, openJailFile(jail, e), aborted);
       else await addEntry(pack, header);
       entries++;
     }
@@ -175,20 +176,10 @@ function addEntry(pack: Pack, header: TarHeader): Promise<void> {
   });
 }
 
-/**
- * A regular file's bytes, read through a descriptor opened O_NOFOLLOW (a link swapped in since the walk
- * is refused, a FIFO cannot block): exactly the size the walk saw, or an error naming the file.
- */
-async function addFile(pack: Pack, header: TarHeader, e: JailEntry, aborted: Promise<never>): Promise<void> {
-  let fd: number;
+/** A regular file's bytes from `fd` (see openJailFile), which this closes: exactly the size the walk saw. */
+async function addFile(pack: Pack, header: TarHeader, fd: number, aborted: Promise<never>): Promise<void> {
+  const name = `/${header.name}`;
   try {
-    fd = fs.openSync(e.host, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
-  } catch (err) {
-    throw new ImageError(e.path, 'write', `cannot be read from the jail (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
-  try {
-    const st = fs.fstatSync(fd);
-    if (!st.isFile() || st.ino !== e.stat.ino || st.size !== e.stat.size) throw new ImageError(e.path, 'write', 'changed in the jail while the image was being written');
     const size = header.size ?? 0;
     await new Promise<void>((resolve, reject) => {
       const entry = pack.entry(header, (err) => (err ? reject(err) : resolve()));
@@ -198,7 +189,7 @@ async function addFile(pack: Pack, header: TarHeader, e: JailEntry, aborted: Pro
         while (offset < size) {
           const buf = Buffer.allocUnsafe(Math.min(CHUNK, size - offset));
           const n = await new Promise<number>((res, rej) => fs.read(fd, buf, 0, buf.length, offset, (err, bytes) => (err ? rej(err) : res(bytes))));
-          if (n === 0) throw new ImageError(e.path, 'write', 'shrank in the jail while the image was being written');
+          if (n === 0) throw new ImageError(name, 'write', 'shrank in the jail while the image was being written');
           offset += n;
           if (!entry.write(n === buf.length ? buf : buf.subarray(0, n))) await Promise.race([new Promise<void>((res) => entry.once('drain', () => res())), aborted]);
         }

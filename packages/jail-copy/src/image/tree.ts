@@ -5,7 +5,8 @@
  */
 import * as fs from 'node:fs';
 import { hasElfMagic, readElf, ElfDepsError, type ElfInfo } from '@elfcopy/elf-deps';
-import { BadJailError } from '../errors.js';
+import { BadJailError, JailCopyError } from '../errors.js';
+import type { Jail } from '../inroot.js';
 import { MANIFEST_DIR } from '../manifest.js';
 import { walkJail, type JailEntry } from '../walk.js';
 
@@ -60,4 +61,29 @@ export function openJailDir(jail: string): string {
   const real = fs.realpathSync(jail);
   if (real === '/') throw new BadJailError(jail, 'is the root directory: a jail, not the host, is described');
   return real;
+}
+
+/**
+ * A descriptor on the regular file the walk saw at `e.path`: its directories resolved inside the jail
+ * from held descriptors (a directory swapped for a link since the walk cannot lead to a host file), the
+ * file itself opened O_NOFOLLOW and O_NONBLOCK (no link, no FIFO that blocks), and checked to be the same
+ * inode. Close it when done.
+ */
+export function openJailFile(jail: Jail, e: JailEntry): number {
+  const parent = jail.openParentIfThere(e.path);
+  if (!parent) throw new JailCopyError(e.path, 'vanished from the jail while it was being read');
+  let fd: number;
+  try {
+    fd = fs.openSync(parent.dir.entry(parent.name), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  } catch (err) {
+    throw new JailCopyError(e.path, `cannot be read from the jail (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  } finally {
+    parent.dir.close();
+  }
+  const st = fs.fstatSync(fd);
+  if (!st.isFile() || st.ino !== e.stat.ino || st.dev !== e.stat.dev || st.size !== e.stat.size) {
+    fs.closeSync(fd);
+    throw new JailCopyError(e.path, 'changed in the jail while it was being read');
+  }
+  return fd;
 }

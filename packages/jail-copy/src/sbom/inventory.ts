@@ -14,7 +14,7 @@ import { JailCopyError } from '../errors.js';
 import { Jail } from '../inroot.js';
 import { readJailText } from '../jail-text.js';
 import { MANIFEST_PATH, parseManifest } from '../manifest.js';
-import { jailElfFiles, jailTree, openJailDir } from '../image/tree.js';
+import { jailElfFiles, jailTree, openJailDir, openJailFile, type JailEntry } from '../image/tree.js';
 import { readDep5Licenses } from './dep5.js';
 import { PackageURL } from 'packageurl-js';
 import { distroQualifier, readOsRelease, type OsRelease } from './os-release.js';
@@ -99,7 +99,7 @@ export function describeJail(jail: string, options: InventoryOptions = {}): Jail
   const claimed = new Map<string, { pkg: DpkgPackage; files: number }>();
   for (const e of tree) {
     if (!e.stat.isFile()) continue;
-    const { sha256, md5 } = hashFile(e.host, e.path);
+    const { sha256, md5 } = hashFile(j, e);
     const f: InventoryFile = { path: e.path, size: e.stat.size, mode: e.stat.mode & 0o7777, uid: e.stat.uid, gid: e.stat.gid, sha256 };
     const r = reasons.get(e.path);
     if (r && r.length > 0) f.reasons = r;
@@ -193,18 +193,12 @@ export function debPurl(pkg: { name: string; version: string; architecture: stri
   return new PackageURL('deb', os?.id ?? 'debian', pkg.name, pkg.version, qualifiers, undefined).toString();
 }
 
-/** sha256 and md5 in one read, through a descriptor that follows no link and cannot block on a FIFO. */
-function hashFile(host: string, display: string): { sha256: string; md5: string } {
-  let fd: number;
-  try {
-    fd = fs.openSync(host, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
-  } catch (err) {
-    throw new JailCopyError(display, `cannot be read from the jail (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
+/** sha256 and md5 in one read of the file the walk saw (openJailFile: confined, no link, no FIFO). */
+function hashFile(jail: Jail, e: JailEntry): { sha256: string; md5: string } {
+  const fd = openJailFile(jail, e);
   const sha = createHash('sha256');
   const md5 = createHash('md5');
   try {
-    if (!fs.fstatSync(fd).isFile()) throw new JailCopyError(display, 'changed in the jail while it was being read (no longer a regular file)');
     const buf = Buffer.allocUnsafe(HASH_CHUNK);
     let n: number;
     while ((n = fs.readSync(fd, buf, 0, buf.length, null)) > 0) {
