@@ -202,6 +202,21 @@ describe('elfcopy sbom: CycloneDX 1.6 of an nginx jail', () => {
     expect(bom.dependencies.find((d) => d.ref === nginxPkg?.['bom-ref'])?.dependsOn).toContain(libc6?.['bom-ref']);
   });
 
+  it('"loaded by": libc.so.6 loads libgcc_s.so.1 and every NSS module of the jail, which no DT_NEEDED names', () => {
+    const files = filesOf(bom).map((f) => f.file);
+    const libc = files.find((f) => /\/libc\.so\.6$/.test(f.name));
+    const loaded = files.filter((f) => /\/libgcc_s\.so\.1$|\/libnss_[^/]+\.so(\.\d+)*$/.test(f.name));
+    expect(loaded.length).toBeGreaterThan(0);
+    // Nothing in the jail names them in DT_NEEDED (readelf), so the edge can only be the run-time one.
+    for (const f of loaded) {
+      const soname = path.basename(f.name);
+      const namers = files.filter((g) => g.name !== f.name && spawnSync('readelf', ['-d', path.join(jail, g.name)], { encoding: 'utf8' }).stdout.includes(`[${soname}]`));
+      expect(namers.map((g) => g.name)).toEqual([]);
+    }
+    const deps = bom.dependencies.find((d) => d.ref === libc?.['bom-ref'])?.dependsOn ?? [];
+    for (const f of loaded) expect(deps).toContain(f['bom-ref']);
+  });
+
   it('two runs give the same bytes; --output writes the same document', async () => {
     const again = await elfcopy(['sbom', jail]);
     expect(again.stdout).toBe(bomText);

@@ -212,9 +212,19 @@ function hashFile(jail: Jail, e: JailEntry): { sha256: string; md5: string } {
 }
 
 /**
+ * Objects glibc's libc.so.6 dlopens itself, which no DT_NEEDED names: the "loaded by" edges of a jail.
+ * One row per rule, with the glibc source that does the loading.
+ */
+const LOADED_BY_LIBC: readonly { file: RegExp; why: string }[] = [
+  { file: /\/libnss_[^/]+\.so(\.\d+)*$/, why: 'nss/nss_module.c: module_load dlopens the services nsswitch.conf names' },
+  { file: /\/gconv\/[^/]+\.so$/, why: 'iconv/gconv_dl.c: __gconv_find_shlib dlopens iconv converters' },
+  { file: /\/libgcc_s\.so\.1$/, why: 'misc/unwind-link.c: __libc_unwind_link_get dlopens libgcc_s for unwinding and pthread_cancel' },
+];
+
+/**
  * Who needs whom among the jail's files: the closure graph resolved inside the jail (the jail's own
  * loader, cache and directories: what will load there), DT_NEEDED and PT_INTERP edges by real path; and
- * each NSS module as loaded by the libc beside it (glibc nss/nss_module.c dlopens them; no DT_NEEDED says so).
+ * what libc loads at run time (LOADED_BY_LIBC), as loaded by the libc beside it.
  */
 function closureEdges(jail: string, tree: ReturnType<typeof jailTree>): Map<string, string[]> {
   const elves = jailElfFiles(tree);
@@ -244,7 +254,7 @@ function closureEdges(jail: string, tree: ReturnType<typeof jailTree>): Map<stri
     }
     const libcs = elves.filter((e) => /\/libc\.so\.6$/.test(e.entry.path)).map((e) => e.entry.path);
     for (const e of elves) {
-      if (!/\/libnss_[^/]+\.so(\.\d+)*$/.test(e.entry.path)) continue;
+      if (!LOADED_BY_LIBC.some((r) => r.file.test(e.entry.path))) continue;
       const libc = libcs.find((l) => path.posix.dirname(l) === path.posix.dirname(e.entry.path)) ?? libcs[0];
       if (libc !== undefined) add(libc, e.entry.path);
     }
