@@ -104,6 +104,7 @@ export async function buildImage(jail: string, options: ImageOptions): Promise<I
   if (outFile !== undefined) checkArchiveTarget(outFile);
   const layoutDir = outFile === undefined ? path.resolve(options.oci ?? '') : path.join(path.dirname(outFile), `.elfcopy-tmp-${randomBytes(6).toString('hex')}`);
   const layout = OciLayout.open(layoutDir);
+  let wroteSbom = false;
   try {
     const layerTemp = layout.tempBlobPath();
     const layer = await writeLayer(jailRoot, tree, layerTemp, { compression, epoch });
@@ -113,19 +114,29 @@ export async function buildImage(jail: string, options: ImageOptions): Promise<I
     const config = layout.writeBlob(imageConfig(platform, run, layer.diffId, epoch));
     const annotations: Record<string, string> = { [ANNOTATION_CREATED]: rfc3339(epoch) };
     if (jailManifestDigest !== undefined) annotations[ANNOTATION_JAIL_MANIFEST] = jailManifestDigest;
-    let sbom: ImageResult['sbom'];
+    let sbom: (ImageResult['sbom'] & { text: string }) | undefined;
     if (options.sbom) {
       const s = options.sbom;
       const made = await writeSbom(jail, { format: s.format ?? 'cyclonedx', sourceDateEpoch: epoch, name: `${reference.name}:${reference.tag}`, ...(s.root !== undefined ? { root: s.root } : {}) });
       for (const w of made.warnings) if (!warnings.includes(w)) warnings.push(w);
-      writeTextAtomically(path.resolve(s.file), made.text);
-      sbom = { file: path.resolve(s.file), digest: made.digest };
+      sbom = { file: path.resolve(s.file), digest: made.digest, text: made.text };
       annotations[ANNOTATION_SBOM] = sbom.digest;
     }
     const manifestBytes = imageManifest(config, { mediaType: LAYER_MEDIA_TYPE[compression], digest: layer.digest, size: layer.size }, annotations);
     const manifest = { mediaType: MANIFEST_MEDIA_TYPE, ...layout.writeBlob(manifestBytes), platform: { ...platform } };
+    // The SBOM goes in just before the step that makes the image visible (a layout's index.json) or
+    // just after it (an archive, which is one rename): a failure before then leaves an older SBOM alone.
+    const placeSbom = (): void => {
+      if (!sbom) return;
+      writeTextAtomically(sbom.file, sbom.text);
+      wroteSbom = true;
+    };
+    if (outFile === undefined) placeSbom();
     layout.tag({ ...manifest, annotations: { 'io.containerd.image.name': `${reference.name}:${reference.tag}` } }, reference.tag);
-    if (outFile !== undefined) await writeArchive(layoutDir, outFile, epoch);
+    if (outFile !== undefined) {
+      await writeArchive(layoutDir, outFile, epoch);
+      placeSbom();
+    }
     const result: ImageResult = {
       reference,
       platform,
@@ -137,11 +148,13 @@ export async function buildImage(jail: string, options: ImageOptions): Promise<I
       jailManifestDigest,
       warnings,
     };
-    if (sbom) result.sbom = sbom;
+    if (sbom) result.sbom = { file: sbom.file, digest: sbom.digest };
     if (outFile !== undefined) fs.rmSync(layoutDir, { recursive: true, force: true });
     return result;
   } catch (err) {
     layout.discard();
+    // An SBOM of an image that was not written describes nothing.
+    if (options.sbom && wroteSbom) fs.rmSync(path.resolve(options.sbom.file), { force: true });
     if (outFile !== undefined) fs.rmSync(layoutDir, { recursive: true, force: true });
     const e = err instanceof JailCopyError ? err : asImageError(layoutDir, err);
     // A temporary name means nothing to the user: name what was being written, and that it is untouched.
