@@ -59,7 +59,7 @@ export function openJailDir(jail: string): string {
   }
   if (!st.isDirectory()) throw new BadJailError(jail, 'not a directory');
   const real = fs.realpathSync(jail);
-  if (real === '/') throw new BadJailError(jail, 'is the root directory: a jail, not the host, is described');
+  if (real === '/') throw new BadJailError(jail, "is the host's root directory, not a jail");
   return real;
 }
 

@@ -15,7 +15,7 @@ export function resolveUser(jail: Jail, user: string): string {
   const fields = line?.split(':');
   const uid = fields?.[2];
   let gid = fields?.[3];
-  if (uid === undefined || gid === undefined || !/^\d+$/.test(uid) || !/^\d+$/.test(gid)) throw new ImageError(user, 'bad-option', `is not a user of the jail's /etc/passwd`);
+  if (uid === undefined || gid === undefined || !/^\d+$/.test(uid) || !/^\d+$/.test(gid)) throw new ImageError(user, 'bad-option', `is not a user of the jail's /etc/passwd (--user)`);
   if (group !== undefined) {
     if (/^\d+$/.test(group)) gid = group;
     else {
