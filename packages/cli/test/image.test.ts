@@ -249,6 +249,30 @@ describe('elfcopy image: bad input exits 2 with one line, leaving nothing half-w
     }
   });
 
+  it('bad option values exit 2 with one line naming them, and write nothing', async () => {
+    const out = path.join(tmp, 'oci-badopt');
+    const cases: [string[], RegExp][] = [
+      [['--user', 'no-such-user'], /no-such-user: is not a user of the jail's \/etc\/passwd/],
+      [['--user', 'www-data:no-such-group'], /no-such-group/],
+      [['--entrypoint', 'nginx -g'], /--entrypoint nginx -g: not JSON/],
+      [['--cmd', '{"a":1}'], /--cmd .*: give a JSON array of strings/],
+      [['--expose', '99999'], /99999: is not a port/],
+      [['--env', 'NOEQUALS'], /NOEQUALS: is not an environment entry/],
+      [['--label', '=x'], /=x: is not a label/],
+      [['--workdir', 'relative'], /relative: is not an absolute path/],
+      [['--compression', 'zstd'], /--compression zstd: choose gzip or none/],
+    ];
+    for (const [args, line] of cases) {
+      const r = await elfcopy(['image', jail, '--oci', out, '--tag', 'x', ...args]);
+      expect(r.exitCode, args.join(' ')).toBe(2);
+      expect(errorLines(r.stderr), args.join(' ')).toEqual([expect.stringMatching(line)]);
+      expect(fs.existsSync(out), args.join(' ')).toBe(false);
+    }
+    const root = await elfcopy(['image', '/', '--oci', out, '--tag', 'x']);
+    expect(root.exitCode).toBe(2);
+    expect(errorLines(root.stderr)).toEqual([expect.stringMatching(/host's root directory, not a jail/)]);
+  });
+
   it('an existing output directory that is not a layout is refused and left as it was', async () => {
     const out = path.join(tmp, 'not-a-layout');
     fs.mkdirSync(out);
