@@ -19,7 +19,14 @@ export async function runSbom(jail: string, opts: SbomCliOptions, report: Report
     ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}),
   });
   for (const w of r.warnings) report.warn(w);
-  if (opts.output === undefined) stdout.write(r.text);
+  if (opts.output === undefined) {
+    // A reader that stops early (`| head`, `| jq -e …`) closes the pipe on a document this long: that
+    // ends the output, it is not an error of ours.
+    stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') report.error(`standard output: ${err.message}`);
+    });
+    stdout.write(r.text);
+  }
   else report.info(`${r.format} ${r.output ?? ''}: ${r.packages} packages, ${r.files} files`);
   return EXIT_OK;
 }
