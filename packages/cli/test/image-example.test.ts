@@ -55,5 +55,19 @@ describe('examples/nginx-php/jail.sh image', () => {
     expect(t.status, t.stderr).toBe(0);
     const f = spawnSync('chroot', [path.join(bundle, 'rootfs'), '/usr/sbin/php-fpm8.2', '-t', '--fpm-config', '/etc/php/8.2/fpm/elfcopy-pool.conf'], { encoding: 'utf8' });
     expect(f.status, f.stderr).toBe(0);
+
+    // "Loaded by": php-fpm dlopens the extensions its conf.d enables (the ini files are the oracle).
+    const bom = JSON.parse(sbom.toString('utf8')) as { components: { name: string; type: string; 'bom-ref': string; components?: { name: string; 'bom-ref': string }[] }[]; dependencies: { ref: string; dependsOn?: string[] }[] };
+    const files = bom.components.flatMap((c) => (c.type === 'file' ? [c] : (c.components ?? [])));
+    const ref = (p: string): string | undefined => files.find((c) => c.name === p)?.['bom-ref'];
+    const confd = path.join(tmp, 'jail/etc/php/8.2/fpm/conf.d');
+    const extensions = fs
+      .readdirSync(confd)
+      .map((n) => fs.readFileSync(path.join(confd, n), 'utf8'))
+      .flatMap((t) => [...t.matchAll(/^\s*(?:zend_)?extension\s*=\s*"?([\w.-]+?)(?:\.so)?"?\s*$/gm)].map((m) => m[1] ?? ''));
+    expect(extensions.length).toBeGreaterThan(5);
+    const fpmDeps = bom.dependencies.find((d) => d.ref === ref('/usr/sbin/php-fpm8.2'))?.dependsOn ?? [];
+    const extDir = fs.readdirSync(path.join(tmp, 'jail/usr/lib/php')).find((d) => /^\d{8}$/.test(d));
+    for (const e of extensions) expect(fpmDeps, e).toContain(ref(`/usr/lib/php/${extDir}/${e}.so`));
   });
 });

@@ -18,6 +18,8 @@ import { jailElfFiles, jailTree, openJailDir, openJailFile, type JailEntry } fro
 import { readDep5Licenses } from './dep5.js';
 import { PackageURL } from 'packageurl-js';
 import { distroQualifier, readOsRelease, type OsRelease } from './os-release.js';
+import { loadedByEdges } from './loaded-by.js';
+import { loadProfiles } from '../profiles.js';
 
 export interface InventoryFile {
   /** In-jail path. */
@@ -212,19 +214,9 @@ function hashFile(jail: Jail, e: JailEntry): { sha256: string; md5: string } {
 }
 
 /**
- * Objects glibc's libc.so.6 dlopens itself, which no DT_NEEDED names: the "loaded by" edges of a jail.
- * One row per rule, with the glibc source that does the loading.
- */
-const LOADED_BY_LIBC: readonly { file: RegExp; why: string }[] = [
-  { file: /\/libnss_[^/]+\.so(\.\d+)*$/, why: 'nss/nss_module.c: module_load dlopens the services nsswitch.conf names' },
-  { file: /\/gconv\/[^/]+\.so$/, why: 'iconv/gconv_dl.c: __gconv_find_shlib dlopens iconv converters' },
-  { file: /\/libgcc_s\.so\.1$/, why: 'misc/unwind-link.c: __libc_unwind_link_get dlopens libgcc_s for unwinding and pthread_cancel' },
-];
-
-/**
  * Who needs whom among the jail's files: the closure graph resolved inside the jail (the jail's own
  * loader, cache and directories: what will load there), DT_NEEDED and PT_INTERP edges by real path; and
- * what libc loads at run time (LOADED_BY_LIBC), as loaded by the libc beside it.
+ * what is dlopened at run time (loaded-by.ts: glibc's own loads, the profiles' modules).
  */
 function closureEdges(jail: string, tree: ReturnType<typeof jailTree>): Map<string, string[]> {
   const elves = jailElfFiles(tree);
@@ -252,12 +244,8 @@ function closureEdges(jail: string, tree: ReturnType<typeof jailTree>): Map<stri
         if (real !== undefined) add(node.realPath, real);
       }
     }
-    const libcs = elves.filter((e) => /\/libc\.so\.6$/.test(e.entry.path)).map((e) => e.entry.path);
-    for (const e of elves) {
-      if (!LOADED_BY_LIBC.some((r) => r.file.test(e.entry.path))) continue;
-      const libc = libcs.find((l) => path.posix.dirname(l) === path.posix.dirname(e.entry.path)) ?? libcs[0];
-      if (libc !== undefined) add(libc, e.entry.path);
-    }
+    const objects = elves.map((e) => ({ path: e.entry.path, ...(e.elf.dynamic?.soname !== undefined ? { soname: e.elf.dynamic.soname } : {}), ...(e.elf.interpreter !== undefined ? { interpreter: e.elf.interpreter } : {}) }));
+    for (const [from, to] of loadedByEdges(objects, loadProfiles())) add(from, to);
   }
   return new Map([...edges].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => [k, [...v].sort()]));
 }
