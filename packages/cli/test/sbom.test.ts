@@ -281,6 +281,20 @@ describe('elfcopy sbom: what the SBOM must not claim, and other roots', () => {
     expect(missing.stderr.trim().split('\n')).toHaveLength(1);
   });
 
+  it('--output on a full disk exits 2 with one line and leaves no file, not even a temporary one', async () => {
+    const mnt = path.join(tmp, 'tiny');
+    fs.mkdirSync(mnt);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mnt]);
+    try {
+      const r = await elfcopy(['sbom', jail, '--output', path.join(mnt, 'bom.json')]);
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/bom\.json: no space left on the device/)]);
+      expect(fs.readdirSync(mnt)).toEqual([]);
+    } finally {
+      execFileSync('umount', [mnt]);
+    }
+  });
+
   it('image --sbom writes the SBOM beside the image and records its digest in the manifest', async () => {
     const out = path.join(tmp, 'oci');
     const file = path.join(tmp, 'image-bom.json');
