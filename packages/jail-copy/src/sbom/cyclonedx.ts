@@ -5,6 +5,8 @@
  * "contains"); files no package owns sit at the top level. Dependencies: the closure graph, between
  * packages and between files.
  */
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
 import { Enums, Models, Serialize, Spec, SPDX } from '@cyclonedx/cyclonedx-library';
 import { spdxIdOf } from './dep5.js';
 import type { InventoryFile, JailInventory } from './inventory.js';
@@ -22,7 +24,8 @@ const P = 'elfcopy';
 export function toCycloneDx(inv: JailInventory, options: CycloneDxOptions): string {
   const bom = new Models.Bom();
   bom.metadata.timestamp = new Date(options.epoch * 1000);
-  bom.metadata.tools.components.add(new Models.Component(Enums.ComponentType.Application, 'elfcopy'));
+  const version = toolVersion();
+  bom.metadata.tools.components.add(new Models.Component(Enums.ComponentType.Application, 'elfcopy', version !== undefined ? { version } : {}));
   const subject = new Models.Component(Enums.ComponentType.Container, options.name, { bomRef: 'jail' });
   if (inv.jailManifestDigest !== undefined) subject.properties.add(new Models.Property(`${P}:jail-manifest-digest`, inv.jailManifestDigest));
   if (inv.os?.prettyName !== undefined) subject.properties.add(new Models.Property(`${P}:root-os`, inv.os.prettyName));
@@ -90,3 +93,14 @@ function fileComponent(f: InventoryFile, ref: string): Models.Component {
   return c;
 }
 
+
+/** jail-copy's version (from the ESM build and from the CLI bundle alike, as profilesDir finds its files). */
+function toolVersion(): string | undefined {
+  try {
+    const req: NodeRequire = typeof require === 'function' ? require : createRequire(import.meta.url);
+    const v = (JSON.parse(fs.readFileSync(req.resolve('@elfcopy/jail-copy/package.json'), 'utf8')) as { version?: unknown }).version;
+    return typeof v === 'string' ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
