@@ -3,7 +3,7 @@
  * knowledge, each kept where it already lives: glibc's own run-time loads (one table below, each row
  * citing the glibc source), and the copy profiles (packages/jail-copy/profiles), whose `elf` globs name
  * the modules and whose `auto` triggers name who loads them (php's extensions by php and php-fpm,
- * ImageMagick's coders by libMagickCore).
+ * ImageMagick's coders by libMagickCore, Python's lib-dynload by python3.N).
  */
 import * as path from 'node:path';
 import type { Profile } from '../profiles.js';
@@ -38,7 +38,9 @@ export function loadedByEdges(objects: readonly LoadableObject[], profiles: Read
     const inputs = (p.auto?.inputs ?? []).map((r) => new RegExp(r));
     const sonames = new Set(p.auto?.sonames ?? []);
     const loaders = objects.filter((o) => (o.interpreter !== undefined && inputs.some((r) => r.test(o.path))) || (o.soname !== undefined && sonames.has(o.soname)));
-    for (const m of objects.filter((o) => modules.some((r) => r.test(o.path)))) {
+    // Only shared objects are dlopened; programs a profile brings (git's helpers, a shell's commands)
+    // are executed, which is not loading.
+    for (const m of objects.filter((o) => o.interpreter === undefined && modules.some((r) => r.test(o.path)))) {
       for (const l of loaders) if (l.path !== m.path) out.push([l.path, m.path]);
     }
   }
