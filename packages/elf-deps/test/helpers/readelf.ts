@@ -48,19 +48,25 @@ export const READELF_MACHINES: ReadonlyMap<number, string> = new Map([
   [0, 'None'],
   [2, 'Sparc'],
   [3, 'Intel 80386'],
+  [4, 'MC68000'],
   [8, 'MIPS R3000'],
+  [15, 'HPPA'],
   [20, 'PowerPC'],
   [21, 'PowerPC64'],
   [22, 'IBM S/390'],
   [40, 'ARM'],
+  [42, 'Renesas / SuperH SH'],
   [43, 'Sparc v9'],
   [50, 'Intel IA-64'],
   [62, 'Advanced Micro Devices X86-64'],
   [183, 'AArch64'],
   [190, 'NVIDIA CUDA architecture'],
+  [195, 'ARCv2'],
   [243, 'RISC-V'],
   [247, 'Linux BPF'],
   [258, 'LoongArch'],
+  // Alpha's unofficial number, the one Linux uses (readelf knows it).
+  [0x9026, 'Alpha'],
 ]);
 
 /** EI_OSABI as readelf names it (get_osabi_name); an unnamed value it prints as `<unknown: HEX>`. */
