@@ -8,7 +8,11 @@ export { readProgramHeaders, vaddrToOffset, type ProgramHeader } from './elf/pro
 export type { VersionNeed, VersionDefinition } from './elf/versions.js';
 export { readElf, readElfFrom, type ElfInfo, type DynamicInfo, type ElfKind, type ReadElfOptions, type ElfRaw } from './elf/file.js';
 export { SysRoot, type SysRootOptions, type Resolution, type ResolvedLink, type TraceEntry, MAX_SYMLINKS } from './sysroot.js';
-export { targetFor, hostX86Levels, hostCpuFlags, legacyHwcapSubdirs, type LoaderTarget, type TargetOverrides } from './target.js';
+export { targetFor, hostX86Levels, hostCpuFlags, legacyHwcapSubdirs, type LoaderTarget, type TargetOverrides, type TargetKey } from './target.js';
+export { ARCH_TABLE, archFor, archByName, genericArch, describeGenericRules, cacheFlagsFor, type ArchRow, type ArchKey, type CpuModelKind } from './arch/table.js';
+export type { LdconfigPort } from './arch/ldconfig-port.js';
+export { LOADER_FAMILIES, familyFor } from './loader/families.js';
+export type { LoaderFamily, FamilyContext } from './loader/family.js';
 export { expandDst, expandSearchList, splitLdLibraryPath, verifyCandidate, type SearchPath, type SearchSource, type RejectedCandidate, type DstContext } from './search.js';
 export {
   Resolver,

@@ -22,6 +22,8 @@ import {
 } from './search.js';
 import { SysRoot } from './sysroot.js';
 import { targetFor, type LoaderTarget, type TargetOverrides } from './target.js';
+import { archFor } from './arch/table.js';
+import { familyFor } from './loader/families.js';
 import { openLibraryIndex, type LibraryIndex, type LibraryIndexOptions } from './library-index.js';
 import { collectInputs } from './inputs.js';
 
@@ -236,9 +238,14 @@ export class Resolver {
     return r.kind === 'found' ? { path: r.found.path, info: r.found.info } : undefined;
   }
 
-  /** One LoaderTarget object per (class, machine, byte order): its identity keys the index memo. */
+  /**
+   * One LoaderTarget object per (architecture row, loader family): its identity keys the index memo.
+   * The family comes from the file's PT_INTERP (or, for a library input, the loaders in the root).
+   */
   private targetOf(info: ElfInfo): LoaderTarget {
-    const key = `${info.elfClass}\0${info.machine}\0${info.byteOrder}`;
+    const arch = archFor(info);
+    const family = familyFor(arch, info.interpreter, this.root);
+    const key = `${arch.name}\0${family.name}`;
     let t = this.targets.get(key);
     if (!t) {
       t = targetFor(info, this.root, this.options.target);

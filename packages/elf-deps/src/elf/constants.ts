@@ -76,16 +76,24 @@ export const MACHINE_NAMES: ReadonlyMap<number, string> = new Map([
   [258, 'LoongArch'],
 ]);
 
+export const EM_SPARC = 2;
 export const EM_386 = 3;
+export const EM_M68K = 4;
 export const EM_MIPS = 8;
+export const EM_PARISC = 15;
+export const EM_SPARC32PLUS = 18;
 export const EM_PPC = 20;
 export const EM_PPC64 = 21;
 export const EM_S390 = 22;
 export const EM_ARM = 40;
+export const EM_SH = 42;
 export const EM_SPARCV9 = 43;
+export const EM_IA_64 = 50;
 export const EM_X86_64 = 62;
 export const EM_AARCH64 = 183;
 export const EM_RISCV = 243;
+export const EM_LOONGARCH = 258;
+export const EM_ALPHA = 0x9026;
 
 export function machineName(machine: number): string {
   return MACHINE_NAMES.get(machine) ?? `machine ${machine}`;
