@@ -21,9 +21,10 @@ import {
   type VerifyOutcome,
 } from './search.js';
 import { SysRoot } from './sysroot.js';
-import { targetFor, type LoaderTarget, type TargetOverrides } from './target.js';
+import { targetFor, type LoaderTarget, type TargetKey, type TargetOverrides } from './target.js';
 import { archFor } from './arch/table.js';
 import { familyFor } from './loader/families.js';
+import type { FamilySearch, SearchEnv } from './loader/family.js';
 import { openLibraryIndex, type LibraryIndex, type LibraryIndexOptions } from './library-index.js';
 import { collectInputs } from './inputs.js';
 
@@ -37,7 +38,11 @@ export type FoundVia =
   | { kind: 'runpath'; owner: string }
   | { kind: 'ld.so.cache' }
   | { kind: 'ld.so.conf' }
-  | { kind: 'system-dir' };
+  | { kind: 'system-dir' }
+  | { kind: 'path-file'; file: string };
+
+/** How one request of a namespace was answered: a file found, one already loaded, or the loader itself. */
+export type EdgeVia = FoundVia | { kind: 'reused' } | { kind: 'loader-itself'; detail: string };
 
 /** A directory searched for a name, with the rule it came from. */
 export interface TriedDirectory {
@@ -55,6 +60,8 @@ export interface ClosureNode {
   soname?: string;
   info: ElfInfo;
   foundVia: FoundVia;
+  /** The loader family whose rules found it ('glibc', 'musl'): the family of the first namespace it is met in. */
+  loader: string;
   /** The glibc-hwcaps or legacy subdirectory it was found in, when not the directory itself. */
   hwcapsSubdir?: string;
   /** Other files with the same name in the hwcaps subdirectories and the baseline directory. */
@@ -83,6 +90,10 @@ export interface RootClosure {
   /** The input as given (in-root). */
   path: string;
   kind: ElfInfo['kind'];
+  /** The loader family whose rules this namespace follows ('glibc', 'musl'). */
+  family: string;
+  /** Files its loader reads at start that a jail must hold too (musl's path file), with their reasons. */
+  loaderFiles: { path: string; reason: string }[];
   /** The interpreter it runs with (PT_INTERP, or the target's default for a library), if dynamic. */
   interpreter?: string;
   /** Every object of this input's namespace, in load order, the input first. */
@@ -91,7 +102,7 @@ export interface RootClosure {
   loaders: Map<string, string | undefined>;
   missing: MissingLibrary[];
   /** The name → path requests of this namespace, each with the reason (for tree output). */
-  edges: { from: string; name: string; to: string | undefined; via: FoundVia | { kind: 'reused' }; dlopen?: boolean }[];
+  edges: { from: string; name: string; to: string | undefined; via: EdgeVia; dlopen?: boolean }[];
 }
 
 export interface ClosureGraph {
@@ -103,6 +114,8 @@ export interface ClosureGraph {
   index: LibraryIndex['source'] | 'none';
   /** Inputs that could not be analysed (not ELF, unreadable, malformed), each a typed error. */
   inputErrors: ElfDepsError[];
+  /** What a loader's configuration makes of the search that the user should know (one line each, naming the file). */
+  warnings: string[];
 }
 
 export interface ResolveOptions {
@@ -143,7 +156,10 @@ interface LoadedObject {
   info: ElfInfo;
   loader: LoadedObject | undefined;
   isMain: boolean;
+  isInterpreter: boolean;
   origin: () => string | undefined;
+  /** The name a family that keeps one matches later requests against (musl's shortname). */
+  shortname?: string;
   rpathDirs?: string[];
   runpathDirs?: string[];
 }
@@ -157,6 +173,7 @@ export class Resolver {
   private readonly subdirCache = new Map<string, string[]>();
   private readonly targets = new Map<string, LoaderTarget>();
   private readonly defaultMemo = new Map<LoaderTarget, Map<string, DefaultSearch>>();
+  private readonly familySearches = new Map<LoaderTarget, FamilySearch | null>();
   private readonly neededBySets = new WeakMap<ClosureNode, Set<string>>();
   private index: LibraryIndex | null | undefined;
 
@@ -177,7 +194,7 @@ export class Resolver {
   }
 
   resolve(inputs: readonly string[]): ClosureGraph {
-    const graph: ClosureGraph = { roots: [], nodes: new Map(), missing: [], index: 'none', inputErrors: [] };
+    const graph: ClosureGraph = { roots: [], nodes: new Map(), missing: [], index: 'none', inputErrors: [], warnings: [] };
     const missingByKey = new Map<string, MissingLibrary>();
     for (const input of inputs) {
       let rc: RootClosure;
@@ -209,6 +226,7 @@ export class Resolver {
     }
     const idx = this.libraryIndex();
     graph.index = idx ? idx.source : 'none';
+    for (const search of this.familySearches.values()) for (const w of search?.warnings ?? []) if (!graph.warnings.includes(w)) graph.warnings.push(w);
     return graph;
   }
 
@@ -244,14 +262,25 @@ export class Resolver {
    */
   private targetOf(info: ElfInfo): LoaderTarget {
     const arch = archFor(info);
-    const family = familyFor(arch, info.interpreter, this.root);
-    const key = `${arch.name}\0${family.name}`;
+    const needed = info.dynamic?.needed;
+    const family = familyFor(arch, info.interpreter, this.root, needed);
+    const key = `${arch.name}\0${family.name}\0${family.targetVariant?.(arch, info.interpreter) ?? ''}`;
     let t = this.targets.get(key);
     if (!t) {
-      t = targetFor(info, this.root, this.options.target);
+      t = targetFor(targetKeyOf(info), this.root, this.options.target);
       this.targets.set(key, t);
     }
     return t;
+  }
+
+  /** The target family's own rules, made once per target (musl reads its path file then); none for glibc's. */
+  private familySearch(target: LoaderTarget): FamilySearch | undefined {
+    let s = this.familySearches.get(target);
+    if (s === undefined) {
+      s = target.family.search?.(target, this.root) ?? null;
+      this.familySearches.set(target, s);
+    }
+    return s ?? undefined;
   }
 
   private readOptions(): ReadElfOptions {
@@ -284,7 +313,7 @@ export class Resolver {
       this.options.secure === 'auto' || this.options.secure === undefined
         ? (mainInfo.mode & (S_ISUID_BIT | S_ISGID_BIT)) !== 0
         : this.options.secure;
-    const rc: RootClosure = { path: abs, kind: mainInfo.kind, objects: [], loaders: new Map(), missing: [], edges: [] };
+    const rc: RootClosure = { path: abs, kind: mainInfo.kind, family: target.family.name, loaderFiles: [], objects: [], loaders: new Map(), missing: [], edges: [] };
     // --list needs the objects only: no edges to build and throw away for each of thousands of inputs.
     const full = this.options.detail !== 'objects';
     const main: LoadedObject = {
@@ -293,6 +322,7 @@ export class Resolver {
       info: mainInfo,
       loader: undefined,
       isMain: true,
+      isInterpreter: false,
       // dl-origin.c: the executable's origin is the directory of its real path (/proc/self/exe).
       origin: () => path.posix.dirname(this.root.realpath(abs) ?? abs),
     };
@@ -305,6 +335,8 @@ export class Resolver {
     // rtld's own map is in the namespace from the start, named by PT_INTERP and by its DT_SONAME.
     const interpPath = mainInfo.interpreter ?? target.interpreter;
     rc.interpreter = interpPath;
+    const familySearch = this.familySearch(target);
+    if (familySearch) rc.loaderFiles = [...familySearch.loaderFiles];
     const interp = this.loadInterpreter(interpPath, target);
     if (interp.ok) {
       const obj: LoadedObject = {
@@ -313,6 +345,7 @@ export class Resolver {
         info: interp.info,
         loader: main,
         isMain: false,
+        isInterpreter: true,
         origin: () => path.posix.dirname(interpPath),
       };
       addToNamespace(loaded, obj);
@@ -336,7 +369,13 @@ export class Resolver {
       const node = graph.nodes.get(requester.path);
       const deps: { name: string; path: string | undefined }[] | undefined = node && node.dependencies.length === 0 ? [] : undefined;
       for (const name of needed) {
-        const result = this.mapObject(name, requester, loaded, target, secure, llpDirs);
+        const result = this.mapObject(name, requester, loaded, target, secure, llpDirs, interpPath);
+        if (result.kind === 'loader') {
+          deps?.push({ name, path: interpPath });
+          if (full) rc.edges.push({ from: requester.path, name, to: interpPath, via: { kind: 'loader-itself', detail: result.detail } });
+          this.addNeededBy(graph, interpPath, requester.path);
+          continue;
+        }
         if (result.kind === 'reused') {
           deps?.push({ name, path: result.object.path });
           if (full) rc.edges.push({ from: requester.path, name, to: result.object.path, via: { kind: 'reused' } });
@@ -363,12 +402,16 @@ export class Resolver {
         let done = false;
         let lastMissing: MissingLibrary | undefined;
         for (const name of group) {
-          const result = this.mapObject(name, requester, loaded, target, secure, llpDirs);
+          const result = this.mapObject(name, requester, loaded, target, secure, llpDirs, interpPath);
           if (result.kind === 'missing') {
             lastMissing = result.missing;
             continue;
           }
           done = true;
+          if (result.kind === 'loader') {
+            rc.edges.push({ from: requester.path, name, to: interpPath, via: { kind: 'loader-itself', detail: result.detail }, dlopen: true });
+            break;
+          }
           if (result.kind === 'reused') {
             rc.edges.push({ from: requester.path, name, to: result.object.path, via: { kind: 'reused' }, dlopen: true });
             break;
@@ -415,6 +458,7 @@ export class Resolver {
         name: [...obj.names][0] ?? obj.path,
         info: obj.info,
         foundVia: via,
+        loader: rc.family,
         variants,
         tried,
         rejected,
@@ -491,7 +535,10 @@ export class Resolver {
     target: LoaderTarget,
     secure: boolean,
     llpDirs: string[],
+    interpreter: string,
   ): MapResult {
+    const familySearch = this.familySearch(target);
+    if (familySearch) return this.mapByFamily(familySearch, name, requester, loaded, target, secure, interpreter);
     // dl-deps.c expand_dst: a DT_NEEDED name has its DSTs replaced (the requester's $ORIGIN) before
     // anything else, and a DST in a setuid program is fatal.
     const expanded = name.includes('$') ? (expandDst(name, this.dstContext(requester, target, false)) ?? name) : name;
@@ -569,10 +616,50 @@ export class Resolver {
       info: found.info,
       loader: requester,
       isMain: false,
+      isInterpreter: false,
       // dl-object.c: a library's origin is the directory of the name it was found under, unresolved.
       origin: () => path.posix.dirname(foundPath),
     };
     return { kind: 'new', object, via: found.via, tried, rejected, hwcapsSubdir: found.hwcapsSubdir, variants: found.variants };
+  }
+
+  /** mapObject for a target whose family has its own rules (musl): the family maps, the resolver records. */
+  private mapByFamily(
+    search: FamilySearch,
+    name: string,
+    requester: LoadedObject,
+    loaded: Namespace,
+    target: LoaderTarget,
+    secure: boolean,
+    interpreter: string,
+  ): MapResult {
+    const env: SearchEnv = {
+      root: this.root,
+      cwd: this.cwd,
+      ldLibraryPath: this.options.ldLibraryPath,
+      secure,
+      interpreter,
+      verify: (candidate) => this.verify(candidate, target),
+    };
+    const r = search.mapName(name, requester, loaded.objects, env);
+    if (r.kind === 'loader' || r.kind === 'reused') return r;
+    if (r.kind === 'missing') {
+      const missing: MissingLibrary = { name, neededBy: [requester.path], reason: r.reason, tried: r.tried, rejected: r.rejected };
+      if (r.detail !== undefined) missing.detail = r.detail;
+      return { kind: 'missing', missing };
+    }
+    const foundPath = r.path;
+    const object: LoadedObject = {
+      path: r.path,
+      names: new Set([name]),
+      info: r.info,
+      loader: requester,
+      isMain: false,
+      isInterpreter: false,
+      origin: () => path.posix.dirname(foundPath),
+    };
+    if (r.shortname !== undefined) object.shortname = r.shortname;
+    return { kind: 'new', object, via: r.via, tried: r.tried, rejected: r.rejected, hwcapsSubdir: undefined, variants: [] };
   }
 
   /**
@@ -703,6 +790,7 @@ function addToNamespace(ns: Namespace, obj: LoadedObject): void {
 }
 
 type MapResult =
+  | { kind: 'loader'; detail: string }
   | { kind: 'reused'; object: LoadedObject }
   | { kind: 'missing'; missing: MissingLibrary }
   | {
@@ -734,6 +822,14 @@ type SearchOutcome =
   | { kind: 'found'; found: { path: string; via: FoundVia; hwcapsSubdir: string | undefined; variants: string[]; info: ElfInfo } }
   | { kind: 'fatal'; detail: string }
   | { kind: 'none' };
+
+/** What picks a file's target: its identity, PT_INTERP and, for a file without one, the libc it needs. */
+function targetKeyOf(info: ElfInfo): TargetKey {
+  const key: TargetKey = { elfClass: info.elfClass, machine: info.machine, byteOrder: info.byteOrder, flags: info.flags };
+  if (info.interpreter !== undefined) key.interpreter = info.interpreter;
+  if (info.dynamic) key.needed = info.dynamic.needed;
+  return key;
+}
 
 /** One-call form: resolve the closure of `inputs`. */
 export function resolveClosure(inputs: readonly string[], options: ResolveOptions = {}): ClosureGraph {

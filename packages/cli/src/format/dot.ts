@@ -8,7 +8,8 @@ export function formatDot(graph: ClosureGraph): string {
   const lines = ['digraph elfcopy {', '  rankdir=LR;', '  node [shape=box, fontname="monospace", fontsize=10];', '  edge [fontsize=9];'];
   const seen = new Set<string>();
   for (const rc of graph.roots) {
-    lines.push(`  ${q(rc.path)} [style=bold];`);
+    const family = rc.family === 'glibc' ? '' : `, label=${q(`${rc.path}\n(${rc.family} loader)`)}`;
+    lines.push(`  ${q(rc.path)} [style=bold${family}];`);
     for (const e of rc.edges) {
       const to = e.to ?? `${e.name} (missing)`;
       const key = `${e.from}\0${to}`;
@@ -16,7 +17,7 @@ export function formatDot(graph: ClosureGraph): string {
       seen.add(key);
       if (e.to === undefined) lines.push(`  ${q(to)} [color=red, fontcolor=red];`);
       const style = e.via.kind === 'reused' ? ', style=dashed' : '';
-      lines.push(`  ${q(e.from)} -> ${q(to)} [label=${q(foundViaLabel(e.via))}${style}];`);
+      lines.push(`  ${q(e.from)} -> ${q(to)} [label=${q(foundViaLabel(e.via, e.from))}${style}];`);
     }
   }
   lines.push('}');

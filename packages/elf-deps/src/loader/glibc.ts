@@ -26,6 +26,8 @@ export const GLIBC_FAMILY: LoaderFamily = {
   ownsInterpreter(interpreter) {
     return GLIBC_LOADER_NAMES.has(interpreter.slice(interpreter.lastIndexOf('/') + 1));
   },
+  // shlib-versions: libc.so.6, libc.so.6.1 on alpha and ia64.
+  claimsNeeded: (needed) => needed.some((n) => n === 'libc.so.6' || n === 'libc.so.6.1'),
   target(arch, ctx: FamilyContext): LoaderTarget {
     // Debian's biarch packages (libc6-i386 on amd64) put that ABI's world in /lib32; a native root is multiarch.
     const biarch = arch.biarch && ctx.root && arch.biarch.probe.some((p) => ctx.root?.stat(p) !== undefined) ? arch.biarch : undefined;
