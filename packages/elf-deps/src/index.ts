@@ -12,7 +12,7 @@ export { targetFor, hostX86Levels, hostCpuFlags, legacyHwcapSubdirs, type Loader
 export { ARCH_TABLE, archFor, archByName, genericArch, describeGenericRules, cacheFlagsFor, type ArchRow, type ArchKey, type CpuModelKind } from './arch/table.js';
 export type { LdconfigPort } from './arch/ldconfig-port.js';
 export { LOADER_FAMILIES, familyFor } from './loader/families.js';
-export type { LoaderFamily, FamilyContext, FamilySearch, FamilyMapResult, LoadedView, SearchEnv } from './loader/family.js';
+export type { LoaderFamily, FamilyContext, FamilySearch, FamilyMapResult, LoadedView, LoaderWarning, SearchEnv } from './loader/family.js';
 export { MUSL_FAMILY, MUSL_LDSO_ARCH, muslLdsoArch } from './loader/musl.js';
 export { isMuslReservedName, expandMuslOrigin } from './loader/musl-search.js';
 export { readMuslSystemPath, muslPathFileFor, MUSL_DEFAULT_PATH, type MuslSystemPath } from './loader/musl-path-file.js';

@@ -24,7 +24,7 @@ import { SysRoot } from './sysroot.js';
 import { targetFor, type LoaderTarget, type TargetKey, type TargetOverrides } from './target.js';
 import { archFor } from './arch/table.js';
 import { familyFor } from './loader/families.js';
-import type { FamilySearch, SearchEnv } from './loader/family.js';
+import type { FamilySearch, LoaderWarning, SearchEnv } from './loader/family.js';
 import { openLibraryIndex, type LibraryIndex, type LibraryIndexOptions } from './library-index.js';
 import { collectInputs } from './inputs.js';
 
@@ -114,8 +114,8 @@ export interface ClosureGraph {
   index: LibraryIndex['source'] | 'none';
   /** Inputs that could not be analysed (not ELF, unreadable, malformed), each a typed error. */
   inputErrors: ElfDepsError[];
-  /** What a loader's configuration makes of the search that the user should know (one line each, naming the file). */
-  warnings: string[];
+  /** What a loader's configuration makes of the search that the user should know. */
+  warnings: LoaderWarning[];
 }
 
 export interface ResolveOptions {
@@ -226,7 +226,6 @@ export class Resolver {
     }
     const idx = this.libraryIndex();
     graph.index = idx ? idx.source : 'none';
-    for (const search of this.familySearches.values()) for (const w of search?.warnings ?? []) if (!graph.warnings.includes(w)) graph.warnings.push(w);
     return graph;
   }
 
@@ -336,7 +335,10 @@ export class Resolver {
     const interpPath = mainInfo.interpreter ?? target.interpreter;
     rc.interpreter = interpPath;
     const familySearch = this.familySearch(target);
-    if (familySearch) rc.loaderFiles = [...familySearch.loaderFiles];
+    if (familySearch) {
+      rc.loaderFiles = [...familySearch.loaderFiles];
+      for (const w of familySearch.warnings) if (!graph.warnings.some((g) => g.path === w.path && g.message === w.message)) graph.warnings.push(w);
+    }
     const interp = this.loadInterpreter(interpPath, target);
     if (interp.ok) {
       const obj: LoadedObject = {

@@ -77,11 +77,17 @@ export type FamilyMapResult<T extends LoadedView> =
       shortname?: string;
     };
 
+/** Something about a loader's configuration the user should know: the file and what it means. */
+export interface LoaderWarning {
+  path: string;
+  message: string;
+}
+
 /** A family's own mapping of names to files for one target (see LoaderFamily.search). */
 export interface FamilySearch {
   mapName<T extends LoadedView>(name: string, requester: T, loaded: readonly T[], env: SearchEnv): FamilyMapResult<T>;
   /** What the user should know about the loader's configuration (a path file that cannot be read). */
-  readonly warnings: readonly string[];
+  readonly warnings: readonly LoaderWarning[];
   /** Files this loader reads at start that a jail must hold (in-root paths), each with its reason. */
   readonly loaderFiles: readonly { path: string; reason: string }[];
 }

@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import { PathResolutionError } from '../errors.js';
 import { MAX_CONFIG_BYTES, type SysRoot } from '../sysroot.js';
+import type { LoaderWarning } from './family.js';
 
 /** musl's built-in system path, used only when no path file exists. */
 export const MUSL_DEFAULT_PATH = '/lib:/usr/local/lib:/usr/lib';
@@ -18,8 +19,8 @@ export interface MuslSystemPath {
   source: 'file' | 'default' | 'none';
   /** The entries as the loader splits them (empty entries dropped, nothing normalised). */
   entries: string[];
-  /** Why the path is not what the file seems to say (one line each, naming the file). */
-  warnings: string[];
+  /** Why the path is not what the file seems to say. */
+  warnings: LoaderWarning[];
 }
 
 /**
@@ -75,7 +76,7 @@ export function readMuslSystemPath(root: SysRoot, interpreter: string, ldsoArch:
     file,
     source: 'none',
     entries: [],
-    warnings: [`${file}: ${why}: musl's loader then has no system path (only LD_LIBRARY_PATH and RPATH/RUNPATH are searched)`],
+    warnings: [{ path: file, message: `${why}: musl's loader then has no system path (only LD_LIBRARY_PATH and RPATH/RUNPATH are searched)` }],
   });
   const failure = openFailure(root, file);
   if (failure === 'enoent') return { file, source: 'default', entries: splitMuslPath(MUSL_DEFAULT_PATH), warnings: [] };
@@ -88,7 +89,7 @@ export function readMuslSystemPath(root: SysRoot, interpreter: string, ldsoArch:
   // The real loader's open() of a FIFO blocks until a writer comes; elfcopy never opens one.
   if (st.isFIFO()) return none('is a FIFO: musl\'s loader would block opening it; elfcopy does not open it');
   if (!st.isFile()) return none('is not a regular file');
-  const warnings: string[] = [];
+  const warnings: LoaderWarning[] = [];
   let bytes: Buffer;
   const want = Math.min(st.size, MAX_CONFIG_BYTES);
   try {
@@ -111,12 +112,12 @@ export function readMuslSystemPath(root: SysRoot, interpreter: string, ldsoArch:
   }
   root.noteRead(file);
   if (st.size > MAX_CONFIG_BYTES) {
-    warnings.push(`${file}: is ${st.size} bytes; elfcopy reads its first ${MAX_CONFIG_BYTES} (musl's loader reads it whole, or has no system path when it cannot allocate that much)`);
+    warnings.push({ path: file, message: `is ${st.size} bytes; elfcopy reads its first ${MAX_CONFIG_BYTES} (musl's loader reads it whole, or has no system path when it cannot allocate that much)` });
   }
   // The loader keeps the file as a C string: a NUL byte ends the path.
   const nul = bytes.indexOf(0);
   if (nul >= 0) {
-    warnings.push(`${file}: holds a NUL byte at offset ${nul} (binary data?): musl's loader reads the path only up to it`);
+    warnings.push({ path: file, message: `holds a NUL byte at offset ${nul} (binary data?): musl's loader reads the path only up to it` });
     bytes = bytes.subarray(0, nul);
   }
   // Bytes are kept one to one (latin1), so an entry of junk is searched for as written, never reinterpreted.
@@ -127,7 +128,7 @@ export function readMuslSystemPath(root: SysRoot, interpreter: string, ldsoArch:
     return { ...empty, warnings: [...warnings, ...empty.warnings] };
   }
   for (const e of entries) {
-    if (!e.startsWith('/')) warnings.push(`${file}: entry '${printable(e)}' is not an absolute path: musl's loader searches it relative to the working directory`);
+    if (!e.startsWith('/')) warnings.push({ path: file, message: `entry '${printable(e)}' is not an absolute path: musl's loader searches it relative to the working directory` });
   }
   return { file, source: 'file', entries, warnings };
 }
@@ -139,9 +140,12 @@ function printable(s: string): string {
 }
 
 /**
- * The absolute form of a search-path entry: a relative one is relative to the working directory. Not
- * normalised: `..` after a symlink is the kernel's business, as when the loader opens it.
+ * The absolute form of a search-path entry or path name: a relative one is relative to the working
+ * directory. `..` is kept: after a symlink it is the kernel's business, as when the loader opens it.
  */
 export function absoluteEntry(entry: string, cwd: string): string {
-  return entry.startsWith('/') ? entry : `${cwd.replace(/\/+$/, '')}/${entry}`;
+  const abs = entry.startsWith('/') ? entry : `${cwd}/${entry}`;
+  // '.' and empty components name nothing; '..' stays for the kernel (and the root's walk) to apply.
+  const parts = abs.split('/').filter((c) => c !== '' && c !== '.');
+  return '/' + parts.join('/');
 }

@@ -16,7 +16,7 @@ import { ElfDepsError, PathResolutionError, UnreadableFileError } from '../error
 import { readElfFrom } from '../elf/file.js';
 import type { RejectedCandidate, SearchSource } from '../search.js';
 import type { SysRoot } from '../sysroot.js';
-import type { FamilyMapResult, FamilySearch, FamilyTried, LoadedView, SearchEnv } from './family.js';
+import type { FamilyMapResult, FamilySearch, FamilyTried, LoadedView, LoaderWarning, SearchEnv } from './family.js';
 import { absoluteEntry, readMuslSystemPath, splitMuslPath, type MuslSystemPath } from './musl-path-file.js';
 
 /** load_library's `reserved`: the names after "lib" that are the loader itself (libc.so, libm.so.6, …). */
@@ -64,7 +64,7 @@ type Probe =
   | { kind: 'file'; dev: number; ino: number };
 
 export class MuslSearch implements FamilySearch {
-  readonly warnings: string[];
+  readonly warnings: LoaderWarning[];
   readonly loaderFiles: { path: string; reason: string }[];
   private readonly system: MuslSystemPath;
   private readonly rpathMemo = new WeakMap<LoadedView, { source: SearchSource; entries: string[] } | null>();
@@ -125,7 +125,7 @@ export class MuslSearch implements FamilySearch {
         tried.push({ dir, source: sp.source });
         // snprintf into load_library's buffer: a candidate that does not fit is not tried.
         if (`${entry}/${name}`.length >= PATH_BUF) continue;
-        const candidate = `${dir.replace(/\/+$/, '')}/${name}`;
+        const candidate = dir === '/' ? `/${name}` : `${dir}/${name}`;
         const probe = this.probe(candidate);
         if (probe.kind === 'absent') continue;
         if (probe.kind === 'stop') return missing('invalid', probe.detail);
@@ -154,7 +154,10 @@ export class MuslSearch implements FamilySearch {
     const v = env.verify(candidate);
     if (!v.ok) {
       rejected.push({ path: candidate, reason: v.reason, detail: v.detail });
-      return missing('invalid', `${candidate}: ${v.detail} (Exec format error: musl's loader does not go on to the next candidate)`);
+      // map_library checks e_type and PT_DYNAMIC only: a file of another machine is mapped (and the
+      // program cannot run), one of another class fails (ENOEXEC). Neither is skipped for the next one.
+      const why = v.reason === 'wrong-machine' ? "musl's loader maps it without checking the machine, and the program cannot run" : "Exec format error: musl's loader does not go on to the next candidate";
+      return missing('invalid', `${candidate}: ${v.detail} (${why})`);
     }
     // load_library: a file defining __libc_start_main and stdin is a C library; the loader refuses a
     // second one and answers with itself.
