@@ -10,7 +10,7 @@
  */
 import type { ArchRow } from '../arch/table.js';
 import type { SysRoot } from '../sysroot.js';
-import type { LoaderTarget, TargetOverrides } from '../target.js';
+import type { LoaderTarget, MachineDescription, TargetOverrides } from '../target.js';
 
 /** What a family needs to describe its loader for one file. */
 export interface FamilyContext {
@@ -19,6 +19,8 @@ export interface FamilyContext {
   /** The interpreter the file names (PT_INTERP), if any. */
   interpreter?: string;
   overrides: TargetOverrides;
+  /** The machine the target runs on, where not this one. */
+  machine: MachineDescription;
 }
 
 export interface LoaderFamily {
