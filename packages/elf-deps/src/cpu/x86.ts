@@ -89,6 +89,19 @@ export function hostCpuFlags(): Set<string> {
 
 const has = (flags: ReadonlySet<string>, names: readonly string[]): boolean => names.every((n) => flags.has(n));
 
+/**
+ * Of the features the tests here read, those init_cpu_features still knows for an unknown vendor: it
+ * calls get_common_indices without `family`, so leaf 1 (FPU, CMOV, SSE2, SSE3, AVX, …) is never read,
+ * nor (no get_extended_indices) leaf 0x80000001 (LAHF64_SAHF64, LZCNT); only leaf 7 is, and of it
+ * only what needs no AVX state. Such a CPU is not even baseline x86-64 to the loader.
+ */
+const OTHER_VENDOR_USABLE = ['bmi1', 'bmi2'];
+
+function usableFlags(flags: ReadonlySet<string>, kind: X86VendorKind): ReadonlySet<string> {
+  if (kind !== 'other') return flags;
+  return new Set([...flags].filter((f) => OTHER_VENDOR_USABLE.includes(f)));
+}
+
 // get-isa-level.h, feature by feature, in /proc/cpuinfo's names: CMPXCHG16B is cx16, LAHF64_SAHF64
 // lahf_lm, SSE3 pni, LZCNT abm.
 const BASELINE = ['cmov', 'cx8', 'fpu', 'fxsr', 'mmx', 'sse', 'sse2'];
@@ -101,7 +114,7 @@ export const X86_64_HWCAPS = ['x86-64-v4', 'x86-64-v3', 'x86-64-v2'] as const;
 
 /**
  * get-isa-level.h get_isa_level: the highest x86-64 level (0 = not even baseline, 1 = baseline … 4 =
- * v4). Each level needs every one below it.
+ * v4) of the usable features. Each level needs every one below it.
  */
 export function x86IsaLevel(flags: ReadonlySet<string>): number {
   if (!has(flags, BASELINE)) return 0;
@@ -115,8 +128,8 @@ export function x86IsaLevel(flags: ReadonlySet<string>): number {
  * dl-hwcaps-subdirs.c _dl_hwcaps_subdirs_active: the active glibc-hwcaps names, best first — the
  * levels from v2 up to the CPU's.
  */
-export function x86_64ActiveHwcaps(flags: ReadonlySet<string>): string[] {
-  const level = x86IsaLevel(flags);
+export function x86_64ActiveHwcaps(flags: ReadonlySet<string>, kind: X86VendorKind = 'intel'): string[] {
+  const level = x86IsaLevel(usableFlags(flags, kind));
   return X86_64_HWCAPS.filter((_, i) => level >= 4 - i);
 }
 
@@ -138,8 +151,8 @@ export interface X86LoaderCpu {
  * Elsewhere the platform stays the kernel's AT_PLATFORM (`atPlatform`, "x86_64").
  */
 export function x86_64LoaderCpu(cpu: CpuDescription, atPlatform = 'x86_64'): X86LoaderCpu {
-  const f = cpu.flags;
   const kind = vendorKind(cpu.vendorId);
+  const f = usableFlags(cpu.flags, kind);
   const hwcapNames = ['x86_64'];
   let platform: string | undefined;
   if (kind === 'intel') {
@@ -153,7 +166,7 @@ export function x86_64LoaderCpu(cpu: CpuDescription, atPlatform = 'x86_64'): X86
     }
     if (platform === undefined && has(f, ['avx2', 'fma', 'bmi1', 'bmi2', 'abm', 'movbe', 'popcnt'])) platform = 'haswell';
   }
-  return { kind, platform: platform ?? atPlatform, hwcapNames, hwcaps: x86_64ActiveHwcaps(f) };
+  return { kind, platform: platform ?? atPlatform, hwcapNames, hwcaps: x86_64ActiveHwcaps(f, kind) };
 }
 
 /**
@@ -161,9 +174,10 @@ export function x86_64LoaderCpu(cpu: CpuDescription, atPlatform = 'x86_64'): X86
  * the kernel's AT_PLATFORM. No glibc-hwcaps on i386.
  */
 export function i386LoaderCpu(cpu: CpuDescription, atPlatform = 'i686'): X86LoaderCpu {
-  const f = cpu.flags;
+  const kind = vendorKind(cpu.vendorId);
+  const f = usableFlags(cpu.flags, kind);
   return {
-    kind: vendorKind(cpu.vendorId),
+    kind,
     platform: f.has('cmov') ? 'i686' : f.has('cx8') ? 'i586' : atPlatform,
     hwcapNames: f.has('sse2') ? ['sse2'] : [],
     hwcaps: [],
