@@ -8,7 +8,24 @@ export { readProgramHeaders, vaddrToOffset, type ProgramHeader } from './elf/pro
 export type { VersionNeed, VersionDefinition } from './elf/versions.js';
 export { readElf, readElfFrom, type ElfInfo, type DynamicInfo, type ElfKind, type ReadElfOptions, type ElfRaw } from './elf/file.js';
 export { SysRoot, type SysRootOptions, type Resolution, type ResolvedLink, type TraceEntry, MAX_SYMLINKS } from './sysroot.js';
-export { targetFor, hostX86Levels, hostCpuFlags, legacyHwcapSubdirs, type LoaderTarget, type TargetOverrides, type TargetKey } from './target.js';
+export { targetFor, hostX86Levels, hostCpuFlags, legacyHwcapSubdirs, type LoaderTarget, type TargetOverrides, type TargetKey, type MachineDescription, type CpuUsed } from './target.js';
+export {
+  parseCpuinfo,
+  hostCpu,
+  vendorKind,
+  x86IsaLevel,
+  x86_64ActiveHwcaps,
+  x86_64LoaderCpu,
+  i386LoaderCpu,
+  x86LegacyDirs,
+  VENDOR_IDS,
+  X86_64_HWCAPS,
+  type CpuDescription,
+  type X86VendorKind,
+  type X86LoaderCpu,
+} from './cpu/x86.js';
+export { readGlibcRelease, compareRelease, type GlibcRelease, type ReleaseReading } from './loader/glibc-release.js';
+export { glibcRules, formatRelease, DEFAULT_GLIBC_RELEASE, GLIBC_2_36_RULES, type GlibcRules } from './loader/glibc-rules.js';
 export { ARCH_TABLE, archFor, archByName, genericArch, describeGenericRules, cacheFlagsFor, type ArchRow, type ArchKey, type CpuModelKind } from './arch/table.js';
 export type { LdconfigPort } from './arch/ldconfig-port.js';
 export { LOADER_FAMILIES, familyFor } from './loader/families.js';

@@ -399,6 +399,8 @@ export interface LdCacheTarget {
   /** The architecture row (LoaderTarget has it); found from class, machine and interpreter when absent. */
   arch?: ArchRow;
   byteOrder?: ByteOrder;
+  /** The glibc release's rules (LoaderTarget has them); default 2.36's. */
+  glibc?: { cacheLegacyHwcapEntries: boolean };
 }
 
 /** The legacy (pre-glibc-hwcaps) hwcap test of search_cache. */
@@ -540,6 +542,7 @@ interface LookupRules {
   legacy: LegacyHwcapRule;
   exclude: bigint;
   unsignedChar: boolean;
+  legacyEntries: boolean;
 }
 
 const defaultRules = new WeakMap<LdCacheTarget, LookupRules>();
@@ -560,13 +563,14 @@ function lookupRules(target: LdCacheTarget, options: LookupLdCacheOptions): Look
     legacy,
     exclude: ~(legacy.hwcap | legacy.platformMask | HWCAP_TLS) & U64_MASK,
     unsignedChar: arch.unsignedChar,
+    legacyEntries: target.glibc?.cacheLegacyHwcapEntries ?? true,
   };
   if (plain) defaultRules.set(target, rules);
   return rules;
 }
 
 export function lookupLdCache(cache: LdCache, soname: string, target: LdCacheTarget, options: LookupLdCacheOptions = {}): LdCacheLookup {
-  const { rule, accepted, isa1, legacy, exclude, unsignedChar } = lookupRules(target, options);
+  const { rule, accepted, isa1, legacy, exclude, unsignedChar, legacyEntries } = lookupRules(target, options);
   const isNew = cache.format !== 'old';
   const name = Buffer.from(soname, 'utf8');
   const entries = cache.entries;
@@ -609,9 +613,14 @@ export function lookupLdCache(cache: LdCache, soname: string, target: LdCacheTar
           if (named && !isaCompatible(e)) continue;
           // Extension entries sort first; the first plain entry after a hwcaps match ends the search.
           if (!named && best !== undefined) break;
-          if (!named && (e.hwcap & exclude) !== 0n) continue;
-          const platformBits = e.hwcap & legacy.platformMask;
-          if (platformBits !== 0n && platformBits !== legacy.platform) continue;
+          if (!legacyEntries) {
+            // glibc 2.40 (c5aa5fd40adc): a plain entry with any hwcap bit is a legacy one, skipped.
+            if (!named && e.hwcap !== 0n) continue;
+          } else {
+            if (!named && (e.hwcap & exclude) !== 0n) continue;
+            const platformBits = e.hwcap & legacy.platformMask;
+            if (platformBits !== 0n && platformBits !== legacy.platform) continue;
+          }
           if (named) {
             const priority = priorityOf(e);
             if (priority === 0) continue;

@@ -275,6 +275,8 @@ export interface LdConfCacheTarget {
   byteOrder?: ByteOrder;
   /** The architecture row (LoaderTarget has it); found from class, machine and interpreter when absent. */
   arch?: ArchRow;
+  /** The root's glibc rules (LoaderTarget has them); default 2.36's. */
+  glibc?: { ldconfigLegacyHwcaps: boolean };
 }
 
 export interface LdConfCache {
@@ -320,11 +322,11 @@ function hwcapBit(name: string, port: LdconfigPort): bigint | undefined {
 }
 
 /** ldconfig.c path_hwcap: the bits of the trailing hwcap components of a directory path. */
-function pathHwcap(dir: string, port: LdconfigPort): bigint {
+function pathHwcap(dir: string, bitOf: (name: string) => bigint | undefined): bigint {
   let hwcap = 0n;
   const parts = dir.split('/');
   while (parts.length > 1) {
-    const bit = hwcapBit(parts[parts.length - 1] ?? '', port);
+    const bit = bitOf(parts[parts.length - 1] ?? '');
     if (bit === undefined) break;
     hwcap += 1n << bit;
     parts.pop();
@@ -467,7 +469,11 @@ interface DirLib {
  */
 export function buildCacheFromLdConf(root: SysRoot, conf: LdConf | readonly LdConfDirectory[], target: LdConfCacheTarget): LdConfCache {
   const arch = archOfConfTarget(target);
+  // glibc 2.37's ldconfig (b78ff5a25dc8) knows no legacy hwcap subdirectory: "tls", "haswell", … are
+  // plain names then, neither scanned nor giving hwcap bits.
   const port = arch.port;
+  const legacyNames = target.glibc?.ldconfigLegacyHwcaps !== false;
+  const bitOf = (name: string): bigint | undefined => (legacyNames ? hwcapBit(name, port) : undefined);
   const directories = [...('directories' in conf ? conf.directories : conf)];
   const seen = new Set<string>();
   for (const d of directories) {
@@ -485,13 +491,13 @@ export function buildCacheFromLdConf(root: SysRoot, conf: LdConf | readonly LdCo
     if (!entry) continue;
     const names = root.listDir(entry.path);
     if (!names) continue;
-    const hwcap = entry.hwcaps === undefined ? pathHwcap(entry.path, port) : 0n;
+    const hwcap = entry.hwcaps === undefined ? pathHwcap(entry.path, bitOf) : 0n;
     const dlibs = new Map<string, DirLib>();
     for (const name of [...names].sort(byteOrder)) {
       const file = `${entry.path}/${name}`;
       const lst = root.lstat(file);
       if (!lst || !(lst.isFile() || lst.isSymbolicLink() || lst.isDirectory())) continue;
-      const hwcapDirName = entry.hwcaps === undefined && hwcapBit(name, port) !== undefined;
+      const hwcapDirName = entry.hwcaps === undefined && bitOf(name) !== undefined;
       // Inside a glibc-hwcaps subdirectory even a non-library name gets through here when it is not a
       // regular file: a symlink is then read as a library, a directory dropped below, as in search_dir.
       if (!looksLikeDso(name) && (lst.isFile() || (entry.hwcaps === undefined && !hwcapDirName))) continue;

@@ -11,6 +11,7 @@ import { S_ISGID_BIT, S_ISUID_BIT } from './modes.js';
 import {
   expandDst,
   expandSearchList,
+  relativeDirsOf,
   splitLdLibraryPath,
   subdirsFor,
   verifyCandidate,
@@ -21,7 +22,7 @@ import {
   type VerifyOutcome,
 } from './search.js';
 import { SysRoot } from './sysroot.js';
-import { targetFor, type LoaderTarget, type TargetKey, type TargetOverrides } from './target.js';
+import { targetFor, type LoaderTarget, type MachineDescription, type TargetKey, type TargetOverrides } from './target.js';
 import { archFor } from './arch/table.js';
 import { familyFor } from './loader/families.js';
 import type { FamilySearch, LoaderWarning, SearchEnv } from './loader/family.js';
@@ -94,6 +95,8 @@ export interface RootClosure {
   family: string;
   /** Files its loader reads at start that a jail must hold too (musl's path file), with their reasons. */
   loaderFiles: { path: string; reason: string }[];
+  /** What its loader's configuration makes of the search (a path file that cannot be read), by file. */
+  loaderWarnings: LoaderWarning[];
   /** The interpreter it runs with (PT_INTERP, or the target's default for a library), if dynamic. */
   interpreter?: string;
   /** Every object of this input's namespace, in load order, the input first. */
@@ -114,8 +117,8 @@ export interface ClosureGraph {
   index: LibraryIndex['source'] | 'none';
   /** Inputs that could not be analysed (not ELF, unreadable, malformed), each a typed error. */
   inputErrors: ElfDepsError[];
-  /** What a loader's configuration makes of the search that the user should know. */
-  warnings: LoaderWarning[];
+  /** What the loader model had to assume (an unknown e_machine, an unreadable glibc version): one line each, once. */
+  warnings: string[];
 }
 
 export interface ResolveOptions {
@@ -127,8 +130,16 @@ export interface ResolveOptions {
   cwd?: string;
   /** Secure-execution mode: 'auto' (default) = on for setuid/setgid inputs. */
   secure?: boolean | 'auto';
-  /** Loader target overrides (hwcaps levels, $LIB, $PLATFORM, system dirs, interpreter). */
+  /** Loader target overrides (hwcaps levels, $LIB, $PLATFORM, system dirs, interpreter): they win over the CPU model. */
   target?: TargetOverrides;
+  /** The machine the target runs on (another CPU, another vendor); default this host's /proc/cpuinfo. */
+  machine?: MachineDescription;
+  /**
+   * How the inputs are started: 'exec' (default: run directly, $ORIGIN from /proc/self/exe, i.e. the
+   * real path) or 'ld.so' (`ld.so PROG`, what ldd does: before glibc 2.42 $ORIGIN is the directory of
+   * the path as given, symlinks not resolved).
+   */
+  invocation?: 'exec' | 'ld.so';
   /** Path of ld.so.cache inside the root (default /etc/ld.so.cache); false to ignore it and use ld.so.conf. */
   ldCache?: string | false;
   /**
@@ -176,6 +187,8 @@ export class Resolver {
   private readonly familySearches = new Map<LoaderTarget, FamilySearch | null>();
   private readonly neededBySets = new WeakMap<ClosureNode, Set<string>>();
   private index: LibraryIndex | null | undefined;
+  /** Every target's warnings, each once, in the order met. */
+  readonly warnings: string[] = [];
 
   constructor(options: ResolveOptions = {}) {
     this.options = options;
@@ -194,7 +207,7 @@ export class Resolver {
   }
 
   resolve(inputs: readonly string[]): ClosureGraph {
-    const graph: ClosureGraph = { roots: [], nodes: new Map(), missing: [], index: 'none', inputErrors: [], warnings: [] };
+    const graph: ClosureGraph = { roots: [], nodes: new Map(), missing: [], index: 'none', inputErrors: [], warnings: this.warnings };
     const missingByKey = new Map<string, MissingLibrary>();
     for (const input of inputs) {
       let rc: RootClosure;
@@ -266,8 +279,9 @@ export class Resolver {
     const key = `${arch.name}\0${family.name}\0${family.targetVariant?.(arch, info.interpreter) ?? ''}`;
     let t = this.targets.get(key);
     if (!t) {
-      t = targetFor(targetKeyOf(info), this.root, this.options.target);
+      t = targetFor(targetKeyOf(info), this.root, this.options.target, this.options.machine);
       this.targets.set(key, t);
+      for (const w of t.warnings) if (!this.warnings.includes(w)) this.warnings.push(w);
     }
     return t;
   }
@@ -280,6 +294,16 @@ export class Resolver {
       this.familySearches.set(target, s);
     }
     return s ?? undefined;
+  }
+
+  /**
+   * dl-origin.c: run directly, the executable's origin is the directory of its real path
+   * (/proc/self/exe). Run as `ld.so PROG`, rtld.c takes the path as given — until glibc 2.42 resolves
+   * it too (BZ 25263).
+   */
+  private mainOrigin(abs: string, target: LoaderTarget): string {
+    const resolved = this.options.invocation !== 'ld.so' || (target.glibc?.explicitLoaderResolvesOrigin ?? false);
+    return path.posix.dirname(resolved ? (this.root.realpath(abs) ?? abs) : abs);
   }
 
   private readOptions(): ReadElfOptions {
@@ -312,7 +336,7 @@ export class Resolver {
       this.options.secure === 'auto' || this.options.secure === undefined
         ? (mainInfo.mode & (S_ISUID_BIT | S_ISGID_BIT)) !== 0
         : this.options.secure;
-    const rc: RootClosure = { path: abs, kind: mainInfo.kind, family: target.family.name, loaderFiles: [], objects: [], loaders: new Map(), missing: [], edges: [] };
+    const rc: RootClosure = { path: abs, kind: mainInfo.kind, family: target.family.name, loaderFiles: [], loaderWarnings: [], objects: [], loaders: new Map(), missing: [], edges: [] };
     // --list needs the objects only: no edges to build and throw away for each of thousands of inputs.
     const full = this.options.detail !== 'objects';
     const main: LoadedObject = {
@@ -322,8 +346,7 @@ export class Resolver {
       loader: undefined,
       isMain: true,
       isInterpreter: false,
-      // dl-origin.c: the executable's origin is the directory of its real path (/proc/self/exe).
-      origin: () => path.posix.dirname(this.root.realpath(abs) ?? abs),
+      origin: () => this.mainOrigin(abs, target),
     };
     const loaded: Namespace = { objects: [], byName: new Map() };
     addToNamespace(loaded, main);
@@ -337,7 +360,11 @@ export class Resolver {
     const familySearch = this.familySearch(target);
     if (familySearch) {
       rc.loaderFiles = [...familySearch.loaderFiles];
-      for (const w of familySearch.warnings) if (!graph.warnings.some((g) => g.path === w.path && g.message === w.message)) graph.warnings.push(w);
+      rc.loaderWarnings = [...familySearch.warnings];
+      for (const w of familySearch.warnings) {
+        const line = `${w.path}: ${w.message}`;
+        if (!this.warnings.includes(line)) this.warnings.push(line);
+      }
     }
     const interp = this.loadInterpreter(interpPath, target);
     if (interp.ok) {
@@ -715,7 +742,9 @@ export class Resolver {
     tried: TriedDirectory[],
     rejected: RejectedCandidate[],
   ): SearchOutcome {
+    const endsOnNonDir = target.glibc?.nonDirectoryEndsSearchPath ?? true;
     for (const sp of searchPaths) {
+      const relative = endsOnNonDir ? relativeDirsOf(sp.dirs) : undefined;
       for (const dir of sp.dirs) {
         tried.push({ dir, source: sp.source });
         // open_path: when the last probe of a directory fails with an errno other than ENOENT or EACCES
@@ -741,9 +770,21 @@ export class Resolver {
           rejected.push({ path: candidate, reason: v.reason, detail: v.detail });
         }
         if (looped) break;
+        // open_path before glibc 2.39: a relative element naming a non-directory makes the last probe
+        // fail with ENOTDIR, which ends this search path (a8dcffb30680, BZ 31035, made it a skip).
+        if (relative?.has(dir) && this.notADirectoryPath(dir)) break;
       }
     }
     return { kind: 'none' };
+  }
+
+  /** True when opening DIR/NAME fails with ENOTDIR: the longest existing prefix of `dir` is not a directory. */
+  private notADirectoryPath(dir: string): boolean {
+    for (let p = dir; p !== '/' && p !== ''; p = path.posix.dirname(p)) {
+      const st = this.root.stat(p);
+      if (st) return !st.isDirectory();
+    }
+    return false;
   }
 
   /**

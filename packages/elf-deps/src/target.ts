@@ -9,8 +9,34 @@ import type { ByteOrder, ElfClass } from './elf/fields.js';
 import { familyFor } from './loader/families.js';
 import type { LoaderFamily } from './loader/family.js';
 import type { SysRoot } from './sysroot.js';
+import type { CpuDescription, X86VendorKind } from './cpu/x86.js';
+import type { GlibcRules } from './loader/glibc-rules.js';
 
-export { hostCpuFlags, hostX86Levels, legacyHwcapSubdirs } from './cpu/x86.js';
+export { hostCpuFlags, hostX86Levels } from './cpu/x86.js';
+export { legacyHwcapSubdirs } from './cpu/legacy-hwcaps.js';
+
+/**
+ * The machine a target runs on, where it is not this one. Precedence, lowest first: this host's
+ * /proc/cpuinfo (x86 hosts only) < `cpu` < `vendor`; the CPU model then computes `$PLATFORM`, the
+ * legacy hwcap names and the glibc-hwcaps levels; TargetOverrides (`platform`, `hwcaps`,
+ * `legacyHwcapDirs`) replace what the model computed, each on its own.
+ */
+export interface MachineDescription {
+  /** The CPU as another machine's /proc/cpuinfo describes it (parseCpuinfo). */
+  cpu?: CpuDescription;
+  /** Replaces the CPU's vendor_id: a CPUID vendor string, or intel, amd, hygon, centaur, zhaoxin, other. */
+  vendor?: string;
+}
+
+/** The CPU the model used for a target (x86 targets only): what a cache of its results must key on. */
+export interface CpuUsed {
+  vendorId: string;
+  kind: X86VendorKind;
+  /** Feature flags, sorted. */
+  flags: string[];
+  /** 'host' (/proc/cpuinfo), 'given' (MachineDescription.cpu) or 'baseline' (no CPU known: x86-64 baseline assumed). */
+  source: 'host' | 'given' | 'baseline';
+}
 
 export interface LoaderTarget {
   elfClass: ElfClass;
@@ -34,9 +60,15 @@ export interface LoaderTarget {
   allHwcaps: string[];
   /** Legacy hwcap subdirectories (tls, platform, hwcap names) in search order, glibc ≤ 2.36. */
   legacyHwcapDirs: string[];
+  /** The glibc release's rules (glibc family only). */
+  glibc?: GlibcRules;
+  /** The CPU the model used (x86 targets only). */
+  cpu?: CpuUsed;
+  /** What was assumed for lack of information (an unknown machine, an unreadable glibc version): one line each. */
+  warnings: string[];
 }
 
-export type TargetOverrides = Partial<Omit<LoaderTarget, 'elfClass' | 'machine' | 'byteOrder' | 'arch' | 'family'>>;
+export type TargetOverrides = Partial<Omit<LoaderTarget, 'elfClass' | 'machine' | 'byteOrder' | 'arch' | 'family' | 'glibc' | 'cpu' | 'warnings'>>;
 
 /** What picks a target: the file's ELF identity, and its PT_INTERP and e_flags where known. */
 export interface TargetKey {
@@ -54,13 +86,13 @@ export interface TargetKey {
  * file without one, the family whose loader the root holds), that family's rules. The host CPU decides
  * the hwcaps defaults only when the target is the host's own architecture.
  */
-export function targetFor(file: TargetKey, root?: SysRoot, overrides: TargetOverrides = {}): LoaderTarget {
+export function targetFor(file: TargetKey, root?: SysRoot, overrides: TargetOverrides = {}, machine: MachineDescription = {}): LoaderTarget {
   const key: TargetKey = { elfClass: file.elfClass, machine: file.machine, byteOrder: file.byteOrder };
   if (file.flags !== undefined) key.flags = file.flags;
   if (file.interpreter !== undefined) key.interpreter = file.interpreter;
   const arch = archFor(key);
   const family = familyFor(arch, file.interpreter, root, file.needed);
-  const ctx: { root?: SysRoot; interpreter?: string; overrides: TargetOverrides } = { overrides };
+  const ctx: { root?: SysRoot; interpreter?: string; overrides: TargetOverrides; machine: MachineDescription } = { overrides, machine };
   if (root) ctx.root = root;
   if (file.interpreter !== undefined) ctx.interpreter = file.interpreter;
   return family.target(arch, ctx);

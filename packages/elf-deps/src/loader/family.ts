@@ -13,7 +13,7 @@ import type { ArchRow } from '../arch/table.js';
 import type { ElfInfo } from '../elf/file.js';
 import type { RejectedCandidate, SearchSource, VerifyOutcome } from '../search.js';
 import type { SysRoot } from '../sysroot.js';
-import type { LoaderTarget, TargetOverrides } from '../target.js';
+import type { LoaderTarget, MachineDescription, TargetOverrides } from '../target.js';
 
 /** What a family needs to describe its loader for one file. */
 export interface FamilyContext {
@@ -22,6 +22,8 @@ export interface FamilyContext {
   /** The interpreter the file names (PT_INTERP), if any. */
   interpreter?: string;
   overrides: TargetOverrides;
+  /** The machine the target runs on, where not this one. */
+  machine: MachineDescription;
 }
 
 /** One object of a namespace as a family's rules see it (the resolver's loaded objects fit this shape). */

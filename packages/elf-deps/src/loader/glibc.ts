@@ -1,23 +1,43 @@
 /**
  * glibc's ld.so as a loader family: the target of a file whose PT_INTERP is glibc's loader, built from
- * its architecture row, the root's layout and the CPU model.
+ * its architecture row, the root's layout, the root's glibc release (its rules) and the CPU model.
  */
 import type { ArchRow } from '../arch/table.js';
-import { ARCH_TABLE } from '../arch/table.js';
-import { hostCpuFlags, i386Decision, x86_64Decision, type CpuDecision } from '../cpu/x86.js';
-import type { LoaderTarget } from '../target.js';
+import { ARCH_TABLE, describeGenericRules } from '../arch/table.js';
+import { hostCpu, i386LoaderCpu, VENDOR_IDS, vendorKind, x86_64LoaderCpu, x86LegacyDirs, type CpuDescription } from '../cpu/x86.js';
+import type { SysRoot } from '../sysroot.js';
+import type { CpuUsed, LoaderTarget, MachineDescription } from '../target.js';
 import type { FamilyContext, LoaderFamily } from './family.js';
+import { readGlibcRelease } from './glibc-release.js';
+import { DEFAULT_GLIBC_RELEASE, formatRelease, glibcRules, type GlibcRules } from './glibc-rules.js';
 
 const GLIBC_LOADER_NAMES = new Set(ARCH_TABLE.map((r) => r.interpreter.slice(r.interpreter.lastIndexOf('/') + 1)));
 
-function cpuDecision(arch: ArchRow): CpuDecision {
-  if (arch.cpu === 'x86-64') return x86_64Decision(process.arch === 'x64' ? hostCpuFlags() : new Set());
-  if (arch.cpu === 'i386') return i386Decision();
-  return { platform: arch.platform, hwcaps: [], legacyHwcapDirs: ['tls'] };
+/** x86-64's baseline (get-isa-level.h): what is assumed of an x86 CPU nothing describes. */
+const BASELINE_CPU: CpuDescription = { vendorId: '', flags: new Set(['cmov', 'cx8', 'fpu', 'fxsr', 'mmx', 'sse', 'sse2']) };
+
+/** The CPU description the model reads, with MachineDescription's precedence: host < cpu < vendor. */
+function describedCpu(machine: MachineDescription): { cpu: CpuDescription; source: CpuUsed['source'] } {
+  const given = machine.cpu;
+  const host = given ? undefined : hostCpu();
+  let cpu = given ?? host ?? BASELINE_CPU;
+  const source: CpuUsed['source'] = given ? 'given' : host ? 'host' : 'baseline';
+  if (machine.vendor !== undefined) cpu = { ...cpu, vendorId: VENDOR_IDS.get(machine.vendor.toLowerCase()) ?? machine.vendor };
+  return { cpu, source };
 }
 
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+/**
+ * The root's glibc release: from the loader the file names (or the row's), then libc.so.6 in the
+ * system directories. Unreadable: 2.36's rules, and a warning saying so.
+ */
+function rulesOf(root: SysRoot | undefined, loader: string, systemDirs: readonly string[]): { rules: GlibcRules; warning?: string } {
+  if (!root) return { rules: glibcRules(DEFAULT_GLIBC_RELEASE) };
+  const reading = readGlibcRelease(root, [loader, ...systemDirs.map((d) => `${d}/libc.so.6`)]);
+  if (reading.release) return { rules: glibcRules(reading.release) };
+  return {
+    rules: glibcRules(DEFAULT_GLIBC_RELEASE, true),
+    warning: `no glibc version banner could be read in ${reading.tried.join(', ')}${root.isHost ? '' : ` (root ${root.root})`}: glibc ${formatRelease(DEFAULT_GLIBC_RELEASE)}'s rules assumed`,
+  };
 }
 
 export const GLIBC_FAMILY: LoaderFamily = {
@@ -28,24 +48,52 @@ export const GLIBC_FAMILY: LoaderFamily = {
   },
   // shlib-versions: libc.so.6, libc.so.6.1 on alpha and ia64.
   claimsNeeded: (needed) => needed.some((n) => n === 'libc.so.6' || n === 'libc.so.6.1'),
-  target(arch, ctx: FamilyContext): LoaderTarget {
+  target(arch: ArchRow, ctx: FamilyContext): LoaderTarget {
+    const { overrides, root } = ctx;
+    const warnings: string[] = [];
+    if (arch.generic) warnings.push(describeGenericRules(arch));
     // Debian's biarch packages (libc6-i386 on amd64) put that ABI's world in /lib32; a native root is multiarch.
-    const biarch = arch.biarch && ctx.root && arch.biarch.probe.some((p) => ctx.root?.stat(p) !== undefined) ? arch.biarch : undefined;
-    const cpu = cpuDecision(arch);
-    const base: LoaderTarget = {
+    const biarch = arch.biarch && root && arch.biarch.probe.some((p) => root.stat(p) !== undefined) ? arch.biarch : undefined;
+    const systemDirs = [...(biarch?.systemDirs ?? arch.systemDirs)];
+    const { rules, warning } = rulesOf(root, ctx.interpreter ?? arch.interpreter, systemDirs);
+    if (warning) warnings.push(warning);
+
+    let platform = arch.platform;
+    let hwcaps: string[] = [];
+    let legacyComponents: string[] | undefined;
+    let cpuUsed: CpuUsed | undefined;
+    if (arch.cpu) {
+      const { cpu, source } = describedCpu(ctx.machine);
+      const model = arch.cpu === 'x86-64' ? x86_64LoaderCpu(cpu, arch.platform) : i386LoaderCpu(cpu, arch.platform);
+      cpuUsed = { vendorId: cpu.vendorId, kind: vendorKind(cpu.vendorId), flags: [...cpu.flags].sort(), source };
+      platform = overrides.platform ?? model.platform;
+      hwcaps = model.hwcaps;
+      legacyComponents = model.hwcapNames;
+    } else {
+      platform = overrides.platform ?? arch.platform;
+    }
+    // dl-hwcaps.c (≤ 2.36): the power set of tls, the platform and the hwcap names. Outside x86 the
+    // foreign CPU's hwcap names are unknown: only tls.
+    let legacy: string[] = [];
+    if (rules.legacyHwcapSubdirs) legacy = legacyComponents ? x86LegacyDirs(platform, legacyComponents) : ['tls'];
+
+    const target: LoaderTarget = {
       elfClass: arch.elfClass,
       machine: arch.machine,
       byteOrder: arch.byteOrder,
       arch,
       family: GLIBC_FAMILY,
-      interpreter: arch.interpreter,
-      lib: biarch?.lib ?? arch.lib,
-      platform: cpu.platform,
-      systemDirs: [...(biarch?.systemDirs ?? arch.systemDirs)],
-      hwcaps: cpu.hwcaps,
-      allHwcaps: [...arch.hwcapsSubdirs],
-      legacyHwcapDirs: cpu.legacyHwcapDirs,
+      interpreter: overrides.interpreter ?? arch.interpreter,
+      lib: overrides.lib ?? biarch?.lib ?? arch.lib,
+      platform,
+      systemDirs: overrides.systemDirs ?? systemDirs,
+      hwcaps: overrides.hwcaps ?? hwcaps,
+      allHwcaps: overrides.allHwcaps ?? [...arch.hwcapsSubdirs],
+      legacyHwcapDirs: overrides.legacyHwcapDirs ?? legacy,
+      glibc: rules,
+      warnings,
     };
-    return { ...base, ...stripUndefined(ctx.overrides) };
+    if (cpuUsed) target.cpu = cpuUsed;
+    return target;
   },
 };

@@ -77,6 +77,7 @@ export const MUSL_FAMILY: LoaderFamily = {
       hwcaps: [],
       allHwcaps: [],
       legacyHwcapDirs: [],
+      warnings: [],
     };
   },
   targetVariant(arch, interpreter) {
