@@ -105,7 +105,7 @@ export interface ListOptions {
 export function muslList(prog: string, options: ListOptions = {}): MuslRun {
   const loader = options.loader ?? MUSL_LOADER;
   const cwd = options.cwd ?? process.cwd();
-  const [cmd, args] = options.root !== undefined ? ['chroot', [options.root, loader, '--list', prog]] : [loader, ['--list', prog]];
+  const [cmd, args] = options.root !== undefined ? ['/usr/sbin/chroot', [options.root, loader, '--list', prog]] : [loader, ['--list', prog]];
   const r = spawnSync(cmd, args, { env: options.env ?? {}, cwd, encoding: 'utf8', timeout: 20_000 });
   return parseList(r.status, r.stdout, r.stderr, cwd, options.root);
 }
