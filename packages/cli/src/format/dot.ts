@@ -8,7 +8,7 @@ export function formatDot(graph: ClosureGraph): string {
   const lines = ['digraph elfcopy {', '  rankdir=LR;', '  node [shape=box, fontname="monospace", fontsize=10];', '  edge [fontsize=9];'];
   const seen = new Set<string>();
   for (const rc of graph.roots) {
-    const family = rc.family === 'glibc' ? '' : `, label=${q(`${rc.path}\n(${rc.family} loader)`)}`;
+    const family = rc.family === 'glibc' ? '' : `, label=${q(`${rc.path} (${rc.family} loader)`)}`;
     lines.push(`  ${q(rc.path)} [style=bold${family}];`);
     for (const e of rc.edges) {
       const to = e.to ?? `${e.name} (missing)`;
