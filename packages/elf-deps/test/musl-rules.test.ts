@@ -85,6 +85,17 @@ describe.skipIf(muslMissing !== undefined)(`musl's rules against ${MUSL_LOADER} 
     expect(ourSet(g).paths).toEqual([`${rp}/libcrypt.so.1`]);
   });
 
+  it('a second C library found by search (one defining __libc_start_main and stdin: musl itself by another name, or glibc) is the loader', () => {
+    const d = fixture('second-libc');
+    const rp = mk(d, 'rp');
+    fs.copyFileSync('/lib/x86_64-linux-gnu/libc.so.6', path.join(rp, 'libglibc.so'));
+    const prog = muslExe(d, 'prog', { needed: ['ld-musl-x86_64.so.1', 'libglibc.so'], runpath: `/lib:${rp}` });
+    const { g, real } = agree(prog);
+    expect(edge(g, 'ld-musl-x86_64.so.1')).toMatchObject({ to: MUSL_LOADER, via: { kind: 'loader-itself' } });
+    expect(edge(g, 'libglibc.so')).toMatchObject({ to: MUSL_LOADER, via: { kind: 'loader-itself' } });
+    expect(real.paths).toEqual([]);
+  });
+
   it('LD_LIBRARY_PATH comes first, before any RPATH; empty elements are skipped (not the working directory); newline separates', () => {
     const d = fixture('llp');
     const l2 = mk(d, 'l2');
