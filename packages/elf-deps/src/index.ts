@@ -1,6 +1,7 @@
 export * from './errors.js';
 export { ByteSource } from './bytes.js';
 export * from './elf/constants.js';
+export { ELF_MACHINES, readelfMachineName } from './elf/machines.js';
 export type { ElfClass, ByteOrder } from './elf/fields.js';
 export { FieldReader } from './elf/fields.js';
 export { readHeader, readIdent, type ElfHeader, type ElfIdent } from './elf/header.js';
