@@ -42,6 +42,7 @@ function formatWhy(graph: ClosureGraph, query: string): string {
 
 /** Missing libraries and bad inputs on stderr, one line each; the exit code says which happened. */
 export function finish(graph: ClosureGraph, report: Reporter, why?: string): number {
+  for (const w of graph.warnings) report.warn(w);
   for (const e of graph.inputErrors) report.error(describeError(e));
   for (const m of graph.missing) {
     const what = m.reason === 'invalid' ? `cannot be loaded: ${m.detail ?? 'invalid'}` : 'not found';
