@@ -15,7 +15,7 @@ set -euo pipefail
 dir="${ELFCOPY_TEST_ROOTS:-/var/cache/elfcopy/test-roots}"
 mirror="${ELFCOPY_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 
-# name | suite | architecture | variant | qemu binary ('-' when the host runs it) | packages
+# name | suite | architecture | variant (+merged-usr: make the /usr links) | qemu binary ('-' when the host runs it) | packages
 # Small on purpose: minbase (or the few packages an extract root needs) plus programs that bring
 # libraries with their own dependency chains (openssl, curl's TLS/HTTP2/Kerberos stack, iproute2).
 recipes=(
@@ -25,7 +25,8 @@ recipes=(
   # Only libc and a few programs: these check the architecture table's rows against their own loader.
   "bookworm-armhf|bookworm|armhf|extract|qemu-arm-static|libc-bin,libc6,dash,coreutils,zlib1g"
   "bookworm-ppc64el|bookworm|ppc64el|extract|qemu-ppc64le-static|libc-bin,libc6,dash,coreutils,zlib1g"
-  "trixie-riscv64|trixie|riscv64|extract|qemu-riscv64-static|libc-bin,libc6,dash,coreutils,zlib1g"
+  # trixie's packages ship /lib in /usr only: an extract root needs the merged-/usr links made for it.
+  "trixie-riscv64|trixie|riscv64|extract+merged-usr|qemu-riscv64-static|libc-bin,libc6,dash,coreutils,zlib1g"
 )
 
 want=("$@")
@@ -42,8 +43,10 @@ build_one() {
   fi
   tmp=$(mktemp -d "$dir/$name.tmp.XXXXXX")
   echo "test-roots: building $name ($suite $arch $variant) into $final"
-  mmdebstrap --quiet --variant="$variant" --architectures="$arch" --include="$pkgs" \
-    --mode=root --format=directory \
+  local hooks=()
+  case "$variant" in *+merged-usr) hooks=(--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr) ;; esac
+  mmdebstrap --quiet --variant="${variant%+merged-usr}" --architectures="$arch" --include="$pkgs" \
+    --mode=root --format=directory "${hooks[@]}" \
     "$suite" "$tmp" "$mirror"
   if [ "$qemu" != - ]; then
     # The root's own ldconfig (static) writes its ld.so.cache; an extract root never ran it.

@@ -5,7 +5,8 @@ import * as path from 'node:path';
 // only when there is work (import() below), which keeps such a run ~15 ms shorter.
 import { planCacheKey, reusablePlan, type CachedPlan } from '@elfcopy/jail-copy/plan-cache';
 import type { ApplyResult, PlanOptions, PlanStep, ProfilePlan } from '@elfcopy/jail-copy';
-import { hostCpuFlags } from '@elfcopy/elf-deps';
+import { machineKey } from '@elfcopy/elf-deps';
+import { machineFrom, platformFrom } from './resolver-options.js';
 import { buildId } from './build-id.js';
 import { EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK } from './exit-codes.js';
 import { progressBar } from './progress.js';
@@ -19,6 +20,9 @@ export interface CopyCliOptions {
   root?: string;
   ldLibraryPath?: string;
   hwcaps?: string;
+  platform?: string;
+  cpuVendor?: string;
+  cpuinfo?: string;
   ldSoConf?: boolean;
   nss?: boolean;
   nsswitch?: string;
@@ -89,6 +93,10 @@ export async function runCopy(paths: string[], opts: CopyCliOptions, report: Rep
   if (opts.root !== undefined) planOptions.root = opts.root;
   if (opts.ldLibraryPath !== undefined) planOptions.ldLibraryPath = opts.ldLibraryPath;
   if (opts.hwcaps !== undefined) planOptions.hwcaps = opts.hwcaps === 'none' ? [] : opts.hwcaps.split(',');
+  const platform = platformFrom(opts);
+  if (platform !== undefined) planOptions.platform = platform;
+  const machine = machineFrom(opts);
+  if (machine) planOptions.machine = machine;
   if (opts.nss === false) planOptions.nss = false;
   if (opts.ldSoConf) planOptions.ldConf = true;
   if (opts.ldcache) planOptions.writesLdCache = true;
@@ -116,8 +124,9 @@ export async function runCopy(paths: string[], opts: CopyCliOptions, report: Rep
     build: buildId(),
     cwd: process.cwd(),
     user: [process.geteuid?.(), process.getegid?.()],
-    // The CPU decides the default glibc-hwcaps levels (a VM moved to another host may have others).
-    cpu: planOptions.hwcaps === undefined ? [...hostCpuFlags()].sort().join(' ') : undefined,
+    // The CPU the model reads (this host's, or --cpuinfo's, after --cpu-vendor): it decides $PLATFORM and
+    // the legacy subdirectories even when --hwcaps fixes the levels (a VM moved to another host differs).
+    cpu: machineKey(planOptions.machine),
     paths,
     planOptions,
     extraFiles,

@@ -26,6 +26,9 @@ function resolverOptions(cmd: Command): Command {
     .option('--root <dir>', 'sysroot: read every file, config and cache under DIR (absolute links resolve inside it)')
     .option('--ld-library-path <path>', 'search these directories as LD_LIBRARY_PATH would (never read from the environment)')
     .option('--hwcaps <levels>', "glibc-hwcaps levels the target CPU supports, best first, e.g. 'x86-64-v3,x86-64-v2', or 'none' (default: this CPU)")
+    .option('--platform <name>', "$PLATFORM and the platform subdirectory of the target's loader, e.g. haswell or x86_64 (default: what glibc computes for the CPU)")
+    .option('--cpu-vendor <vendor>', "the target CPU's vendor: intel, amd, hygon, centaur, zhaoxin, other, or a CPUID vendor string (default: this CPU's, or --cpuinfo's)")
+    .option('--cpuinfo <file>', "the target machine's /proc/cpuinfo (a copy), instead of this one's; --cpu-vendor, --platform and --hwcaps override what it gives")
     .option('--ld-so-conf', 'in a root without ld.so.cache, use the cache ldconfig would build from its ld.so.conf (ld.so itself would not)');
 }
 

@@ -1,6 +1,7 @@
 export * from './errors.js';
 export { ByteSource } from './bytes.js';
 export * from './elf/constants.js';
+export { ELF_MACHINES, readelfMachineName } from './elf/machines.js';
 export type { ElfClass, ByteOrder } from './elf/fields.js';
 export { FieldReader } from './elf/fields.js';
 export { readHeader, readIdent, type ElfHeader, type ElfIdent } from './elf/header.js';
@@ -8,7 +9,7 @@ export { readProgramHeaders, vaddrToOffset, type ProgramHeader } from './elf/pro
 export type { VersionNeed, VersionDefinition } from './elf/versions.js';
 export { readElf, readElfFrom, type ElfInfo, type DynamicInfo, type ElfKind, type ReadElfOptions, type ElfRaw } from './elf/file.js';
 export { SysRoot, type SysRootOptions, type Resolution, type ResolvedLink, type TraceEntry, MAX_SYMLINKS } from './sysroot.js';
-export { targetFor, hostX86Levels, hostCpuFlags, legacyHwcapSubdirs, type LoaderTarget, type TargetOverrides, type TargetKey, type MachineDescription, type CpuUsed } from './target.js';
+export { targetFor, machineKey, hostX86Levels, hostCpuFlags, legacyHwcapSubdirs, type LoaderTarget, type TargetOverrides, type TargetKey, type MachineDescription, type CpuUsed } from './target.js';
 export {
   parseCpuinfo,
   hostCpu,

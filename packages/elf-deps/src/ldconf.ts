@@ -75,6 +75,11 @@ export interface ReadLdConfOptions {
    * ldconfig also /lib and /usr/lib). Default none: pass the target's system directories to mirror ldconfig.
    */
   builtinDirs?: readonly string[];
+  /**
+   * Parse `DIR=TYPE` (default true). glibc 2.37's ldconfig (8ee878592c4a) no longer does: the line is
+   * then a directory whose name ends in "=TYPE".
+   */
+  libTypes?: boolean;
 }
 
 const LIB_TYPES: ReadonlyMap<string, number> = new Map([
@@ -125,6 +130,7 @@ class DirectoryList {
   constructor(
     private readonly root: SysRoot,
     private readonly notes: LdConfNote[],
+    private readonly libTypes: boolean,
   ) {}
 
   /** add_single_dir: the first position wins, but a later mention's `=TYPE` replaces the earlier one. */
@@ -148,7 +154,7 @@ class DirectoryList {
   addLine(text: string, from: string, line: number): void {
     let dir = text;
     let libType: number | undefined;
-    const eq = dir.indexOf('=');
+    const eq = this.libTypes ? dir.indexOf('=') : -1;
     if (eq >= 0) {
       const type = dir.slice(eq + 1);
       dir = dir.slice(0, eq);
@@ -209,7 +215,7 @@ export function readLdConf(root: SysRoot, options: ReadLdConfOptions = {}): LdCo
   const top = options.path ?? LD_SO_CONF;
   const notes: LdConfNote[] = [];
   const files: string[] = [];
-  const list = new DirectoryList(root, notes);
+  const list = new DirectoryList(root, notes, options.libTypes ?? true);
   const stack: string[] = [];
 
   // Notes about a file name the line that included it (or the file itself at the top).
@@ -276,7 +282,7 @@ export interface LdConfCacheTarget {
   /** The architecture row (LoaderTarget has it); found from class, machine and interpreter when absent. */
   arch?: ArchRow;
   /** The root's glibc rules (LoaderTarget has them); default 2.36's. */
-  glibc?: { ldconfigLegacyHwcaps: boolean };
+  glibc?: { ldconfigLegacyHwcaps: boolean; ldconfigLibTypes: boolean };
 }
 
 export interface LdConfCache {
@@ -428,8 +434,10 @@ function classifyLibrary(root: SysRoot, file: string, target: LdConfCacheTarget,
     if (!info.dynamic || raw.dynamicTags === undefined) return { skip: 'no dynamic section' };
     if (raw.dynamicTags.strtab === undefined) return { skip: 'no dynamic string table' };
 
-    let flag = FLAG_ELF;
-    if (info.interpreter !== undefined) flag = known.interpreters.get(info.interpreter) ?? flag;
+    // glibc 2.37's readelflib.c (8ee878592c4a) takes every library for libc6; before, the interpreter
+    // and the DT_NEEDED names decided.
+    let flag = target.glibc?.ldconfigLibTypes === false ? FLAG_ELF_LIBC6 : FLAG_ELF;
+    if (flag === FLAG_ELF && info.interpreter !== undefined) flag = known.interpreters.get(info.interpreter) ?? flag;
     for (const needed of info.dynamic.needed) {
       if (flag !== FLAG_ELF) break;
       flag = known.libs.get(needed) ?? flag;

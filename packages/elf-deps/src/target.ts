@@ -7,6 +7,7 @@
 import { archFor, type ArchRow } from './arch/table.js';
 import type { ByteOrder, ElfClass } from './elf/fields.js';
 import { familyFor } from './loader/families.js';
+import { describedCpu } from './loader/glibc.js';
 import type { LoaderFamily } from './loader/family.js';
 import type { SysRoot } from './sysroot.js';
 import type { CpuDescription, X86VendorKind } from './cpu/x86.js';
@@ -96,4 +97,15 @@ export function targetFor(file: TargetKey, root?: SysRoot, overrides: TargetOver
   if (root) ctx.root = root;
   if (file.interpreter !== undefined) ctx.interpreter = file.interpreter;
   return family.target(arch, ctx);
+}
+
+/**
+ * Everything of the CPU the model reads for an x86 target on this machine, as one string: the CPUID
+ * vendor and the sorted flags of the description used (this host's /proc/cpuinfo unless `machine`
+ * gives another), after any vendor override. A cache of resolver results keys on it — even when hwcaps
+ * levels are given, `$PLATFORM` and the legacy subdirectories still come from it.
+ */
+export function machineKey(machine: MachineDescription = {}): string {
+  const { cpu, source } = describedCpu(machine);
+  return `${source}:${JSON.stringify(cpu.vendorId)}:${[...cpu.flags].sort().join(' ')}`;
 }

@@ -97,6 +97,9 @@ for (const [name, oracle] of [
   ['trixie-amd64', 'chroot R ldd'],
   ['bookworm-arm64', 'chroot R /qemu-aarch64-static /lib/ld-linux-aarch64.so.1 --list'],
   ['bookworm-s390x', 'chroot R /qemu-s390x-static /lib/ld64.so.1 --list (big-endian)'],
+  ['bookworm-armhf', 'chroot R /qemu-arm-static /lib/ld-linux-armhf.so.3 --list'],
+  ['bookworm-ppc64el', 'chroot R /qemu-ppc64le-static /lib64/ld64.so.2 --list'],
+  ['trixie-riscv64', 'chroot R /qemu-riscv64-static /lib/ld-linux-riscv64-lp64d.so.1 --list'],
 ] as const) {
   const root = testRootOrSkip(name);
   describe.skipIf(!root)(`${name}: every ELF program in /usr/bin and /usr/sbin, against ${oracle}`, () => {
@@ -106,7 +109,7 @@ for (const [name, oracle] of [
     it('the resolver with --root lists exactly what the root\'s loader loads, for every program', () => {
       const c = comparison();
       summary.push(`${name}: ${c.equal}/${c.programs} programs identical (${c.dynamic} dynamic) against ${oracle}`);
-      expect(c.programs).toBeGreaterThan(20);
+      expect(c.programs).toBeGreaterThan(name.includes('amd64') || name.includes('arm64') || name.includes('s390x') ? 100 : 20);
       expect(c.mismatches).toEqual([]);
       expect(c.equal).toBe(c.programs);
     });
@@ -121,11 +124,12 @@ for (const [name, oracle] of [
       expect(r.lines).toEqual([...c.union].sort());
     });
 
-    it("the root's glibc version is read from its files as its loader reports it (--list-diagnostics)", async () => {
+    it("the root's glibc version is read from its files as its loader reports it (--version)", async () => {
       if (!root) return;
       const { readGlibcRelease } = await import('../src/index.js');
-      const diag = runLoader(root, ['--list-diagnostics']).stdout;
-      const m = /^version\.version="(\d+)\.(\d+)"$/m.exec(diag);
+      // (--list-diagnostics would say it too, but 2.36's armhf loader asserts on a format in it.)
+      const version = runLoader(root, ['--version']).stdout;
+      const m = /^ld\.so .* release version (\d+)\.(\d+)\.?$/m.exec(version);
       expect(m).not.toBeNull();
       const reading = readGlibcRelease(new SysRoot(root.dir), [root.loader]);
       expect(reading.release).toEqual({ major: Number(m?.[1]), minor: Number(m?.[2]) });

@@ -13,6 +13,7 @@ import {
   type ClosureGraph,
   type ElfInfo,
   type MissingLibrary,
+  type MachineDescription,
   type ResolveOptions,
   type DlopenPriority,
   targetFor,
@@ -86,6 +87,10 @@ export interface PlanOptions {
   root?: string;
   ldLibraryPath?: string;
   hwcaps?: string[];
+  /** `$PLATFORM` of the target's loader (default: what the CPU model computes). */
+  platform?: string;
+  /** The machine the jail is for, when not this one (another /proc/cpuinfo, a CPU vendor). */
+  machine?: MachineDescription;
   /** Bring the NSS modules nsswitch.conf names (default true). */
   nss?: boolean;
   /** nsswitch.conf to read (host path); default: JAIL/etc/nsswitch.conf if present, else the root's. */
@@ -251,6 +256,8 @@ export function resolverFor(options: PlanOptions): Resolver {
   if (options.root !== undefined) resolveOptions.root = options.root;
   if (options.ldLibraryPath !== undefined) resolveOptions.ldLibraryPath = options.ldLibraryPath;
   if (options.hwcaps !== undefined) resolveOptions.target = { hwcaps: options.hwcaps };
+  if (options.platform !== undefined) resolveOptions.target = { ...resolveOptions.target, platform: options.platform };
+  if (options.machine) resolveOptions.machine = options.machine;
   if (options.dlopen) resolveOptions.dlopen = options.dlopen;
   if (options.ldConf) resolveOptions.ldConf = true;
   if (options.recordAccess) resolveOptions.root = new SysRoot(options.root ?? '/', { recordAccess: true });

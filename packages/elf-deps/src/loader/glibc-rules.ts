@@ -20,6 +20,12 @@ export interface GlibcRules {
    */
   ldconfigLegacyHwcaps: boolean;
   /**
+   * ldconfig tells libc5 and plain-ELF libraries from libc6 ones (by interpreter and DT_NEEDED) and
+   * reads `DIR=TYPE` in ld.so.conf. From 2.37 every library is FLAG_ELF_LIBC6 and `=TYPE` is no longer
+   * parsed: 8ee878592c4a ("Assume only FLAG_ELF_LIBC6 suport").
+   */
+  ldconfigLibTypes: boolean;
+  /**
    * open_path gives up the rest of a search path when a relative element names a non-directory (the
    * probe fails with ENOTDIR). From 2.39 such an element is skipped like a missing one: a8dcffb30680
    * ("elf: Handle non-directory name in search path (BZ 31035)").
@@ -49,6 +55,7 @@ export function glibcRules(release: GlibcRelease, assumed = false): GlibcRules {
     assumed,
     legacyHwcapSubdirs: !atLeast(37),
     ldconfigLegacyHwcaps: !atLeast(37),
+    ldconfigLibTypes: !atLeast(37),
     nonDirectoryEndsSearchPath: !atLeast(39),
     cacheLegacyHwcapEntries: !atLeast(40),
     explicitLoaderResolvesOrigin: atLeast(42),

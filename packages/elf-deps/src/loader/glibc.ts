@@ -17,7 +17,7 @@ const GLIBC_LOADER_NAMES = new Set(ARCH_TABLE.map((r) => r.interpreter.slice(r.i
 const BASELINE_CPU: CpuDescription = { vendorId: '', flags: new Set(['cmov', 'cx8', 'fpu', 'fxsr', 'mmx', 'sse', 'sse2']) };
 
 /** The CPU description the model reads, with MachineDescription's precedence: host < cpu < vendor. */
-function describedCpu(machine: MachineDescription): { cpu: CpuDescription; source: CpuUsed['source'] } {
+export function describedCpu(machine: MachineDescription): { cpu: CpuDescription; source: CpuUsed['source'] } {
   const given = machine.cpu;
   const host = given ? undefined : hostCpu();
   let cpu = given ?? host ?? BASELINE_CPU;
