@@ -51,6 +51,19 @@ function edge(g: ClosureGraph, name: string): ClosureGraph['roots'][number]['edg
 }
 
 describe.skipIf(muslMissing !== undefined)(`musl's rules against ${MUSL_LOADER} --list${muslMissing ? ` (skipped: ${muslMissing})` : ''}`, () => {
+  it("a library given as input (no PT_INTERP) that needs musl's libc.so follows musl's rules, on a host whose default loader is glibc's", () => {
+    const d = fixture('libinput');
+    const a = mk(d, 'a');
+    const b = mk(d, 'b');
+    muslLib(b, 'libb.so');
+    // libb.so is only on the input's RUNPATH, searched for liba.so's needs (inherited).
+    muslLib(a, 'liba.so', { needed: ['libb.so'] });
+    const input = muslLib(d, 'libinput.so', { needed: ['liba.so'], runpath: `${a}:${b}` });
+    const { g } = agree(input);
+    expect(g.roots[0]?.interpreter).toBe(MUSL_LOADER);
+    expect(ourSet(g).paths).toEqual([`${a}/liba.so`, `${b}/libb.so`]);
+  });
+
   it('a name with a slash is opened directly: relative to the working directory, or absolute; no search', () => {
     const d = fixture('slash');
     muslLib(mk(d, 'sub'), 'libp.so', { value: 1 });
