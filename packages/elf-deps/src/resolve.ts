@@ -638,17 +638,7 @@ export class Resolver {
         return { kind: 'reused', object: obj };
       }
     }
-    const foundPath = found.path;
-    const object: LoadedObject = {
-      path: found.path,
-      names: new Set([name]),
-      info: found.info,
-      loader: requester,
-      isMain: false,
-      isInterpreter: false,
-      // dl-object.c: a library's origin is the directory of the name it was found under, unresolved.
-      origin: () => path.posix.dirname(foundPath),
-    };
+    const object = libraryObject(found.path, name, found.info, requester);
     return { kind: 'new', object, via: found.via, tried, rejected, hwcapsSubdir: found.hwcapsSubdir, variants: found.variants };
   }
 
@@ -677,16 +667,7 @@ export class Resolver {
       if (r.detail !== undefined) missing.detail = r.detail;
       return { kind: 'missing', missing };
     }
-    const foundPath = r.path;
-    const object: LoadedObject = {
-      path: r.path,
-      names: new Set([name]),
-      info: r.info,
-      loader: requester,
-      isMain: false,
-      isInterpreter: false,
-      origin: () => path.posix.dirname(foundPath),
-    };
+    const object = libraryObject(r.path, name, r.info, requester);
     if (r.shortname !== undefined) object.shortname = r.shortname;
     return { kind: 'new', object, via: r.via, tried: r.tried, rejected: r.rejected, hwcapsSubdir: undefined, variants: [] };
   }
@@ -811,6 +792,20 @@ export class Resolver {
     if (this.root.hasEntry(dir, name) && `${dir}/${name}` !== chosen) out.push(`${dir}/${name}`);
     return out;
   }
+}
+
+/** A library newly mapped at `found` for `name`, loaded by `requester`. */
+function libraryObject(found: string, name: string, info: ElfInfo, requester: LoadedObject): LoadedObject {
+  return {
+    path: found,
+    names: new Set([name]),
+    info,
+    loader: requester,
+    isMain: false,
+    isInterpreter: false,
+    // dl-object.c: a library's origin is the directory of the name it was found under, unresolved.
+    origin: () => path.posix.dirname(found),
+  };
 }
 
 /** One input's link map: the objects in load order and every name each answers to. */
