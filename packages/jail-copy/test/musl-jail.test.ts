@@ -95,6 +95,31 @@ describe.skipIf(muslMissing !== undefined)(`musl programs in a jail${muslMissing
     expect(v.exitCode, v.stdout).toBe(0);
   });
 
+  it('from a musl root (--root): the root\'s path file goes into the jail, and a change to it is not hidden by the reused plan', async () => {
+    requireRoot();
+    const root = path.join(tmp, 'root');
+    fs.mkdirSync(path.join(root, 'lib'), { recursive: true });
+    fs.copyFileSync(fs.realpathSync('/lib/ld-musl-x86_64.so.1'), path.join(root, 'lib/ld-musl-x86_64.so.1'));
+    fs.chmodSync(path.join(root, 'lib/ld-musl-x86_64.so.1'), 0o755);
+    fs.mkdirSync(path.join(root, 'etc'));
+    fs.writeFileSync(path.join(root, 'etc/ld-musl-x86_64.path'), '/opt/a\n');
+    muslLib(path.join(root, 'opt/a'), 'libv.so', { value: 1 });
+    muslLib(path.join(root, 'opt/b'), 'libv.so', { value: 2 });
+    muslExe(path.join(root, 'bin'), 'prog', { callsValue: { dir: path.join(root, 'opt/a'), lib: 'libv.so' } });
+    const jail = path.join(tmp, 'from-root');
+    fs.mkdirSync(jail);
+    await ok(['--root', root, '/bin/prog', '--into', jail]);
+    expect(fs.readFileSync(path.join(jail, 'etc/ld-musl-x86_64.path'), 'utf8')).toBe('/opt/a\n');
+    expect(chroot(jail, ['/bin/prog']).stdout).toBe('1\n');
+    const again = JSON.parse(await ok(['--root', root, '/bin/prog', '--into', jail, '--json'])) as { planReused: boolean };
+    expect(again.planReused).toBe(true);
+    fs.writeFileSync(path.join(root, 'etc/ld-musl-x86_64.path'), '/opt/b:/opt/a\n');
+    const changed = JSON.parse(await ok(['--root', root, '/bin/prog', '--into', jail, '--json'])) as { planReused: boolean; copied: string[] };
+    expect(changed.planReused).toBe(false);
+    expect(changed.copied.sort()).toEqual(['/etc/ld-musl-x86_64.path', '/opt/b/libv.so']);
+    expect(chroot(jail, ['/bin/prog']).stdout).toBe('2\n');
+  });
+
   it("verify flags a musl program whose RUNPATH uses $ORIGIN in a jail without /proc, and the program indeed fails there", async () => {
     requireRoot();
     const app = path.join(tmp, 'app-origin');
