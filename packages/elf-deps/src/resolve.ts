@@ -91,7 +91,7 @@ export interface RootClosure {
   /** The input as given (in-root). */
   path: string;
   kind: ElfInfo['kind'];
-  /** The loader family whose rules this namespace follows ('glibc', 'musl'). */
+  /** The loader family whose rules this namespace follows ('glibc', 'musl'; 'none' for a static program). */
   family: string;
   /** Files its loader reads at start that a jail must hold too (musl's path file), with their reasons. */
   loaderFiles: { path: string; reason: string }[];
@@ -336,7 +336,9 @@ export class Resolver {
       this.options.secure === 'auto' || this.options.secure === undefined
         ? (mainInfo.mode & (S_ISUID_BIT | S_ISGID_BIT)) !== 0
         : this.options.secure;
-    const rc: RootClosure = { path: abs, kind: mainInfo.kind, family: target.family.name, loaderFiles: [], loaderWarnings: [], objects: [], loaders: new Map(), missing: [], edges: [] };
+    // A static executable, or a static PIE (PT_DYNAMIC for its own relocation, no PT_INTERP): no loader.
+    const isStatic = !mainInfo.dynamic || mainInfo.kind === 'static-pie';
+    const rc: RootClosure = { path: abs, kind: mainInfo.kind, family: isStatic ? 'none' : target.family.name, loaderFiles: [], loaderWarnings: [], objects: [], loaders: new Map(), missing: [], edges: [] };
     // --list needs the objects only: no edges to build and throw away for each of thousands of inputs.
     const full = this.options.detail !== 'objects';
     const main: LoadedObject = {
@@ -351,8 +353,7 @@ export class Resolver {
     const loaded: Namespace = { objects: [], byName: new Map() };
     addToNamespace(loaded, main);
     this.record(graph, rc, main, { kind: 'input' }, undefined, [], [], undefined, []);
-    // A static executable, or a static PIE (PT_DYNAMIC for its own relocation, no PT_INTERP): no loader.
-    if (!mainInfo.dynamic || mainInfo.kind === 'static-pie') return rc;
+    if (isStatic) return rc;
 
     // rtld's own map is in the namespace from the start, named by PT_INTERP and by its DT_SONAME.
     const interpPath = mainInfo.interpreter ?? target.interpreter;

@@ -1,5 +1,10 @@
 import type { EdgeVia } from '@elfcopy/elf-deps';
 
+/** The loader family to name in text output: glibc is the default and goes unsaid, as does a static program's 'none'. */
+export function namedFamily(family: string | undefined): string | undefined {
+  return family === undefined || family === 'glibc' || family === 'none' ? undefined : family;
+}
+
 /**
  * A short label for how a library was found, in the manner of libtree's `[runpath]`. `from` is the
  * requester: a RUNPATH of another object (musl inherits it down the chain of loaders) names its owner.

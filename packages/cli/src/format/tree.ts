@@ -4,7 +4,7 @@
  */
 import type { ClosureGraph, RootClosure } from '@elfcopy/elf-deps';
 import type { Paint } from '../report.js';
-import { foundViaLabel } from './found-via.js';
+import { foundViaLabel, namedFamily } from './found-via.js';
 
 export function formatTree(graph: ClosureGraph, p: Paint, opts: { showReused?: boolean } = {}): string {
   const lines: string[] = [];
@@ -14,8 +14,8 @@ export function formatTree(graph: ClosureGraph, p: Paint, opts: { showReused?: b
 
 function formatRoot(graph: ClosureGraph, rc: RootClosure, p: Paint, opts: { showReused?: boolean }): string[] {
   const out: string[] = [];
-  // glibc is the default and goes unsaid; another family is named.
-  const family = rc.family === 'glibc' ? '' : `, ${rc.family} loader`;
+  const named = namedFamily(rc.family);
+  const family = named === undefined ? '' : `, ${named} loader`;
   const head = rc.interpreter ? `${rc.path} ${p.dim(`(interpreter ${rc.interpreter}${family})`)}` : `${rc.path} ${p.dim(`(${rc.kind.replace('-', ' ')}${family})`)}`;
   out.push(p.bold(head));
   const children = new Map<string, typeof rc.edges>();
