@@ -129,6 +129,9 @@ export class MuslSearch implements FamilySearch {
         const probe = this.probe(candidate);
         if (probe.kind === 'absent') continue;
         if (probe.kind === 'stop') return missing('invalid', probe.detail);
+        // path_open: open() failing with EACCES is "not here", the search goes on.
+        const v = env.verify(candidate);
+        if (!v.ok && v.reason === 'invalid' && v.error instanceof UnreadableFileError && v.error.kind === 'permission') continue;
         const same = others.find((o) => o.info.dev === probe.dev && o.info.ino === probe.ino);
         if (same) {
           // A library first loaded by a path name now answers to the basename of that path.
