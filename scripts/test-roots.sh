@@ -31,6 +31,9 @@ recipes=(
 
 want=("$@")
 mkdir -p "$dir"
+# One build at a time (two CI runs on one machine): the second waits, then finds the roots up to date.
+exec 9>"$dir/.lock"
+flock 9
 
 build_one() {
   local name=$1 suite=$2 arch=$3 variant=$4 qemu=$5 pkgs=$6

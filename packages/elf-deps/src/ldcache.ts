@@ -11,7 +11,7 @@
  * array. `ldconfig -c compat` hides a new-format cache in the old format's string table; ld.so then reads
  * only the new part, and so does this module.
  */
-import { archFor, cacheFlagsFor, type AbiVariant, type ArchKey, type ArchRow, type CacheFlagsRule } from './arch/table.js';
+import { archOfLoader, cacheFlagsFor, type AbiVariant, type ArchRow, type CacheFlagsRule } from './arch/table.js';
 import type { ByteOrder, ElfClass } from './elf/fields.js';
 import { ElfDepsError, ElfFormatError } from './errors.js';
 import type { SysRoot } from './sysroot.js';
@@ -436,14 +436,6 @@ export interface LdCacheLookup {
   usable: LdCacheEntry[];
 }
 
-function archOfTarget(target: LdCacheTarget): ArchRow {
-  if (target.arch) return target.arch;
-  const key: ArchKey = { elfClass: target.elfClass, machine: target.machine };
-  if (target.interpreter !== undefined) key.interpreter = target.interpreter;
-  if (target.byteOrder !== undefined) key.byteOrder = target.byteOrder;
-  return archFor(key);
-}
-
 /** sysdeps/x86/get-isa-level.h, as the active x86-64-vN subdirectories reveal it (each level implies those below). */
 function x86Isa1(target: LdCacheTarget): number {
   let isa1 = 1;
@@ -462,7 +454,7 @@ function x86Isa1(target: LdCacheTarget): number {
  */
 export function legacyHwcapRule(target: LdCacheTarget): LegacyHwcapRule {
   const components = new Set((target.legacyHwcapDirs ?? []).flatMap((d) => d.split('/')));
-  const cpu = archOfTarget(target).cpu;
+  const cpu = archOfLoader(target).cpu;
   if (cpu === 'x86-64') {
     const platformBit = target.platform === 'haswell' ? 50n : target.platform === 'xeon_phi' ? 51n : undefined;
     const rule: LegacyHwcapRule = { hwcap: 2n | (components.has('avx512_1') ? 4n : 0n), platformMask: 0xfn << 48n };
@@ -552,7 +544,7 @@ function lookupRules(target: LdCacheTarget, options: LookupLdCacheOptions): Look
   const plain = options.flags === undefined && options.isa1 === undefined && options.legacyHwcap === undefined;
   const known = plain ? defaultRules.get(target) : undefined;
   if (known) return known;
-  const arch = archOfTarget(target);
+  const arch = archOfLoader(target);
   const rule = options.flags ?? arch.cacheFlags;
   const legacy = options.legacyHwcap ?? legacyHwcapRule(target);
   const rules: LookupRules = {

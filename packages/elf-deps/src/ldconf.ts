@@ -15,7 +15,7 @@
 import * as path from 'node:path';
 import type { Stats } from 'node:fs';
 import { ET_DYN } from './elf/constants.js';
-import { archFor, type ArchKey, type ArchRow } from './arch/table.js';
+import { archOfLoader, type ArchRow } from './arch/table.js';
 import type { LdconfigPort } from './arch/ldconfig-port.js';
 import { readElfFrom, type ElfInfo, type ElfRaw } from './elf/file.js';
 import type { ByteOrder, ElfClass } from './elf/fields.js';
@@ -309,14 +309,6 @@ function knownNames(target: LdConfCacheTarget, port: LdconfigPort): KnownNames {
   return { interpreters, libs: port.libs };
 }
 
-function archOfConfTarget(target: LdConfCacheTarget): ArchRow {
-  if (target.arch) return target.arch;
-  const key: ArchKey = { elfClass: target.elfClass, machine: target.machine };
-  if (target.interpreter !== undefined) key.interpreter = target.interpreter;
-  if (target.byteOrder !== undefined) key.byteOrder = target.byteOrder;
-  return archFor(key);
-}
-
 /** ldconfig.c TLS_SUBPATH and TLS_HWCAP_BIT. */
 const TLS_SUBPATH = 'tls';
 const TLS_HWCAP_BIT = 63n;
@@ -476,7 +468,7 @@ interface DirLib {
  * "/lib/" + the target's loader name.
  */
 export function buildCacheFromLdConf(root: SysRoot, conf: LdConf | readonly LdConfDirectory[], target: LdConfCacheTarget): LdConfCache {
-  const arch = archOfConfTarget(target);
+  const arch = archOfLoader(target);
   // glibc 2.37's ldconfig (b78ff5a25dc8) knows no legacy hwcap subdirectory: "tls", "haswell", … are
   // plain names then, neither scanned nor giving hwcap bits.
   const port = arch.port;

@@ -13,7 +13,9 @@ import {
   EM_386,
   EM_X86_64,
   SysRoot,
+  archFor,
   hostCpu,
+  machineKey,
   i386LoaderCpu,
   parseCpuinfo,
   targetFor,
@@ -145,6 +147,14 @@ describe('this machine: the model of /proc/cpuinfo against its own ld.so', () =>
     agreement.push(`this machine (${cpu.vendorId}): platform ${model.platform}, hwcaps ${model.hwcaps.join(',') || 'none'}: agrees`);
   });
 
+  it.skipIf(process.arch !== 'x64' || !cpu)("the kernel's AT_PLATFORM (LD_SHOW_AUXV) is the one the model falls back to off Intel", () => {
+    const auxv = execFileSync('/bin/true', [], { encoding: 'utf8', env: { LD_SHOW_AUXV: '1' } });
+    const atPlatform = /^AT_PLATFORM:\s+(\S+)$/m.exec(auxv)?.[1];
+    expect(atPlatform).toBe(archFor({ elfClass: 64, machine: EM_X86_64, byteOrder: 'little' }).platform);
+    if (!cpu) return;
+    expect(x86_64LoaderCpu({ ...cpu, vendorId: 'AuthenticAMD' }).platform).toBe(atPlatform);
+  });
+
   it.skipIf(process.arch !== 'x64' || !cpu)('the subdirectories ld.so probes in a search directory, in order (LD_DEBUG=libs), are the resolver\'s', () => {
     const t = targetFor({ elfClass: 64, machine: EM_X86_64, byteOrder: 'little' }, new SysRoot('/'));
     expect(subdirsFor(t)).toEqual(probedSubdirs(runner, '/bin/true'));
@@ -228,6 +238,18 @@ describe('describing another machine', () => {
     expect([intel.platform, intel.legacyHwcapDirs[0], intel.cpu?.vendorId]).toEqual(['haswell', 'tls/haswell/avx512_1/x86_64', 'GenuineIntel']);
     const pinned = targetFor(t64, root, { platform: 'xeon_phi', hwcaps: ['x86-64-v2'] }, { cpu: amd, vendor: 'intel' });
     expect([pinned.platform, pinned.hwcaps, pinned.legacyHwcapDirs[0]]).toEqual(['xeon_phi', ['x86-64-v2'], 'tls/xeon_phi/avx512_1/x86_64']);
+  });
+
+  it('the plan-cache key (machineKey) holds the CPU description the model read, whoever gave it', () => {
+    const host = machineKey();
+    expect(host).toBe(machineKey({}));
+    if (amd) {
+      expect(machineKey({ cpu: amd })).not.toBe(host);
+      expect(machineKey({ cpu: amd, vendor: 'intel' })).not.toBe(machineKey({ cpu: amd }));
+      expect(machineKey({ cpu: amd, vendor: 'intel' })).toBe(machineKey({ cpu: { ...amd, vendorId: 'GenuineIntel' } }));
+    }
+    const cpu = hostCpu();
+    if (cpu) expect(host).toContain([...cpu.flags].sort().join(' '));
   });
 
   it('a non-x86 target ignores the CPU: its platform is the row\'s unless given', () => {

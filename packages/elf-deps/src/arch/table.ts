@@ -525,6 +525,15 @@ export function archFor(key: ArchKey): ArchRow {
   return byFlags ?? same[0] ?? fallback();
 }
 
+/** The row a loader description names: its own `arch` when it has one (LoaderTarget does), else archFor's. */
+export function archOfLoader(t: { arch?: ArchRow; elfClass: ElfClass; machine: number; interpreter?: string; byteOrder?: ByteOrder }): ArchRow {
+  if (t.arch) return t.arch;
+  const key: ArchKey = { elfClass: t.elfClass, machine: t.machine };
+  if (t.interpreter !== undefined) key.interpreter = t.interpreter;
+  if (t.byteOrder !== undefined) key.byteOrder = t.byteOrder;
+  return archFor(key);
+}
+
 /** A row by its Debian architecture name. */
 export function archByName(name: string): ArchRow | undefined {
   return ARCH_TABLE.find((r) => r.name === name);

@@ -13,8 +13,12 @@ import { DEFAULT_GLIBC_RELEASE, formatRelease, glibcRules, type GlibcRules } fro
 
 const GLIBC_LOADER_NAMES = new Set(ARCH_TABLE.map((r) => r.interpreter.slice(r.interpreter.lastIndexOf('/') + 1)));
 
-/** x86-64's baseline (get-isa-level.h): what is assumed of an x86 CPU nothing describes. */
-const BASELINE_CPU: CpuDescription = { vendorId: '', flags: new Set(['cmov', 'cx8', 'fpu', 'fxsr', 'mmx', 'sse', 'sse2']) };
+/**
+ * What is assumed of an x86 CPU nothing describes (a non-x86 host): x86-64's baseline features
+ * (get-isa-level.h) from a vendor whose leaves glibc reads — no glibc-hwcaps level, no Intel-only
+ * platform, SSE2 and i686 for i386.
+ */
+const BASELINE_CPU: CpuDescription = { vendorId: 'AuthenticAMD', flags: new Set(['cmov', 'cx8', 'fpu', 'fxsr', 'mmx', 'sse', 'sse2']) };
 
 /** The CPU description the model reads, with MachineDescription's precedence: host < cpu < vendor. */
 export function describedCpu(machine: MachineDescription): { cpu: CpuDescription; source: CpuUsed['source'] } {
