@@ -8,7 +8,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { resolveClosure, type ClosureGraph } from '../src/index.js';
+import { FLAG_ELF_LIBC6, FLAG_X8664_LIB64 } from '../src/cache-flags.js';
+import { resolveClosure, writeLdCache, type ClosureGraph } from '../src/index.js';
 import { MUSL_LOADER, muslExe, muslLib, muslList, muslMissing, ourSet } from './helpers/musl.js';
 import { useTempDirs } from './helpers/temp-dirs.js';
 
@@ -73,6 +74,18 @@ describe.skipIf(muslMissing !== undefined)(`a musl root, checked with chroot ROO
     expect(ourSet(g)).toEqual({ paths: ['/opt/b/libx.so', '/opt/c/liby.so'], missing: ['libz.so'] });
     expect(viaOf(g, '/opt/b/libx.so')).toEqual({ kind: 'path-file', file: PATH_FILE });
     expect(g.roots[0]?.loaderFiles.map((f) => f.path)).toEqual([PATH_FILE]);
+  });
+
+  it('an ld.so.cache in the root means nothing to musl, nor does DF_1_NODEFLIB', () => {
+    const root = muslRoot('cache');
+    put(root, PATH_FILE, '/opt/a\n');
+    lib(root, 'opt/c', 'libx.so');
+    lib(root, 'opt/a', 'liby.so');
+    put(root, '/etc/ld.so.cache', writeLdCache([{ name: 'libx.so', path: '/opt/c/libx.so', flags: FLAG_ELF_LIBC6 | FLAG_X8664_LIB64 }]));
+    const p = muslExe(path.join(root, 'bin'), 'prog', { needed: ['libx.so', 'liby.so'], flags: ['-Wl,-z,nodeflib'] });
+    expect(p).toBe(path.join(root, 'bin/prog'));
+    const g = agree(root, '/bin/prog');
+    expect(ourSet(g)).toEqual({ paths: ['/opt/a/liby.so'], missing: ['libx.so'] });
   });
 
   it('the path file is two directories above the loader: /usr/lib/ld-musl-… reads /usr/etc/ld-musl-….path', () => {
