@@ -171,6 +171,8 @@ interface LoadedObject {
   origin: () => string | undefined;
   /** The name a family that keeps one matches later requests against (musl's shortname). */
   shortname?: string;
+  /** The name the loader opened it by, where a family keeps it as built (musl's dso->name). */
+  openedAs?: string;
   rpathDirs?: string[];
   runpathDirs?: string[];
 }
@@ -670,6 +672,7 @@ export class Resolver {
     }
     const object = libraryObject(r.path, name, r.info, requester);
     if (r.shortname !== undefined) object.shortname = r.shortname;
+    if (r.openedAs !== undefined) object.openedAs = r.openedAs;
     return { kind: 'new', object, via: r.via, tried: r.tried, rejected: r.rejected, hwcapsSubdir: undefined, variants: [] };
   }
 

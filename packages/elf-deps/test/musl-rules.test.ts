@@ -270,4 +270,25 @@ describe.skipIf(muslMissing !== undefined)(`musl's rules against ${MUSL_LOADER} 
     expect(run.stderr).toContain('libv.so');
     expect(ourSet(resolveClosure([prog], { ldLibraryPath: `${d}/lib` })).missing).toEqual(['libv.so']);
   });
+
+  it.skipIf(!isRoot)("secure mode drops a library's $ORIGIN when the name it was opened by is relative (a relative RPATH entry)", () => {
+    const d = fixture('secure-rel');
+    muslLib(mk(d, 'deep'), 'libd.so', { value: 5 });
+    // libv.so's value() is libd.so's, found through libv.so's own $ORIGIN.
+    fs.writeFileSync(path.join(d, 'v.c'), 'int dvalue(void); int value(void) { return dvalue(); }\n');
+    fs.writeFileSync(path.join(d, 'dd.c'), 'int dvalue(void) { return 5; }\n');
+    mk(d, 'lib');
+    spawnSync('musl-gcc', ['-shared', '-fPIC', '-o', path.join(d, 'deep', 'libd.so'), path.join(d, 'dd.c')]);
+    const linked = spawnSync('musl-gcc', ['-shared', '-fPIC', '-o', path.join(d, 'lib', 'libv.so'), path.join(d, 'v.c'), `-L${d}/deep`, '-l:libd.so', '-Wl,--enable-new-dtags,-rpath,$ORIGIN/../deep'], { encoding: 'utf8' });
+    expect(linked.status, linked.stderr).toBe(0);
+    const prog = muslExe(d, 'prog', { runpath: 'lib', callsValue: { dir: `${d}/lib`, lib: 'libv.so' }, flags: [`-Wl,-rpath-link,${d}/deep`] });
+    const nobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', prog];
+    expect(muslRun(prog, { argv: nobody, cwd: d }).stdout.trim()).toBe('5');
+    expect(ourSet(resolveClosure([prog], { cwd: d })).missing).toEqual([]);
+    fs.chmodSync(prog, 0o4755);
+    const run = muslRun(prog, { argv: nobody, cwd: d });
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain('libd.so');
+    expect(ourSet(resolveClosure([prog], { cwd: d })).missing).toEqual(['libd.so']);
+  });
 });

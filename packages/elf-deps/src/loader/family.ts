@@ -39,6 +39,8 @@ export interface LoadedView {
   origin(): string | undefined;
   /** The name later requests are matched against, where a family keeps one (musl's dso->shortname). */
   shortname?: string;
+  /** The name the loader opened it by, as it built it (musl's dso->name: maybe relative); default `path`. */
+  readonly openedAs?: string;
 }
 
 /** What the resolver lends a family's rules for one name. */
@@ -77,6 +79,8 @@ export type FamilyMapResult<T extends LoadedView> =
       rejected: RejectedCandidate[];
       /** The name the new object answers to later (musl: the basename of a searched name). */
       shortname?: string;
+      /** The name it was opened by, as the loader built it (a relative search-path entry stays relative). */
+      openedAs?: string;
     };
 
 /** Something about a loader's configuration the user should know: the file and what it means. */

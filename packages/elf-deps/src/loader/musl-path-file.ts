@@ -60,8 +60,9 @@ function openFailure(root: SysRoot, p: string): 'enoent' | 'enotdir' | 'eloop' |
     let st: fs.Stats | undefined;
     try {
       st = root.stat(prefix);
-    } catch {
-      return 'eloop';
+    } catch (err) {
+      if (err instanceof PathResolutionError) return 'eloop';
+      throw err;
     }
     if (st === undefined) return 'enoent';
     if (!st.isDirectory()) return 'enotdir';

@@ -102,7 +102,7 @@ export class MuslSearch implements FamilySearch {
       if (probe.kind === 'stop') return missing('invalid', probe.detail);
       const same = others.find((o) => o.info.dev === probe.dev && o.info.ino === probe.ino);
       if (same) return { kind: 'reused', object: same };
-      return this.take(p, { kind: 'path' }, undefined, tried, rejected, env, missing);
+      return this.take(p, name, { kind: 'path' }, undefined, tried, rejected, env, missing);
     }
 
     const byName = others.find((o) => o.shortname === name);
@@ -138,7 +138,7 @@ export class MuslSearch implements FamilySearch {
           same.shortname ??= same.path.slice(same.path.lastIndexOf('/') + 1);
           return { kind: 'reused', object: same };
         }
-        return this.take(candidate, sp.source, name, tried, rejected, env, missing);
+        return this.take(candidate, `${entry}/${name}`, sp.source, name, tried, rejected, env, missing);
       }
     }
     return missing('not-found');
@@ -147,6 +147,7 @@ export class MuslSearch implements FamilySearch {
   /** map_library on the first candidate that opened: it loads or the load fails, there is no next one. */
   private take<T extends LoadedView>(
     candidate: string,
+    openedAs: string,
     via: SearchSource | { kind: 'path' },
     shortname: string | undefined,
     tried: FamilyTried[],
@@ -165,7 +166,7 @@ export class MuslSearch implements FamilySearch {
     // load_library: a file defining __libc_start_main and stdin is a C library; the loader refuses a
     // second one and answers with itself.
     if (this.isLibc(candidate)) return { kind: 'loader', detail: `${candidate} is a C library (defines __libc_start_main and stdin)` };
-    const found: FamilyMapResult<T> = { kind: 'found', path: candidate, info: v.info, via, tried, rejected };
+    const found: FamilyMapResult<T> = { kind: 'found', path: candidate, openedAs, info: v.info, via, tried, rejected };
     if (shortname !== undefined) found.shortname = shortname;
     return found;
   }
@@ -201,7 +202,7 @@ export class MuslSearch implements FamilySearch {
       // a library's is the name it was opened by, which must be absolute in secure mode.
       const origin = (): string | undefined => {
         if (p.isMain) return secure ? undefined : p.origin();
-        const o = dirOfName(p.path);
+        const o = dirOfName(p.openedAs ?? p.path);
         return secure && !o.startsWith('/') ? undefined : o;
       };
       const expanded = expandMuslOrigin(value, origin);
