@@ -64,15 +64,18 @@ describe.skipIf(muslMissing !== undefined)(`musl's rules against ${MUSL_LOADER} 
     expect(ourSet(g).paths).toEqual([`${a}/liba.so`, `${b}/libb.so`]);
   });
 
-  it('a name with a slash is opened directly: relative to the working directory, or absolute; no search', () => {
+  it('a name with a slash is opened directly: relative to the working directory, or absolute; no search, no $ORIGIN', () => {
     const d = fixture('slash');
     muslLib(mk(d, 'sub'), 'libp.so', { value: 1 });
     muslLib(mk(d, 'abs'), 'libq.so', { value: 2 });
     // The same names on the RUNPATH must not be the ones taken.
     muslLib(mk(d, 'rp'), 'libp.so');
-    const prog = muslExe(d, 'prog', { needed: ['./sub/libp.so', `${d}/abs/libq.so`], runpath: `${d}/rp` });
+    // No DSTs in a DT_NEEDED name: '$ORIGIN/libo.so' is a directory named '$ORIGIN' under the working directory.
+    muslLib(mk(d, '$ORIGIN'), 'libo.so');
+    const prog = muslExe(d, 'prog', { needed: ['./sub/libp.so', `${d}/abs/libq.so`, '$ORIGIN/libo.so'], runpath: `${d}/rp` });
     const { g } = agree(prog, { cwd: d });
     expect(g.roots[0]?.objects).toContain(`${d}/sub/libp.so`);
+    expect(g.roots[0]?.objects).toContain(`${d}/$ORIGIN/libo.so`);
     expect(g.nodes.get(`${d}/abs/libq.so`)?.foundVia).toEqual({ kind: 'path' });
   });
 
