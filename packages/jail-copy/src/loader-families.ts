@@ -34,6 +34,15 @@ export function loaderFamiliesOf(graph: ClosureGraph): string[] {
   return [...new Set(graph.roots.filter((rc) => rc.interpreter !== undefined).map((rc) => rc.family))].sort();
 }
 
+/**
+ * Whether the family's loader refuses an object whose DT_VERNEED the provider does not define ("version
+ * `X' not found"). glibc does (dl-version.c); musl does not: its lookups (dynlink.c sysv_lookup,
+ * gnu_lookup) read DT_VERSYM only to skip hidden symbols, and nothing reads DT_VERNEED.
+ */
+export function checksSymbolVersions(loader: string): boolean {
+  return loader !== 'musl';
+}
+
 /** verify's finding for a program using $ORIGIN in a jail without /proc, in its loader's words. */
 export function originWithoutProcMessage(family: string): string {
   return family === 'musl'

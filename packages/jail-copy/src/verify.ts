@@ -12,7 +12,7 @@ import { nssModulesNeeded, parseNsswitch, DEFAULT_SERVICES } from './nss.js';
 import { climbsAboveRoot } from './inroot.js';
 import { MANIFEST_PATH, parseManifest } from './manifest.js';
 import { walkJail } from './walk.js';
-import { glibcLibc, loaderWarnings, originWithoutProcMessage } from './loader-families.js';
+import { checksSymbolVersions, glibcLibc, loaderWarnings, originWithoutProcMessage } from './loader-families.js';
 import { missingInContext } from './namespace-context.js';
 
 export interface VerifyOptions {
@@ -129,6 +129,7 @@ function checkVersions(root: SysRoot, graph: ClosureGraph, add: (rule: string, s
   };
   const reported = new Set<string>();
   for (const node of graph.nodes.values()) {
+    if (!checksSymbolVersions(node.loader)) continue;
     const info = versionsOf(node.path);
     if (!info?.versionNeeds?.length) continue;
     for (const need of info.versionNeeds) {

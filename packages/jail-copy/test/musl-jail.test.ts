@@ -120,6 +120,32 @@ describe.skipIf(muslMissing !== undefined)(`musl programs in a jail${muslMissing
     expect(chroot(jail, ['/bin/prog']).stdout).toBe('2\n');
   });
 
+  it('verify does not hold a musl program to symbol versions (musl reads no DT_VERNEED), and the program runs without them', async () => {
+    requireRoot();
+    const app = path.join(tmp, 'app-versions');
+    const lib = path.join(app, 'lib');
+    fs.mkdirSync(lib, { recursive: true });
+    fs.writeFileSync(path.join(app, 'v.c'), 'int value(void) { return 9; }\n');
+    fs.writeFileSync(path.join(app, 'v.map'), 'VERS_1 { global: value; local: *; };\n');
+    const build = (extra: string[]): void => {
+      const r = spawnSync('musl-gcc', ['-shared', '-fPIC', '-o', path.join(lib, 'libver.so'), path.join(app, 'v.c'), '-Wl,-soname,libver.so', ...extra], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+    };
+    build([`-Wl,--version-script,${path.join(app, 'v.map')}`]);
+    const prog = muslExe(path.join(app, 'bin'), 'prog', { runpath: lib, callsValue: { dir: lib, lib: 'libver.so' } });
+    expect(spawnSync('readelf', ['-V', prog], { encoding: 'utf8' }).stdout).toContain('VERS_1');
+    const jail = path.join(tmp, 'versions');
+    fs.mkdirSync(jail);
+    await ok([prog, '--into', jail]);
+    // The jail's copy of the library loses its version definitions.
+    build([]);
+    fs.copyFileSync(path.join(lib, 'libver.so'), path.join(jail, lib, 'libver.so'));
+    expect(chroot(jail, [prog]).stdout).toBe('9\n');
+    const v = await elfcopy(['verify', jail, '--json']);
+    expect((JSON.parse(v.stdout) as { findings: { rule: string }[] }).findings.filter((f) => f.rule.startsWith('version-'))).toEqual([]);
+    expect(v.exitCode).toBe(0);
+  });
+
   it("verify flags a musl program whose RUNPATH uses $ORIGIN in a jail without /proc, and the program indeed fails there", async () => {
     requireRoot();
     const app = path.join(tmp, 'app-origin');
