@@ -14,6 +14,7 @@ import { MANIFEST_PATH, parseManifest } from './manifest.js';
 import { walkJail } from './walk.js';
 import { checksSymbolVersions, glibcLibc, loaderWarnings, originWithoutProcMessage } from './loader-families.js';
 import { missingInContext } from './namespace-context.js';
+import { profileNeedsFindings } from './profile-checks.js';
 
 export interface VerifyOptions {
   /** Also compare every regular file with the host file at the same path (a stale jail). */
@@ -106,6 +107,7 @@ export function verifyJail(jail: string, options: VerifyOptions = {}): VerifyRep
   if (options.symbols) checkSymbols(root, graph, add);
   checkOrigin(root, graph, add);
   checkNss(root, resolver, graph, add);
+  findings.push(...profileNeedsFindings(root, elfFiles));
   return { jail: root.root, checked: elfFiles.length, findings };
 }
 
