@@ -144,6 +144,23 @@ describe.skipIf(muslMissing !== undefined)(`a musl root, checked with chroot ROO
     expect(g.warnings.some((w) => w.startsWith(`${PATH_FILE}: entry '\\x01\\xfe\\x80\\x7fjunk' is not an absolute path`))).toBe(true);
   });
 
+  it('a megabyte of binary junk (no NUL): one warning line, the same answer as the loader, bounded time', () => {
+    const root = muslRoot('junk-mb');
+    const junk = Buffer.alloc(1 << 20);
+    let x = 12345;
+    for (let i = 0; i < junk.length; i++) {
+      x = (x * 1103515245 + 12345) >>> 0;
+      junk[i] = 1 + ((x >>> 16) % 255);
+    }
+    put(root, PATH_FILE, Buffer.concat([junk, Buffer.from('\n/opt/a\n')]));
+    lib(root, 'opt/a', 'libx.so');
+    const t0 = Date.now();
+    const g = agree(root, prog(root, ['libx.so']));
+    expect(Date.now() - t0).toBeLessThan(20_000);
+    expect(ourSet(g).paths).toEqual(['/opt/a/libx.so']);
+    expect(g.warnings.filter((w) => w.startsWith(`${PATH_FILE}: `))).toHaveLength(1);
+  });
+
   it('a NUL byte ends the path (the loader keeps the file as a C string)', () => {
     const root = muslRoot('nul');
     put(root, PATH_FILE, Buffer.from('/opt/a\0/opt/b\n'));

@@ -128,8 +128,12 @@ export function readMuslSystemPath(root: SysRoot, interpreter: string, ldsoArch:
     const empty = none(st.size === 0 ? 'is empty' : 'names no directory');
     return { ...empty, warnings: [...warnings, ...empty.warnings] };
   }
-  for (const e of entries) {
-    if (!e.startsWith('/')) warnings.push({ path: file, message: `entry '${printable(e)}' is not an absolute path: musl's loader searches it relative to the working directory` });
+  // One line however much junk: each relative entry is searched relative to the working directory.
+  const relative = entries.filter((e) => !e.startsWith('/'));
+  const first = relative[0];
+  if (first !== undefined) {
+    const more = relative.length > 1 ? ` (and ${relative.length - 1} more)` : '';
+    warnings.push({ path: file, message: `entry '${printable(first)}'${more} is not an absolute path: musl's loader searches it relative to the working directory` });
   }
   return { file, source: 'file', entries, warnings };
 }
