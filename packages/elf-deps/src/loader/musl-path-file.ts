@@ -121,8 +121,9 @@ export function readMuslSystemPath(root: SysRoot, interpreter: string, ldsoArch:
     warnings.push({ path: file, message: `holds a NUL byte at offset ${nul} (binary data?): musl's loader reads the path only up to it` });
     bytes = bytes.subarray(0, nul);
   }
-  // Bytes are kept one to one (latin1), so an entry of junk is searched for as written, never reinterpreted.
-  const text = bytes.toString('latin1');
+  // File names are UTF-8 to the file system calls here; bytes that are not UTF-8 name no file elfcopy can
+  // open (nor, as U+FFFD, one that exists), as junk entries name none the loader can.
+  const text = bytes.toString('utf8');
   const entries = splitMuslPath(text);
   if (entries.length === 0) {
     const empty = none(st.size === 0 ? 'is empty' : 'names no directory');
@@ -141,7 +142,7 @@ export function readMuslSystemPath(root: SysRoot, interpreter: string, ldsoArch:
 function printable(s: string): string {
   const shown = s.length > 60 ? `${s.slice(0, 60)}…` : s;
   // eslint-disable-next-line no-control-regex
-  return shown.replace(/[\u0000-\u001f\u007f-\u00ff]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return shown.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`).replace(/\ufffd/g, '\\ufffd');
 }
 
 /**
