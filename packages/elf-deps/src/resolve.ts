@@ -172,6 +172,7 @@ export class Resolver {
   private index: LibraryIndex | null | undefined;
   /** Every target's warnings, each once, in the order met. */
   readonly warnings: string[] = [];
+  private versionWarned = false;
 
   constructor(options: ResolveOptions = {}) {
     this.options = options;
@@ -263,7 +264,13 @@ export class Resolver {
     if (!t) {
       t = targetFor(info, this.root, this.options.target, this.options.machine);
       this.targets.set(key, t);
-      for (const w of t.warnings) if (!this.warnings.includes(w)) this.warnings.push(w);
+      // One line each; an unreadable glibc version once per run (each target would name its own files).
+      for (const w of t.warnings) {
+        if (this.warnings.includes(w.message)) continue;
+        if (w.kind === 'glibc-version' && this.versionWarned) continue;
+        if (w.kind === 'glibc-version') this.versionWarned = true;
+        this.warnings.push(w.message);
+      }
     }
     return t;
   }
@@ -273,8 +280,8 @@ export class Resolver {
    * (/proc/self/exe). Run as `ld.so PROG`, rtld.c takes the path as given — until glibc 2.42 resolves
    * it too (BZ 25263).
    */
-  private mainOrigin(abs: string, target: LoaderTarget): string {
-    const resolved = this.options.invocation !== 'ld.so' || (target.glibc?.explicitLoaderResolvesOrigin ?? false);
+  private mainOrigin(abs: string, target: LoaderTarget | undefined): string {
+    const resolved = this.options.invocation !== 'ld.so' || (target?.glibc?.explicitLoaderResolvesOrigin ?? false);
     return path.posix.dirname(resolved ? (this.root.realpath(abs) ?? abs) : abs);
   }
 
@@ -303,12 +310,12 @@ export class Resolver {
   private resolveOne(input: string, graph: ClosureGraph): RootClosure {
     const abs = path.posix.isAbsolute(input) ? path.posix.normalize(input) : path.posix.join(this.cwd, input);
     const mainInfo = this.readInput(abs);
-    const target = this.targetOf(mainInfo);
     const secure =
       this.options.secure === 'auto' || this.options.secure === undefined
         ? (mainInfo.mode & (S_ISUID_BIT | S_ISGID_BIT)) !== 0
         : this.options.secure;
     const rc: RootClosure = { path: abs, kind: mainInfo.kind, objects: [], loaders: new Map(), missing: [], edges: [] };
+    let mainTarget: LoaderTarget | undefined;
     // --list needs the objects only: no edges to build and throw away for each of thousands of inputs.
     const full = this.options.detail !== 'objects';
     const main: LoadedObject = {
@@ -317,13 +324,17 @@ export class Resolver {
       info: mainInfo,
       loader: undefined,
       isMain: true,
-      origin: () => this.mainOrigin(abs, target),
+      // The target is known by the time a DST asks (it is set right below, for a dynamic program).
+      origin: () => this.mainOrigin(abs, mainTarget),
     };
     const loaded: Namespace = { objects: [], byName: new Map() };
     addToNamespace(loaded, main);
     this.record(graph, rc, main, { kind: 'input' }, undefined, [], [], undefined, []);
     // A static executable, or a static PIE (PT_DYNAMIC for its own relocation, no PT_INTERP): no loader.
     if (!mainInfo.dynamic || mainInfo.kind === 'static-pie') return rc;
+    // Only a program that has a loader has a loader target (and its warnings).
+    const target = this.targetOf(mainInfo);
+    mainTarget = target;
 
     // rtld's own map is in the namespace from the start, named by PT_INTERP and by its DT_SONAME.
     const interpPath = mainInfo.interpreter ?? target.interpreter;
