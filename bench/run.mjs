@@ -7,6 +7,7 @@
  *   W1  closure of php-fpm8.2           elfcopy deps --list | ldd | libtree -vv -p | lddtree -l
  *   W2  closure of every ELF executable in /usr/bin and /usr/sbin in one process (ldd: a loop)
  *   W3  php-fpm8.2 + every PHP extension into a fresh jail   elfcopy | dracut-install | lddtree --copy-to-tree | jk_cp
+ *       (the bare closure: elfcopy runs with --with none, as the anchors copy no runtime files)
  *   W3b the same again into the populated jail
  *   RSS closure of everything under /usr (CUDA libraries included), peak RSS
  *
@@ -145,7 +146,7 @@ if (only.includes('W3') || only.includes('W3b')) {
   };
   const w3 = [
     { name: 'node -e 0 (floor)', cmd: 'node', argv: ['-e', '0'] },
-    { name: 'elfcopy php-fpm8.2 + extensions --into J', cmd: 'node', argv: [elfcopy, php, ...phpExtDirs, '--into', path.join(jailRoot, 'e'), '--quiet'], before: fresh('e') },
+    { name: 'elfcopy php-fpm8.2 + extensions --into J', cmd: 'node', argv: [elfcopy, php, ...phpExtDirs, '--into', path.join(jailRoot, 'e'), '--with', 'none', '--quiet'], before: fresh('e') },
   ];
   if (fs.existsSync('/usr/lib/dracut/dracut-install')) {
     w3.push({ name: 'dracut-install -D J -a -l …', cmd: '/usr/lib/dracut/dracut-install', argv: ['-D', path.join(jailRoot, 'd'), '-a', '-l', php, ...extFiles], before: fresh('d') });
@@ -165,7 +166,7 @@ if (only.includes('W3') || only.includes('W3b')) {
   }
   if (only.includes('W3b')) {
     fresh('e')();
-    runOnce('node', [elfcopy, php, ...phpExtDirs, '--into', path.join(jailRoot, 'e'), '--quiet']);
+    runOnce('node', [elfcopy, php, ...phpExtDirs, '--into', path.join(jailRoot, 'e'), '--with', 'none', '--quiet']);
     const w3b = [w3[0], { ...w3[1], name: 'elfcopy … --into J (populated)', before: undefined }];
     const res = measure(w3b);
     report('W3b: the same again into the populated jail', res, w3[0].name);

@@ -52,6 +52,7 @@ await build({
   alias: {
     '@elfcopy/elf-deps': path.join(root, 'packages', 'elf-deps', 'src', 'index.ts'),
     '@elfcopy/jail-copy/plan-cache': path.join(root, 'packages', 'jail-copy', 'src', 'plan-cache.ts'),
+    '@elfcopy/jail-copy/profile-spec': path.join(root, 'packages', 'jail-copy', 'src', 'profile-spec.ts'),
     '@elfcopy/jail-copy': path.join(root, 'packages', 'jail-copy', 'src', 'index.ts'),
   },
 });

@@ -4,12 +4,14 @@ import * as path from 'node:path';
 // The plan-cache reader is all a run with nothing to do needs: planning, copying and hashing load
 // only when there is work (import() below), which keeps such a run ~15 ms shorter.
 import { planCacheKey, reusablePlan, type CachedPlan } from '@elfcopy/jail-copy/plan-cache';
-import type { ApplyResult, PlanOptions, PlanStep, ProfilePlan } from '@elfcopy/jail-copy';
+import { parseProfileSpec, type ProfileRequest } from '@elfcopy/jail-copy/profile-spec';
+import type { ApplyResult, PlanOptions, PlanStep, ProfilePlan, PruneStep } from '@elfcopy/jail-copy';
 import { machineKey } from '@elfcopy/elf-deps';
 import { machineFrom, platformFrom } from './resolver-options.js';
 import { buildId } from './build-id.js';
 import { EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK } from './exit-codes.js';
 import { progressBar } from './progress.js';
+import { withSignalCleanup } from './signals.js';
 import { describeError, type Reporter } from './report.js';
 import { UsageError } from './usage-error.js';
 
@@ -41,32 +43,51 @@ export interface CopyCliOptions {
   extraFiles?: { path: string; reason: string }[];
 }
 
-export function checkJailTarget(jail: string | undefined, create = true): string {
+/**
+ * JAIL as given (absolute), checked: an existing directory other than /, or a missing last component
+ * whose parent exists (`missing`: the run creates it, as cp and rsync create their destination's last
+ * component — never a whole path, so a typo does not make a new tree).
+ */
+export function checkJailTarget(jail: string | undefined): { jail: string; missing: boolean } {
   if (!jail) throw new UsageError('--into JAIL is required (the jail directory to copy into)');
   const abs = path.resolve(jail);
   let real: string;
   try {
     real = fs.realpathSync(abs);
-  } catch {
-    // A missing jail is created (as lddtree --copy-to-tree and init do); a dangling link is not followed.
-    let entry: fs.Stats | undefined;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOTDIR') throw new UsageError(`${jail}: cannot be a jail (a component of the path is not a directory)`);
+    if (code !== 'ENOENT') throw new UsageError(`${jail}: cannot be a jail (${code ?? String(err)})`);
+    if (fs.lstatSync(abs, { throwIfNoEntry: false })) throw new UsageError(`${jail}: is a dangling symbolic link`);
+    const parent = path.dirname(abs);
+    let parentOk = false;
     try {
-      entry = fs.lstatSync(abs, { throwIfNoEntry: false });
-      if (!entry && create) fs.mkdirSync(abs, { recursive: true, mode: 0o755 });
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new UsageError(`${jail}: cannot be a jail (${code === 'ENOTDIR' ? 'a component of the path is not a directory' : (code ?? String(err))})`);
+      parentOk = fs.statSync(parent).isDirectory();
+    } catch {
+      parentOk = false;
     }
-    if (entry) throw new UsageError(`${jail}: is a dangling symbolic link`);
-    if (!create) return abs;
-    real = fs.realpathSync(abs);
+    if (!parentOk) throw new UsageError(`${jail}: its parent directory ${parent} does not exist (only the jail's last component is created)`);
+    return { jail: abs, missing: true };
   }
   if (real === '/') throw new UsageError(`${jail}: refusing to use / as a jail`);
   if (!fs.statSync(real).isDirectory()) throw new UsageError(`${jail}: not a directory`);
-  return abs;
+  return { jail: abs, missing: false };
 }
 
-function describeStep(s: PlanStep): string {
+/**
+ * Makes the missing jail checkJailTarget allowed (its last component, mode 0755), once the plan is known
+ * to be good; what the parent's file system refuses (read-only, full) is reported as `toIoError` says.
+ */
+function createJail(jail: string, toIoError: (err: unknown) => unknown): void {
+  try {
+    fs.mkdirSync(jail, { mode: 0o755 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return;
+    throw toIoError(err);
+  }
+}
+
+function describeStep(s: PlanStep | PruneStep): string {
   switch (s.op) {
     case 'mkdir':
       return `mkdir   ${s.path} (${s.mode.toString(8)} ${s.uid}:${s.gid})`;
@@ -78,15 +99,27 @@ function describeStep(s: PlanStep): string {
       return `write   ${s.path}`;
     case 'mknod':
       return `mknod   ${s.path} c ${s.major} ${s.minor}`;
+    case 'remove':
+      return `remove  ${s.path}${s.kind === 'dir' ? '/' : ''}`;
   }
 }
 
-export function formatPlan(steps: readonly PlanStep[]): string {
+export function formatPlan(steps: readonly (PlanStep | PruneStep)[]): string {
   return steps.map((s) => `${describeStep(s).padEnd(72)}  # ${s.reasons[0] ?? ''}`).join('\n') + (steps.length ? '\n' : '');
 }
 
 export async function runCopy(paths: string[], opts: CopyCliOptions, report: Reporter, stdout: NodeJS.WritableStream = process.stdout): Promise<number> {
-  const jail = checkJailTarget(opts.into, !opts.dryRun);
+  // Stopped by a signal: what the copy staged in the jail goes (jail-copy is loaded once there is any).
+  // (--trace: the traced command, and all it started, ends too.)
+  const cleanups: (() => void)[] = [];
+  return withSignalCleanup(
+    () => cleanups.forEach((c) => c()),
+    () => runCopyIn(paths, opts, report, stdout, (f) => cleanups.push(f)),
+  );
+}
+
+async function runCopyIn(paths: string[], opts: CopyCliOptions, report: Reporter, stdout: NodeJS.WritableStream, onCleanup: (cleanup: () => void) => void): Promise<number> {
+  const { jail, missing: jailMissing } = checkJailTarget(opts.into);
   const jobs = opts.jobs === undefined ? 4 : Number(opts.jobs);
   if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw new UsageError('--jobs takes a whole number from 1 to 64');
   const planOptions: PlanOptions = {};
@@ -112,11 +145,20 @@ export async function runCopy(paths: string[], opts: CopyCliOptions, report: Rep
   if (opts.trace !== undefined) {
     report.info(`trace: running ${opts.trace} on the host to see what it loads`);
     const { traceCommand } = await import('@elfcopy/jail-copy');
-    const t = await traceCommand(opts.trace.split(' ').filter(Boolean));
+    const t = await traceCommand(opts.trace.split(' ').filter(Boolean), { onStart: onCleanup });
+    for (const w of t.warnings) report.warn(w);
     extraElf.push(...t.objects.map((o) => ({ path: o, reason: `loaded at run time by ${opts.trace}` })));
   }
-  const profiles = opts.with === undefined ? [] : opts.with.split(',').map((s) => s.trim()).filter(Boolean);
+  // No --with is `auto`; `--with none` the bare closure (profile-spec.ts has the syntax).
+  let profiles: ProfileRequest;
+  try {
+    profiles = parseProfileSpec(opts.with);
+  } catch (err) {
+    throw new UsageError(describeError(err));
+  }
+  // --gconv-charsets LIST is --with +gconv:charsets=LIST, kept for the command lines that use it.
   const gconvCharsets = opts.gconvCharsets ? opts.gconvCharsets.split(',') : undefined;
+  if (gconvCharsets && !profiles.names.includes('gconv')) profiles.names.push('gconv');
   // A re-run with the same arguments over an unchanged host and jail reuses the last plan (plan-cache.ts).
   // Not for what must look at contents or outside the plan: --checksum, --trace, --ldcache, --dry-run.
   const cacheable = !opts.dryRun && !opts.checksum && opts.trace === undefined && !opts.ldcache;
@@ -135,14 +177,15 @@ export async function runCopy(paths: string[], opts: CopyCliOptions, report: Rep
     gconvCharsets,
     prune: Boolean(opts.prune),
   });
-  const reused = cacheable ? reusablePlan(jail, key) : undefined;
+  const reused = cacheable && !jailMissing ? reusablePlan(jail, key) : undefined;
   if (reused) {
     report.verbose('plan reused: nothing it was computed from changed, and the jail is as the last run left it');
-    if (profiles.length) report.verbose(`profiles: ${reused.profiles.join(', ') || 'none'}`);
+    report.verbose(`profiles: ${reused.profiles.join(', ') || 'none'}`);
     const code = reportPlan(reused, report);
     return finishCopy(reused, unchangedResult(jail, reused.steps), code, true, opts, report, stdout);
   }
-  const { applyPlan, hostSignatures, planCopyWithProfiles, savePlanCache, writeJailLdCache } = await import('@elfcopy/jail-copy');
+  const { applyPlan, asJailIoError, copyOwner, hostSignatures, planCopyWithProfiles, planPrune, removeStaging, savePlanCache, writeJailLdCache } = await import('@elfcopy/jail-copy');
+  onCleanup(removeStaging);
   const plan: ProfilePlan = planCopyWithProfiles(paths, jail, {
     ...planOptions,
     extraElf,
@@ -152,20 +195,31 @@ export async function runCopy(paths: string[], opts: CopyCliOptions, report: Rep
     ...(cacheable ? { recordAccess: true } : {}),
   });
   const hostState = cacheable && plan.consulted ? hostSignatures(plan.consulted, plan.consultedListings ?? [], jail) : undefined;
-  if (profiles.length) report.verbose(`profiles: ${plan.profiles.join(', ') || 'none'}`);
+  report.verbose(`profiles: ${plan.profiles.join(', ') || 'none'}`);
 
   for (const e of plan.inputErrors) report.error(describeError(e));
   const planCode = reportPlan(plan, report);
   const code = plan.inputErrors.length > 0 ? EXIT_BAD_INPUT : planCode;
   if (plan.inputErrors.length > 0 && plan.steps.every((s) => s.op !== 'copy')) return code;
 
+  // This copy's installer in the manifest: its input set (a prune never removes another's files).
+  const owner = copyOwner(paths.map((p) => (opts.root !== undefined ? path.posix.resolve('/', p) : path.resolve(p))), opts.root);
+  const pruning = opts.prune ? planPrune(jail, owner.id, plan.steps, opts.root) : undefined;
+  if (pruning && pruning.keptUnrecorded.length > 0) {
+    report.warn(`--prune keeps ${pruning.keptUnrecorded.length} paths an older elfcopy installed without recording for which copy (e.g. ${pruning.keptUnrecorded[0] ?? ''})`);
+  }
+  for (const p of pruning?.keptChanged ?? []) report.warn(`${p}: changed since elfcopy installed it, so --prune keeps it`);
   if (opts.dryRun) {
-    if (opts.json) stdout.write(JSON.stringify({ schema: 'elfcopy.plan/1', jail, steps: plan.steps, missing: plan.missing.map((m) => ({ name: m.name, neededBy: m.neededBy })), nss: plan.nss ?? null, warnings: plan.warnings }, null, 2) + '\n');
-    else stdout.write(formatPlan(plan.steps));
+    const removals = pruning?.remove ?? [];
+    if (opts.json) stdout.write(JSON.stringify({ schema: 'elfcopy.plan/1', jail, steps: plan.steps, prune: removals, missing: plan.missing.map((m) => ({ name: m.name, neededBy: m.neededBy })), nss: plan.nss ?? null, warnings: plan.warnings }, null, 2) + '\n');
+    else stdout.write(formatPlan([...plan.steps, ...removals]));
+    if (pruning) report.info(`elfcopy: dry run: ${plan.steps.length} steps, ${removals.length} to prune`);
     return code;
   }
+  // Only now, with a plan that copies something: a run refused for bad input leaves no empty jail.
+  if (jailMissing) createJail(jail, (err) => asJailIoError(err, jail, '/'));
   const bar = opts.quiet ? undefined : progressBar(plan.steps.length);
-  const result = await applyPlan(plan.steps, jail, { jobs, checksum: Boolean(opts.checksum), prune: Boolean(opts.prune), ...(opts.root ? { root: opts.root } : {}), ...(bar ? { onStep: bar.update } : {}) });
+  const result = await applyPlan(plan.steps, jail, { jobs, checksum: Boolean(opts.checksum), owner, ...(pruning ? { prune: pruning.remove } : {}), ...(opts.root ? { root: opts.root } : {}), ...(bar ? { onStep: bar.update } : {}) });
   bar?.done();
   if (opts.ldcache && plan.target) {
     const libs = plan.steps.filter((s) => (s.op === 'copy' || s.op === 'symlink') && /\.so(\.|$)/.test(path.posix.basename(s.path))).map((s) => s.path);

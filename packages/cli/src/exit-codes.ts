@@ -4,3 +4,5 @@ export const EXIT_OK = 0;
 export const EXIT_INCOMPLETE = 1;
 /** Bad usage or bad input: not ELF, unreadable, malformed, a bad jail. */
 export const EXIT_BAD_INPUT = 2;
+/** The jail's file system refused a write: read-only, full, over quota, permission, I/O error. */
+export const EXIT_JAIL_IO = 3;

@@ -10,7 +10,7 @@ import type { CopyCliOptions } from './copy.js';
 import type { InitCliOptions } from './init.js';
 import type { TraceCliOptions } from './trace.js';
 import type { UnitCliOptions } from './unit.js';
-import { EXIT_BAD_INPUT } from './exit-codes.js';
+import { EXIT_BAD_INPUT, EXIT_JAIL_IO } from './exit-codes.js';
 import { describeError, makeReporter } from './report.js';
 import { UsageError } from './usage-error.js';
 
@@ -72,17 +72,17 @@ Exit status: 0 closure complete, 1 a library is missing, 2 bad usage or input.`,
       .command('copy', { isDefault: true })
       .description('copy programs and everything they load into a jail (the default command: elfcopy PATH... --into JAIL)')
       .argument('<path...>', 'ELF files, directories (every ELF below them) or globs')
-      .option('--into <jail>', 'the jail directory (must exist; never /)')
+      .option('--into <jail>', 'the jail directory (its last component is created if missing, as cp does; never /)')
       .option('--dry-run', 'print the plan (every mkdir, copy and link with its reason) and change nothing')
       .option('--json', 'print the plan (with --dry-run) or the result as JSON')
       .option('--no-nss', 'do not bring the NSS modules nsswitch.conf names')
-      .option('--nsswitch <file>', "nsswitch.conf to follow (default: the jail's own, else the host's)")
-      .option('--with <profiles>', 'runtime file profiles: gconv, zoneinfo, resolver, openssl, php, imagemagick, nginx, or auto')
-      .option('--gconv-charsets <list>', 'with the gconv profile: only the modules for these charsets (e.g. ISO-8859-1,UTF-16)')
+      .option('--nsswitch <file>', "nsswitch.conf to follow (default: the jail's own, else glibc's built-in defaults, as glibc in the jail)")
+      .option('--with <profiles>', 'runtime file profiles (default: auto; none for the bare closure): auto, none, NAME, +NAME (to auto), -NAME (not from auto), NAME:KEY=VALUE+VALUE (parameters, e.g. +locale:de_DE.UTF-8, +python:packages=requests, shell:term=xterm); see README')
+      .option('--gconv-charsets <list>', 'the same as --with +gconv:charsets=LIST (only the modules for these charsets, e.g. ISO-8859-1,UTF-16)')
       .option('--dlopen <priority>', 'follow .note.dlopen down to this priority: required (the default), recommended, suggested, or none')
       .option('--trace <command>', 'also run COMMAND on the host (it is executed!) and bring what it loads')
       .option('--ldcache', "write the jail's own /etc/ld.so.cache (needed when libraries live outside the system directories)")
-      .option('--prune', 'remove what an earlier run installed (per the manifest) and this run no longer needs')
+      .option('--prune', 'remove what an earlier run of these same inputs installed, this run no longer needs and no other installer (init, another copy) claims')
       .option('--checksum', 'decide "up to date" by sha256 instead of size and mtime')
       .option('--jobs <n>', 'parallel copies', '4')
       .option('--relative-links', 'rewrite absolute symlink targets as relative ones')
@@ -93,7 +93,9 @@ Exit status: 0 closure complete, 1 a library is missing, 2 bad usage or input.`,
     `
 Examples:
   elfcopy /usr/sbin/nginx --into /srv/jail
-  elfcopy /usr/sbin/php-fpm8.2 /usr/lib/php/20220829 --into /srv/jail --with auto
+  elfcopy /usr/sbin/php-fpm8.2 /usr/lib/php/20220829 --into /srv/jail
+  elfcopy /usr/bin/python3 --into /srv/jail --with +python:packages=requests+idna,+locale:de_DE.UTF-8
+  elfcopy /usr/bin/ls --into /srv/jail --with none
   elfcopy /usr/sbin/nginx --into /srv/jail --dry-run
 
 Exit status: 0 done, 1 a library is missing (the rest is copied), 2 bad usage or input.`,
@@ -117,8 +119,8 @@ Exit status: 0 done, 1 a library is missing (the rest is copied), 2 bad usage or
     .option('--no-devices', 'make no device nodes (non-root)')
     .option('--dry-run', 'print the plan and change nothing')
     .action(async (jail: string, opts: InitCliOptions, cmd: Command) => {
-      const { runInit } = await import('./init.js');
-      setExit(await runInit(jail, opts, makeReporter(cmd.optsWithGlobals())));
+      const [{ runInit }, { withSignalCleanup }, { removeStaging }] = await Promise.all([import('./init.js'), import('./signals.js'), import('@elfcopy/jail-copy')]);
+      setExit(await withSignalCleanup(removeStaging, () => runInit(jail, opts, makeReporter(cmd.optsWithGlobals()))));
     });
 
   program
@@ -170,7 +172,7 @@ Exit status: 0 done, 1 a library is missing (the rest is copied), 2 bad usage or
     .option('--into <jail>', 'copy what it loaded, with closures, into the jail')
     .option('--json', 'the result as JSON')
     .option('--prefix <dir>', 'also report files it opened below DIR (repeatable)', collect, [])
-    .option('--timeout <seconds>', 'kill the command after this long', '30')
+    .option('--timeout <seconds>', 'kill the command, and all it started (daemons too), after this long', '30')
     .option('--method <m>', 'auto, strace or ld-debug', 'auto')
     .action(async (command: string[], opts: TraceCliOptions, cmd: Command) => {
       const globals = cmd.optsWithGlobals<{ quiet?: boolean; verbose?: boolean }>();
@@ -221,7 +223,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (err instanceof ElfDepsError) {
       report.error(describeError(err));
-      return EXIT_BAD_INPUT;
+      // By name: jail-copy loads only when a command needs it.
+      return err.name === 'JailIoError' ? EXIT_JAIL_IO : EXIT_BAD_INPUT;
     }
     if (process.env.ELFCOPY_DEBUG) throw err;
     report.error(`internal error: ${describeError(err)} (this is a bug in elfcopy; ELFCOPY_DEBUG=1 shows the stack)`);

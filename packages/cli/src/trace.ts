@@ -3,6 +3,7 @@ import { traceCommand, type TraceMethod } from '@elfcopy/jail-copy';
 import { EXIT_INCOMPLETE, EXIT_OK } from './exit-codes.js';
 import { runCopy, type CopyCliOptions } from './copy.js';
 import type { Reporter } from './report.js';
+import { withSignalCleanup } from './signals.js';
 import { UsageError } from './usage-error.js';
 
 export interface TraceCliOptions {
@@ -20,7 +21,13 @@ export async function runTrace(command: string[], opts: TraceCliOptions, report:
   if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError('--timeout takes a number of seconds');
   const method = (opts.method ?? 'auto') as TraceMethod | 'auto';
   if (!['auto', 'strace', 'ld-debug'].includes(method)) throw new UsageError('--method takes auto, strace or ld-debug');
-  const r = await traceCommand(command, { method, timeoutMs: timeout * 1000, prefixes: opts.prefix ?? [] });
+  // Stopped by a signal: the traced command and everything it started end too.
+  let stop: (() => void) | undefined;
+  const r = await withSignalCleanup(
+    () => stop?.(),
+    () => traceCommand(command, { method, timeoutMs: timeout * 1000, prefixes: opts.prefix ?? [], onStart: (s) => (stop = s) }),
+  );
+  for (const w of r.warnings) report.warn(w);
   if (r.timedOut) report.warn(`${command[0]}: stopped after ${timeout} s (what it loaded until then is reported)`);
   if (opts.into) {
     const copyOpts: CopyCliOptions = {

@@ -6,28 +6,17 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ELFCOPY } from './helpers.js';
+import { ELFCOPY, freePort } from './helpers.js';
 
 const script = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'examples', 'nginx-php', 'jail.sh');
 let tmp: string;
 let jail: string;
 let port: number;
 let env: NodeJS.ProcessEnv;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 function run(cmd: string): { status: number | null; out: string } {
   const r = spawnSync('bash', [script, cmd], { env, encoding: 'utf8', timeout: 240_000 });

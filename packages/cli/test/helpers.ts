@@ -1,4 +1,5 @@
 import { execa, type Result } from 'execa';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -13,4 +14,15 @@ export async function elfcopy(args: string[], opts: { cwd?: string; timeout?: nu
     env: { NO_COLOR: '1', ...opts.env },
     stdin: 'ignore',
   }) as Promise<Result<{ reject: false }>>;
+}
+
+/** A loopback TCP port free at the moment of asking (the machine is shared: never a fixed port). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address();
+      srv.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
+    });
+  });
 }

@@ -10,7 +10,11 @@ import { globComponentRegExp, hasGlobChars } from './glob.js';
 import type { SysRoot } from './sysroot.js';
 
 export interface InputSet {
-  /** In-root absolute paths of the ELF files to analyse, in argument order, each once. */
+  /**
+   * In-root absolute paths of the ELF files to analyse, in argument order, each path once. A symlink
+   * to an ELF file is an input of its own (a jail needs the link and its target), even when its
+   * target is an input too: /usr/lib/git-core/git-upload-pack -> ../../bin/git.
+   */
   files: string[];
   /** For each file, the argument it came from. */
   origin: Map<string, string>;
@@ -70,13 +74,7 @@ export function expandGlob(root: SysRoot, pattern: string): string[] {
   return current;
 }
 
-/** A file met while walking a directory: its path as listed and its real path (for de-duplication). */
-interface WalkedFile {
-  path: string;
-  real: string;
-}
-
-function walkDirectory(root: SysRoot, dir: string, out: WalkedFile[], depth: number, seenDirs: Set<string>): void {
+function walkDirectory(root: SysRoot, dir: string, out: string[], depth: number, seenDirs: Set<string>): void {
   const real = root.realpath(dir);
   if (real === undefined || seenDirs.has(real) || depth > MAX_DEPTH) return;
   seenDirs.add(real);
@@ -91,12 +89,13 @@ function walkDirectory(root: SysRoot, dir: string, out: WalkedFile[], depth: num
       // the real directory's plus its name.
       const realFile = real === '/' ? `/${e.name}` : `${real}/${e.name}`;
       root.noteRead(realFile);
-      if (startsWithElfMagic(root.hostPath(realFile))) out.push({ path: p, real: realFile });
+      if (startsWithElfMagic(root.hostPath(realFile))) out.push(p);
     } else if (e.isSymbolicLink()) {
-      // A link to an ELF file counts; links to directories are not followed (no cycles, no escapes).
+      // A link to an ELF file counts, resolved inside the root; links to directories are not
+      // followed (no cycles, no escapes).
       const st = root.stat(p);
-      const realFile = root.realpath(p) ?? p;
-      if (st?.isFile() && st.size >= 4 && startsWithElfMagic(root.hostPath(realFile))) out.push({ path: p, real: realFile });
+      const realFile = root.realpath(p);
+      if (realFile !== undefined && st?.isFile() && st.size >= 4 && startsWithElfMagic(root.hostPath(realFile))) out.push(p);
     }
   }
 }
@@ -107,10 +106,11 @@ function walkDirectory(root: SysRoot, dir: string, out: WalkedFile[], depth: num
  */
 export function collectInputs(root: SysRoot, args: readonly string[], cwd: string = root.isHost ? process.cwd() : '/'): InputSet {
   const set: InputSet = { files: [], origin: new Map(), errors: [] };
-  const seenReal = new Set<string>();
-  const add = (p: string, arg: string, real: string = root.realpath(p) ?? p): void => {
-    if (seenReal.has(real)) return;
-    seenReal.add(real);
+  // Keyed by the path itself, not its real path: a link and its target are two entries of the jail.
+  const seen = new Set<string>();
+  const add = (p: string, arg: string): void => {
+    if (seen.has(p)) return;
+    seen.add(p);
     set.files.push(p);
     set.origin.set(p, arg);
   };
@@ -137,10 +137,10 @@ export function collectInputs(root: SysRoot, args: readonly string[], cwd: strin
         continue;
       }
       if (st.isDirectory()) {
-        const found: WalkedFile[] = [];
+        const found: string[] = [];
         walkDirectory(root, p, found, 0, new Set());
         if (found.length === 0) set.errors.push(new NotElfError(p, 'directory contains no ELF file'));
-        for (const f of found) add(f.path, arg, f.real);
+        for (const f of found) add(f, arg);
         continue;
       }
       const bad = describeNonRegular(st);

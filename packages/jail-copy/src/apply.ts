@@ -9,22 +9,28 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import pLimit from 'p-limit';
-import { SysRoot } from '@elfcopy/elf-deps';
-import { JailConflictError } from './errors.js';
-import { StagingDirs, cleanupTemps, ensureDir, hasMeta, isUpToDate, removeEntry, symlinkAtomic, writeFileAtomic, writeJailText, type FileMeta } from './fileops.js';
+import { JailConflictError, JailIoError, asJailIoError } from './errors.js';
+import { StagingDirs, cleanupTemps, ensureDir, hasMeta, isUpToDate, removeEntry, symlinkAtomic, trackStaging, writeFileAtomic, writeJailText, type FileMeta } from './fileops.js';
 import { Jail } from './inroot.js';
 import { Sha256Worker } from './hash-worker.js';
 import { readJailText } from './jail-text.js';
-import { MANIFEST_DIR, MANIFEST_PATH, emptyManifest, parseManifest, serializeManifest, type Manifest, type ManifestEntry } from './manifest.js';
+import { INIT_OWNER, MANIFEST_DIR, MANIFEST_PATH, emptyManifest, ownersOf, serializeManifest, type Installer, type Manifest, type ManifestEntry } from './manifest.js';
 import type { PlanStep } from './plan.js';
+import { planPrune, readJailManifest, type PruneStep } from './prune.js';
+import { trustLinkFor } from './trust.js';
 
 export interface ApplyOptions {
   /** Parallel copies (default 4). */
   jobs?: number;
   /** Decide "up to date" by sha256 instead of size and mtime. */
   checksum?: boolean;
-  /** Remove what an earlier run installed (per the manifest) and this plan no longer has. */
-  prune?: boolean;
+  /**
+   * Remove what this installer put there before and no installer still claims (per the manifest):
+   * exactly these removals (planPrune's, as a dry run printed them), or `true` to compute them now.
+   */
+  prune?: boolean | readonly PruneStep[];
+  /** The installer this run is (manifest owners): INIT_OWNER, a copyOwner(), or by default 'copy'. */
+  owner?: { id: string; installer?: Installer };
   /** Host root the plan's symlinks mirror (default '/'): a jail link identical to the host's is trusted. */
   root?: string;
   /** Called after each step (for a progress bar). */
@@ -33,7 +39,7 @@ export interface ApplyOptions {
   generator?: string;
   /** Do not write a manifest. */
   noManifest?: boolean;
-  /** Which command this is: entries are recorded as installed by it, and --prune removes only its own. */
+  /** Which command this is (the default owner: INIT_OWNER for init). */
   installer?: 'init' | 'copy';
 }
 
@@ -53,21 +59,25 @@ export interface ApplyResult {
 
 export async function applyPlan(steps: readonly PlanStep[], jailDir: string, options: ApplyOptions = {}): Promise<ApplyResult> {
   const jail = Jail.open(jailDir);
-  const hostRoot = new SysRoot(options.root ?? '/');
+  try {
+    return await applyIn(jail, steps, jailDir, options);
+  } catch (err) {
+    // The file operations name the path they were at; anything else the jail's file system refused
+    // (a path in the jail or below a held directory of it) is about the jail.
+    const at = (err as NodeJS.ErrnoException | undefined)?.path ?? '';
+    throw at.startsWith('/proc/self/fd/') || at === jail.root || at.startsWith(jail.root + '/') ? asJailIoError(err, jail.root, '/') : err;
+  }
+}
+
+async function applyIn(jail: Jail, steps: readonly PlanStep[], jailDir: string, options: ApplyOptions): Promise<ApplyResult> {
+  const owner = options.owner ?? { id: options.installer === 'init' ? INIT_OWNER : 'copy' };
+  // Computed before anything changes, as a dry run computes them.
+  const removals = options.prune === true ? planPrune(jailDir, owner.id, steps, options.root).remove : options.prune || [];
   const result: ApplyResult = { jail: jail.root, copied: [], unchanged: 0, linked: [], dirsCreated: [], written: [], devices: [], bytesCopied: 0, stripped: [], pruned: [], manifestChanged: false };
-  const old = options.noManifest ? undefined : readManifest(jail);
+  const old = options.noManifest ? undefined : readJailManifest(jail);
   const oldByPath = new Map((old?.entries ?? []).map((e) => [e.path, e]));
   // A link in the jail is followed only where it is the mirror of the host's own link (or one we made).
-  const trustLink = (link: string, target: string): boolean => {
-    const prev = oldByPath.get(link);
-    if (prev?.kind === 'symlink' && prev.target === target) return true;
-    try {
-      const host = hostRoot.lstat(link);
-      return host?.isSymbolicLink() === true && fs.readlinkSync(hostRoot.hostPath(hostRoot.realParent(link) ?? link)) === target;
-    } catch {
-      return false;
-    }
-  };
+  const trustLink = trustLinkFor(old, options.root ?? '/');
   const entries: ManifestEntry[] = [];
   const total = steps.length;
   let done = 0;
@@ -87,6 +97,7 @@ export async function applyPlan(steps: readonly PlanStep[], jailDir: string, opt
   const limit = pLimit(Math.max(1, options.jobs ?? 4));
   // Host-side staging for 'write' steps (init's files), made only when there are some.
   let tmpDir: string | undefined;
+  let untrackTmp: (() => void) | undefined;
   const staging = new StagingDirs();
   // Every source the manifest does not already know is sent to the hashing thread now, so it hashes
   // while this thread walks the jail and libuv's threads copy.
@@ -108,51 +119,71 @@ export async function applyPlan(steps: readonly PlanStep[], jailDir: string, opt
   };
   for (const step of steps) if (step.op === 'copy' && knownSha(step) === undefined) hashOf(step.source);
   const shaFills: Promise<void>[] = [];
+  async function applyStep(step: PlanStep): Promise<void> {
+    if (step.op === 'copy') {
+      const meta = { mode: step.mode, uid: step.uid, gid: step.gid };
+      const upToDate = await isUpToDate(jail, step.path, step.source, { checksum: Boolean(options.checksum), trustLink, meta });
+      const known = upToDate ? knownSha(step) : undefined;
+      if (upToDate) result.unchanged++;
+      else {
+        await writeFileAtomic(jail, step.path, step.source, { mode: step.mode, uid: step.uid, gid: step.gid, stripSetuid: step.strippedBits !== 0, trustLink, staging });
+        result.copied.push(step.path);
+        result.bytesCopied += step.size;
+      }
+      if (step.strippedBits) result.stripped.push({ path: step.path, bits: step.strippedBits });
+      // The slot is not held waiting for the hash: it is filled in once every copy is done.
+      const entry: ManifestEntry = { path: step.path, kind: 'file', source: step.source, sha256: known ?? '', size: step.size, mtimeMs: step.mtimeMs, mode: step.mode, reasons: step.reasons };
+      entries.push(entry);
+      if (known === undefined) {
+        const fill = hashOf(step.source).then((sha) => void (entry.sha256 = sha));
+        // Handled here too: if a copy fails first, Promise.all below is never reached for it.
+        fill.catch(() => undefined);
+        shaFills.push(fill);
+      }
+      tick();
+    } else if (step.op === 'write') {
+      if (tmpDir === undefined) {
+        const made = fs.mkdtempSync(path.join(os.tmpdir(), 'elfcopy-write-'));
+        tmpDir = made;
+        untrackTmp = trackStaging(() => fs.rmSync(made, { recursive: true, force: true }));
+      }
+      const tmp = path.join(tmpDir, String(Math.random()).slice(2));
+      fs.writeFileSync(tmp, step.content, { mode: 0o600 });
+      const stat = fs.statSync(tmp);
+      if (await sameText(jail, step.path, step.content, { mode: step.mode, uid: step.uid, gid: step.gid }, trustLink)) result.unchanged++;
+      else {
+        await writeFileAtomic(jail, step.path, tmp, { mode: step.mode, uid: step.uid, gid: step.gid, stripSetuid: true, trustLink });
+        result.written.push(step.path);
+      }
+      entries.push({ path: step.path, kind: 'file', sha256: createHash('sha256').update(step.content).digest('hex'), size: stat.size, mode: step.mode, reasons: step.reasons });
+      tick();
+    }
+  }
+
+  // After the first failure no step starts, and the staging directories are removed only once every
+  // step already running has finished (one still copying would make a new one after the cleanup).
+  let failed = false;
   try {
-    await Promise.all(
+    const settled = await Promise.allSettled(
       steps.map((step) =>
         limit(async () => {
-          if (step.op === 'copy') {
-            const meta = { mode: step.mode, uid: step.uid, gid: step.gid };
-            const upToDate = await isUpToDate(jail, step.path, step.source, { checksum: Boolean(options.checksum), trustLink, meta });
-            const known = upToDate ? knownSha(step) : undefined;
-            if (upToDate) result.unchanged++;
-            else {
-              await writeFileAtomic(jail, step.path, step.source, { mode: step.mode, uid: step.uid, gid: step.gid, stripSetuid: step.strippedBits !== 0, trustLink, staging });
-              result.copied.push(step.path);
-              result.bytesCopied += step.size;
-            }
-            if (step.strippedBits) result.stripped.push({ path: step.path, bits: step.strippedBits });
-            // The slot is not held waiting for the hash: it is filled in once every copy is done.
-            const entry: ManifestEntry = { path: step.path, kind: 'file', source: step.source, sha256: known ?? '', size: step.size, mtimeMs: step.mtimeMs, mode: step.mode, reasons: step.reasons };
-            entries.push(entry);
-            if (known === undefined) {
-              const fill = hashOf(step.source).then((sha) => void (entry.sha256 = sha));
-              // Handled here too: if a copy fails first, Promise.all below is never reached for it.
-              fill.catch(() => undefined);
-              shaFills.push(fill);
-            }
-            tick();
-          } else if (step.op === 'write') {
-            tmpDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'elfcopy-write-'));
-            const tmp = path.join(tmpDir, String(Math.random()).slice(2));
-            fs.writeFileSync(tmp, step.content, { mode: 0o600 });
-            const stat = fs.statSync(tmp);
-            if (await sameText(jail, step.path, step.content, { mode: step.mode, uid: step.uid, gid: step.gid }, trustLink)) result.unchanged++;
-            else {
-              await writeFileAtomic(jail, step.path, tmp, { mode: step.mode, uid: step.uid, gid: step.gid, stripSetuid: true, trustLink });
-              result.written.push(step.path);
-            }
-            entries.push({ path: step.path, kind: 'file', sha256: createHash('sha256').update(step.content).digest('hex'), size: stat.size, mode: step.mode, reasons: step.reasons });
-            tick();
+          if (failed) return;
+          try {
+            await applyStep(step);
+          } catch (err) {
+            failed = true;
+            throw err;
           }
         }),
       ),
     );
+    const firstFailure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (firstFailure) throw firstFailure.reason;
     await Promise.all(shaFills);
   } finally {
     staging.cleanup();
     if (tmpDir !== undefined) fs.rmSync(tmpDir, { recursive: true, force: true });
+    untrackTmp?.();
     await hasher.close();
   }
   // What a killed earlier run left behind (.elfcopy-tmp-* entries) goes now: every step stages beside
@@ -181,40 +212,48 @@ export async function applyPlan(steps: readonly PlanStep[], jailDir: string, opt
     }
   }
 
-  const installer = options.installer ?? 'copy';
-  for (const e of entries) e.by = installer;
-  const stale: ManifestEntry[] = [];
-  if (options.prune && old) {
-    const keep = new Set(entries.map((e) => e.path));
-    // Only what this command installed before: a copy --prune never removes init's skeleton.
-    stale.push(...old.entries.filter((e) => !keep.has(e.path) && (e.by ?? 'copy') === installer));
-    // Files and links first, then directories deepest first, and only when empty.
-    for (const e of stale.filter((x) => x.kind !== 'dir')) {
-      if (await removeEntry(jail, e.path, { trustLink })) result.pruned.push(e.path);
-    }
-    for (const e of stale.filter((x) => x.kind === 'dir').sort((a, b) => b.path.length - a.path.length)) {
-      if (await removeEntry(jail, e.path, { directory: true, trustLink })) result.pruned.push(e.path);
-    }
+  // Files and links first, then directories deepest first (planPrune's order), each only as planned.
+  for (const r of removals) {
+    if (await removeEntry(jail, r.path, { directory: r.kind === 'dir', trustLink })) result.pruned.push(r.path);
   }
   if (!options.noManifest) {
-    const gone = new Set(stale.map((e) => e.path));
-    const merged = old ? mergeEntries(old.entries.filter((e) => !gone.has(e.path)), entries) : entries;
-    const manifest: Manifest = { ...emptyManifest(options.generator ?? 'elfcopy'), entries: merged };
+    const merged = mergeEntries(old?.entries ?? [], entries, owner.id, options.prune !== undefined && options.prune !== false, (p) => jail.lstat(p, { trustLink }) !== undefined);
+    const installers: Record<string, Installer> = { ...(old?.installers ?? {}), ...(owner.installer ? { [owner.id]: owner.installer } : {}) };
+    const used = new Set(merged.flatMap((e) => e.owners ?? []));
+    for (const id of Object.keys(installers)) if (!used.has(id)) delete installers[id];
+    const manifest: Manifest = { ...emptyManifest(options.generator ?? 'elfcopy'), installers, entries: merged };
     result.manifestChanged = await writeManifest(jail, manifest, old);
   }
   return result;
 }
 
-/** What earlier runs installed and this one did not prune stays in the manifest (it is still there). */
-function mergeEntries(old: readonly ManifestEntry[], now: readonly ManifestEntry[]): ManifestEntry[] {
-  const byPath = new Map(old.map((e) => [e.path, e]));
-  for (const e of now) byPath.set(e.path, e);
-  return [...byPath.values()];
-}
-
-function readManifest(jail: Jail): Manifest | undefined {
-  const text = readJailText(jail, MANIFEST_PATH);
-  return text === undefined ? undefined : parseManifest(text);
+/**
+ * The manifest after a run of installer `owner`: what it installed now is claimed by it too; with
+ * `pruned`, what it installed before and not now is no longer its claim, and an entry no one claims
+ * any more leaves the manifest once it has left the jail (a directory someone else filled stays claimed,
+ * so the next prune tries again).
+ */
+function mergeEntries(old: readonly ManifestEntry[], now: readonly ManifestEntry[], owner: string, pruned: boolean, stillThere: (p: string) => boolean): ManifestEntry[] {
+  const oldByPath = new Map(old.map((e) => [e.path, e]));
+  const out = new Map<string, ManifestEntry>();
+  const installedNow = new Set(now.map((e) => e.path));
+  const claim = (e: ManifestEntry, owners: string[]): ManifestEntry => ({ ...e, owners, by: owners.includes(INIT_OWNER) ? 'init' : 'copy' });
+  for (const e of old) {
+    if (installedNow.has(e.path)) continue;
+    let owners = ownersOf(e);
+    if (pruned && owners.includes(owner)) {
+      const others = owners.filter((o) => o !== owner);
+      if (others.length > 0) owners = others;
+      else if (!stillThere(e.path)) continue;
+    }
+    out.set(e.path, claim(e, owners));
+  }
+  for (const e of now) {
+    const prev = oldByPath.get(e.path);
+    const owners = prev ? ownersOf(prev) : [];
+    out.set(e.path, claim(e, owners.includes(owner) ? owners : [...owners, owner]));
+  }
+  return [...out.values()];
 }
 
 async function writeManifest(jail: Jail, manifest: Manifest, old: Manifest | undefined): Promise<boolean> {
@@ -237,17 +276,24 @@ async function makeDevice(jail: Jail, p: string, major: number, minor: number, m
   if (st?.isCharacterDevice() && Math.floor(st.rdev / 256) === major && st.rdev % 256 === minor && (st.mode & 0o7777) === mode) return false;
   // Made at a temporary name in the held parent directory, then renamed over the final name in it.
   const { dir, name } = jail.openParent(p, { trustLink });
+  let untrack: (() => void) | undefined;
   try {
     const tmpName = `.elfcopy-tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
     // mknod runs in a child: /proc/self there is the child, so name our own descriptor by our pid.
     const tmp = dir.anchored ? `/proc/${process.pid}/fd/${dir.fd}/${tmpName}` : dir.entry(tmpName);
     const { execa } = await import('execa');
+    // Stopped while mknod runs: the node it made goes too.
+    untrack = trackStaging(() => fs.rmSync(dir.entry(tmpName), { force: true }));
     const r = await execa('mknod', ['-m', mode.toString(8), tmp, 'c', String(major), String(minor)], { reject: false, stdin: 'ignore' });
     if (r.exitCode !== 0) {
+      // mknod(1) says in words what the jail's file system said.
+      const fsCode = /Read-only file system/.test(r.stderr) ? 'EROFS' : /No space left/.test(r.stderr) ? 'ENOSPC' : /quota/i.test(r.stderr) ? 'EDQUOT' : undefined;
+      if (fsCode) throw new JailIoError(jail.host(p), fsCode);
       throw new JailConflictError(p, `cannot create device node (mknod needs root): ${r.stderr.trim() || r.shortMessage}`);
     }
     fs.renameSync(dir.entry(tmpName), dir.entry(name));
   } finally {
+    untrack?.();
     dir.close();
   }
   return true;

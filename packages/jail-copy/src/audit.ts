@@ -8,6 +8,7 @@ import { SysRoot } from '@elfcopy/elf-deps';
 import type { Finding, Severity } from './findings.js';
 import { climbsAboveRoot } from './inroot.js';
 import { walkJail } from './walk.js';
+import { manifestReasons, shellOnPurpose } from './profile-checks.js';
 
 export interface AuditOptions {
   /** Paths (in-jail) that service users may own or write: `/var/log/nginx`, `/run/php`, … (and below). */
@@ -47,6 +48,7 @@ export function auditJail(jail: string, options: AuditOptions = {}): AuditReport
   const inodes = new Map<string, number>();
   const multiLinked: { path: string; key: string; nlink: number }[] = [];
   let entries = 0;
+  let reasons: Map<string, string[]> | undefined;
 
   for (const e of walkJail(root.root)) {
     entries++;
@@ -61,7 +63,11 @@ export function auditJail(jail: string, options: AuditOptions = {}): AuditReport
       if (mode & 0o4000) add('setuid', 'high', e.path, 'setuid file');
       if (mode & 0o2000) add('setgid', 'high', e.path, 'setgid file');
       if (mode & 0o002) add('world-writable', 'high', e.path, `world-writable file (mode ${mode.toString(8)})`);
-      if (SHELLS.includes(path.posix.basename(e.path)) && (mode & 0o111) !== 0) add('shell', 'medium', e.path, 'a shell inside the jail (exec(), system() and an attacker can use it)');
+      if (SHELLS.includes(path.posix.basename(e.path)) && (mode & 0o111) !== 0) {
+        const why = shellOnPurpose(root, e.path, (reasons ??= manifestReasons(root)));
+        if (why) add('shell', 'low', e.path, `a shell, installed on purpose (${why})`);
+        else add('shell', 'medium', e.path, 'a shell inside the jail (exec(), system() and an attacker can use it)');
+      }
       if (st.nlink > 1) {
         const key = `${st.dev}:${st.ino}`;
         inodes.set(key, (inodes.get(key) ?? 0) + 1);

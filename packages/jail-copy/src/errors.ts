@@ -56,3 +56,43 @@ export class JailConflictError extends JailCopyError {
 export class BadJailError extends JailCopyError {
   override name = 'BadJailError';
 }
+
+/**
+ * The errors the jail's own file system gives (the jail is read-only, full, over quota, not ours to
+ * write, failing): not elfcopy's bug, nor the input's. What each means, in the words a user reads.
+ */
+export const JAIL_IO_ERRNOS: ReadonlyMap<string, string> = new Map([
+  ['EROFS', 'the jail is on a read-only file system'],
+  ['ENOSPC', 'no space left on the jail\'s device'],
+  ['EDQUOT', 'disk quota exceeded on the jail\'s device'],
+  ['EACCES', 'permission denied'],
+  ['EPERM', 'operation not permitted'],
+  ['EIO', 'input/output error on the jail\'s device'],
+  ['EMLINK', 'too many links (the directory holds as many subdirectories as its file system allows)'],
+  ['ENAMETOOLONG', 'file name too long for the jail\'s file system'],
+  ['EFBIG', 'file too large for the jail\'s file system'],
+]);
+
+/** The jail's file system refused an operation: `path` is the jail path as the user knows it (JAIL/usr/bin/x). */
+export class JailIoError extends JailCopyError {
+  override name = 'JailIoError';
+  /** The errno name (EROFS, ENOSPC, …). */
+  readonly code: string;
+  constructor(path: string, code: string) {
+    super(path, `cannot write in the jail: ${JAIL_IO_ERRNOS.get(code) ?? code} (${code})`);
+    this.code = code;
+  }
+}
+
+/**
+ * `err` as a JailIoError about in-jail path `p` of the jail at host path `jailRoot`, when it is one of
+ * JAIL_IO_ERRNOS (the message of the system error names /proc/self/fd/N, which no user knows); `err`
+ * itself otherwise.
+ */
+export function asJailIoError(err: unknown, jailRoot: string, p: string): unknown {
+  if (err instanceof JailCopyError) return err;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === undefined || !JAIL_IO_ERRNOS.has(code)) return err;
+  const norm = p === '' || p === '/' ? '' : p.startsWith('/') ? p : `/${p}`;
+  return new JailIoError(`${jailRoot}${norm}`, code);
+}

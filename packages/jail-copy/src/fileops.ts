@@ -13,7 +13,7 @@ import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { UnreadableFileError, type UnreadableKind } from '@elfcopy/elf-deps';
-import { JailConflictError } from './errors.js';
+import { JailConflictError, asJailIoError } from './errors.js';
 import { Jail, JailDir, TMP_PREFIX, errnoOf, lstatOrUndefined, setMeta, tmpName, type FileMeta, type ResolveOptions } from './inroot.js';
 
 export { TMP_PREFIX, type FileMeta };
@@ -24,6 +24,37 @@ const HASH_CHUNK = 1 << 20;
 
 /** Temporaries this process is using right now: cleanupTemps never takes them from under a copy. */
 const inFlight = new Set<string>();
+
+/**
+ * How to remove what this process has staged right now (staging directories, host temporaries, a
+ * device node being made): what removeStaging runs when the process is told to stop mid-run.
+ */
+const liveStaging = new Set<() => void>();
+
+/** Registers `remove` until the returned function is called. */
+export function trackStaging(remove: () => void): () => void {
+  liveStaging.add(remove);
+  return () => void liveStaging.delete(remove);
+}
+
+/**
+ * Removes everything this process has staged, synchronously: for a signal handler (SIGINT, SIGTERM,
+ * SIGHUP) that then exits. A copy still running in libuv's pool may add a file to a staging directory
+ * while it is emptied: each is tried a few times.
+ */
+export function removeStaging(): void {
+  for (const remove of [...liveStaging]) {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        remove();
+        break;
+      } catch {
+        // ENOTEMPTY from a file that arrived meanwhile: again.
+      }
+    }
+    liveStaging.delete(remove);
+  }
+}
 
 async function unlinkQuietly(p: string): Promise<void> {
   try {
@@ -50,6 +81,14 @@ export interface DirOptions extends ResolveOptions, FileMeta {
  * the way is a JailConflictError. True when `p` was created by this call.
  */
 export async function ensureDir(jail: Jail, p: string, opts: DirOptions): Promise<boolean> {
+  try {
+    return await ensureDirIn(jail, p, opts);
+  } catch (err) {
+    throw asJailIoError(err, jail.root, p);
+  }
+}
+
+async function ensureDirIn(jail: Jail, p: string, opts: DirOptions): Promise<boolean> {
   if (path.posix.normalize('/' + p) === '/') return false;
   const above: FileMeta = { mode: 0o755, uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 };
   const dir = jail.openDir(p, { trustLink: opts.trustLink, create: (_, last) => (last ? opts : above) });
@@ -95,21 +134,26 @@ export class StagingDirs {
       throw err;
     }
     this.dirs.set(key, { parent, name, dir: staged });
+    this.untrack ??= trackStaging(() => this.cleanup());
     return staged;
   }
 
+  private untrack: (() => void) | undefined;
+
   /** Removes every staging directory (and anything a failed copy left in it). */
   cleanup(): void {
-    for (const s of this.dirs.values()) {
+    for (const [key, s] of this.dirs) {
       s.dir.close();
       try {
         removeTreeAt(s.parent, s.name);
       } finally {
         s.parent.close();
         inFlight.delete(s.name);
+        this.dirs.delete(key);
       }
     }
-    this.dirs.clear();
+    this.untrack?.();
+    this.untrack = undefined;
   }
 }
 
@@ -183,37 +227,43 @@ function openSource(source: string): { fd: number; stat: fs.Stats } {
 export async function writeFileAtomic(jail: Jail, p: string, source: string, opts: WriteOptions): Promise<WriteResult> {
   const src = openSource(source);
   try {
-    const { dir, name } = jail.openParent(p, opts);
-    try {
-      const final = dir.entry(name);
-      const conflict = (): JailConflictError => new JailConflictError(p, 'is a directory in the jail, where a file goes', { found: 'directory', needed: 'file' });
-      if (lstatOrUndefined(final)?.isDirectory()) throw conflict();
-      const staging = opts.staging ?? new StagingDirs();
-      const tmp = staging.get(dir).entry(`f-${randomBytes(6).toString('hex')}`);
-      let renamed = false;
-      try {
-        // From the descriptor already checked (a magic link to it), when /proc allows.
-        const from = jail.anchored ? `/proc/self/fd/${src.fd}` : source;
-        // EXCL: the name is created, never opened through a link; FICLONE: a reflink where possible.
-        await fsp.copyFile(from, tmp, C.COPYFILE_EXCL | C.COPYFILE_FICLONE);
-        const strippedBits = opts.stripSetuid === false ? 0 : opts.mode & 0o6000;
-        await finishCopy(tmp, { ...opts, mode: opts.mode & ~strippedBits }, src.stat, Boolean(opts.fsync));
-        try {
-          fs.renameSync(tmp, final);
-          renamed = true;
-        } catch (err) {
-          throw isDirectoryConflict(err) ? conflict() : err;
-        }
-        return { strippedBits, size: src.stat.size };
-      } finally {
-        if (!renamed) await unlinkQuietly(tmp);
-        if (staging !== opts.staging) staging.cleanup();
-      }
-    } finally {
-      dir.close();
-    }
+    return await writeFromSource(jail, p, src, source, opts);
+  } catch (err) {
+    throw asJailIoError(err, jail.root, p);
   } finally {
     fs.closeSync(src.fd);
+  }
+}
+
+async function writeFromSource(jail: Jail, p: string, src: { fd: number; stat: fs.Stats }, source: string, opts: WriteOptions): Promise<WriteResult> {
+  const { dir, name } = jail.openParent(p, opts);
+  try {
+    const final = dir.entry(name);
+    const conflict = (): JailConflictError => new JailConflictError(p, 'is a directory in the jail, where a file goes', { found: 'directory', needed: 'file' });
+    if (lstatOrUndefined(final)?.isDirectory()) throw conflict();
+    const staging = opts.staging ?? new StagingDirs();
+    const tmp = staging.get(dir).entry(`f-${randomBytes(6).toString('hex')}`);
+    let renamed = false;
+    try {
+      // From the descriptor already checked (a magic link to it), when /proc allows.
+      const from = jail.anchored ? `/proc/self/fd/${src.fd}` : source;
+      // EXCL: the name is created, never opened through a link; FICLONE: a reflink where possible.
+      await fsp.copyFile(from, tmp, C.COPYFILE_EXCL | C.COPYFILE_FICLONE);
+      const strippedBits = opts.stripSetuid === false ? 0 : opts.mode & 0o6000;
+      await finishCopy(tmp, { ...opts, mode: opts.mode & ~strippedBits }, src.stat, Boolean(opts.fsync));
+      try {
+        fs.renameSync(tmp, final);
+        renamed = true;
+      } catch (err) {
+        throw isDirectoryConflict(err) ? conflict() : err;
+      }
+      return { strippedBits, size: src.stat.size };
+    } finally {
+      if (!renamed) await unlinkQuietly(tmp);
+      if (staging !== opts.staging) staging.cleanup();
+    }
+  } finally {
+    dir.close();
   }
 }
 
@@ -223,12 +273,15 @@ export async function writeFileAtomic(jail: Jail, p: string, source: string, opt
  */
 export async function writeJailText(jail: Jail, p: string, text: string): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'elfcopy-text-'));
+  const remove = (): void => fs.rmSync(dir, { recursive: true, force: true });
+  const untrack = trackStaging(remove);
   try {
     const tmp = path.join(dir, path.posix.basename(p));
     fs.writeFileSync(tmp, text, { mode: 0o600 });
     await writeFileAtomic(jail, p, tmp, { mode: 0o600, uid: 0, gid: 0, stripSetuid: true });
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    remove();
+    untrack();
   }
 }
 
@@ -254,6 +307,14 @@ async function finishCopy(tmp: string, meta: FileMeta, source: fs.Stats, sync: b
  * or link was there (a directory there is a JailConflictError). An identical link is left alone.
  */
 export async function symlinkAtomic(jail: Jail, p: string, target: string, opts: ResolveOptions = {}): Promise<'created' | 'replaced' | 'unchanged'> {
+  try {
+    return await symlinkIn(jail, p, target, opts);
+  } catch (err) {
+    throw asJailIoError(err, jail.root, p);
+  }
+}
+
+async function symlinkIn(jail: Jail, p: string, target: string, opts: ResolveOptions): Promise<'created' | 'replaced' | 'unchanged'> {
   const { dir, name } = jail.openParent(p, opts);
   try {
     const final = dir.entry(name);
@@ -294,6 +355,14 @@ export interface RemoveOptions extends ResolveOptions {
  * not asked for.
  */
 export async function removeEntry(jail: Jail, p: string, opts: RemoveOptions = {}): Promise<boolean> {
+  try {
+    return await removeIn(jail, p, opts);
+  } catch (err) {
+    throw asJailIoError(err, jail.root, p);
+  }
+}
+
+async function removeIn(jail: Jail, p: string, opts: RemoveOptions): Promise<boolean> {
   const parent = jail.openParentIfThere(p, opts);
   if (!parent) return false;
   const { dir, name } = parent;
@@ -373,6 +442,14 @@ function ownedByLiveProcess(name: string): boolean {
  * Returns the in-jail paths removed.
  */
 export function cleanupTemps(jail: Jail, dir: string, opts: ResolveOptions = {}): string[] {
+  try {
+    return cleanupTempsIn(jail, dir, opts);
+  } catch (err) {
+    throw asJailIoError(err, jail.root, dir);
+  }
+}
+
+function cleanupTempsIn(jail: Jail, dir: string, opts: ResolveOptions): string[] {
   const d = jail.openDir(dir, opts);
   try {
     const removed: string[] = [];
@@ -418,6 +495,14 @@ export interface UpToDateOptions extends ResolveOptions {
  * `checksum`, the same sha256.
  */
 export async function isUpToDate(jail: Jail, p: string, source: string, opts: UpToDateOptions = {}): Promise<boolean> {
+  try {
+    return await isUpToDateIn(jail, p, source, opts);
+  } catch (err) {
+    throw asJailIoError(err, jail.root, p);
+  }
+}
+
+async function isUpToDateIn(jail: Jail, p: string, source: string, opts: UpToDateOptions): Promise<boolean> {
   const parent = jail.openParentIfThere(p, opts);
   if (!parent) return false;
   const { dir, name } = parent;

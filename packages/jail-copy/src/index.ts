@@ -11,10 +11,13 @@ export { planInit, ESSENTIAL_ETC, MINIMAL_NSSWITCH, InitError, type InitOptions,
 export { StepSet } from './plan.js';
 export { renderSystemdUnit, renderSysvScript, type UnitOptions } from './unit.js';
 export { applyPlan, type ApplyOptions, type ApplyResult } from './apply.js';
-export { MANIFEST_PATH, parseManifest, serializeManifest, type Manifest, type ManifestEntry } from './manifest.js';
+export { MANIFEST_PATH, INIT_OWNER, LEGACY_COPY, copyOwner, ownersOf, parseManifest, serializeManifest, type Installer, type Manifest, type ManifestEntry } from './manifest.js';
+export { planPrune, type PruneStep, type PrunePlan } from './prune.js';
 export { Jail, leavesJail, climbsAboveRoot, type TrustLink } from './inroot.js';
-export { ensureDir, writeFileAtomic, symlinkAtomic, removeEntry, isUpToDate, cleanupTemps } from './fileops.js';
-export { JailCopyError, JailEscapeError, JailConflictError, BadJailError } from './errors.js';
+export { ensureDir, writeFileAtomic, symlinkAtomic, removeEntry, isUpToDate, cleanupTemps, removeStaging } from './fileops.js';
+export { JailCopyError, JailEscapeError, JailConflictError, BadJailError, JailIoError, JAIL_IO_ERRNOS, asJailIoError } from './errors.js';
 export { writeJailLdCache, type JailLdCacheResult } from './jail-ldcache.js';
 export { planCopyWithProfiles, type ProfilePlanOptions, type ProfilePlan } from './plan-profiles.js';
+export { parseProfileSpec, ProfileSpecError, type ProfileRequest } from './profile-spec.js';
 export { reusablePlan, savePlanCache, hostSignatures, planCacheKey, signatureOf, PLAN_CACHE_PATH, type CachedPlan, type PathSignature } from './plan-cache.js';
+export * from './dpkg/index.js';

@@ -17,6 +17,35 @@ export const BUILTIN_SINCE_2_34: ReadonlySet<string> = new Set(['files', 'dns'])
 export const DEFAULT_SERVICES: readonly string[] = ['files', 'dns'];
 
 /**
+ * What glibc uses for a database nsswitch.conf does not name — all of them when there is no file, as in
+ * a jail without its own /etc/nsswitch.conf (glibc ≥ 2.33, nss/nss_database.c:
+ * nss_database_select_default, built without --enable-obsolete-nsl as Debian's is): hosts and networks
+ * `dns [!UNAVAIL=return] files`, the rest `files`; initgroups falls back to group. Left out: the
+ * *_compat databases, read only by the `compat` service (which these defaults do not name), and
+ * publickey (`nis nisplus`), read only by the secure-RPC key functions that glibc ≥ 2.32 keeps for old
+ * binaries alone.
+ */
+export const GLIBC_DEFAULT_DATABASES: readonly { database: string; services: readonly string[] }[] = [
+  { database: 'aliases', services: ['files'] },
+  { database: 'ethers', services: ['files'] },
+  { database: 'group', services: ['files'] },
+  { database: 'gshadow', services: ['files'] },
+  { database: 'hosts', services: ['dns', 'files'] },
+  { database: 'netgroup', services: ['files'] },
+  { database: 'networks', services: ['dns', 'files'] },
+  { database: 'passwd', services: ['files'] },
+  { database: 'protocols', services: ['files'] },
+  { database: 'rpc', services: ['files'] },
+  { database: 'services', services: ['files'] },
+  { database: 'shadow', services: ['files'] },
+];
+
+/** The entries glibc acts on with no nsswitch.conf at all (line 0: not from a file). */
+export function glibcDefaultEntries(): NssEntry[] {
+  return GLIBC_DEFAULT_DATABASES.map((d) => ({ database: d.database, services: [...d.services], line: 0 }));
+}
+
+/**
  * nss/nss_parse_line: `database: service [STATUS=action] service …`, `#` comments; action brackets are
  * not services.
  */

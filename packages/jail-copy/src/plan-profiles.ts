@@ -5,12 +5,14 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { SysRoot } from '@elfcopy/elf-deps';
 import { planCopy, resolverFor, type CopyPlan, type PlanOptions } from './plan.js';
 import { expandProfiles, loadProfiles, profilesDir, selectProfiles, type Profile, type ProfileContext } from './profiles.js';
+import type { ProfileRequest } from './profile-spec.js';
 
 export interface ProfilePlanOptions extends PlanOptions {
-  /** Profile names, or 'auto'. */
-  profiles?: string[];
+  /** Profile names and 'auto', or a parsed `--with` spec (parseProfileSpec). Default: none. */
+  profiles?: string[] | ProfileRequest;
   gconvCharsets?: string[];
 }
 
@@ -26,22 +28,42 @@ function profileFiles(): string[] {
   return [dir, ...fs.readdirSync(dir).filter((n) => n.endsWith('.json')).map((n) => path.join(dir, n))];
 }
 
+/** A config the host keeps readable to its service's group only stays so: the copy takes the host's owner. */
+function keepHostOwner(plan: CopyPlan, root: SysRoot, paths: readonly string[]): void {
+  if (paths.length === 0) return;
+  const keep = new Set(paths);
+  for (const s of plan.steps) {
+    if (s.op !== 'copy' || !keep.has(s.path)) continue;
+    const st = root.lstat(s.path);
+    if (st) {
+      s.uid = st.uid;
+      s.gid = st.gid;
+    }
+  }
+}
+
 export function planCopyWithProfiles(paths: readonly string[], jail: string, options: ProfilePlanOptions = {}): ProfilePlan {
-  const { profiles: names = [], gconvCharsets, ...planOptions } = options;
+  const { profiles: asked = [], gconvCharsets, ...planOptions } = options;
+  const request: ProfileRequest = Array.isArray(asked) ? { names: [...asked], without: [], params: {} } : (asked as ProfileRequest);
   // One resolver for every round: each round adds modules, the files already parsed stay parsed.
   const resolver = resolverFor(planOptions);
   let plan = planCopy(paths, jail, planOptions, resolver);
-  if (names.length === 0) return { ...plan, profiles: [] };
+  if (request.names.length === 0) return { ...plan, profiles: [] };
   const root = resolver.root;
   const all = loadProfiles();
+  // The inputs as the bare plan has them (a link's target too): later rounds' steps carry profile
+  // reasons as well, where a profile brings a file that is also an input.
+  const inputs = [...paths.map((p) => path.resolve(p)), ...plan.steps.filter((s) => s.op === 'copy' && s.reasons.includes('input')).map((s) => s.path)];
   let chosen: Profile[] = [];
+  const extraConsulted = new Set<string>();
+  const extraListings = new Set<string>();
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const sonames = new Set<string>();
     for (const s of plan.steps) if (s.op === 'copy' || s.op === 'symlink') sonames.add(path.posix.basename(s.path));
-    const inputs = plan.steps.filter((s) => s.op === 'copy' && s.reasons.includes('input')).map((s) => s.path);
-    const ctx: ProfileContext = { root, inputs: [...paths.map((p) => path.resolve(p)), ...inputs], sonames, triplet: plan.triplet ?? 'x86_64-linux-gnu' };
+    const ctx: ProfileContext = { root, inputs, sonames, triplet: plan.triplet ?? 'x86_64-linux-gnu' };
     if (gconvCharsets) ctx.gconvCharsets = gconvCharsets;
-    const next = selectProfiles(all, names, ctx);
+    ctx.params = request.params;
+    const next = selectProfiles(all, request, ctx);
     if (round > 0 && next.length === chosen.length) break;
     chosen = next;
     const sel = expandProfiles(chosen, ctx);
@@ -51,12 +73,23 @@ export function planCopyWithProfiles(paths: readonly string[], jail: string, opt
       extraFiles: [...(planOptions.extraFiles ?? []), ...sel.files],
     }, resolver);
     plan.warnings.push(...sel.warnings);
+    keepHostOwner(plan, root, sel.keepOwner);
+    for (const c of sel.consulted) extraConsulted.add(c);
+    for (const c of sel.consultedListings) extraListings.add(c);
+    for (const st of plan.steps) {
+      if (st.op === 'mkdir' && sel.rootOwnedDirs.includes(st.path)) {
+        st.uid = 0;
+        st.mode &= ~0o022;
+      }
+    }
   }
   // The profile definitions decide the plan too.
   if (plan.consulted) {
     const files = profileFiles();
-    plan.consulted = [...new Set([...plan.consulted, ...files])].sort();
-    plan.consultedListings = [...new Set([...(plan.consultedListings ?? []), files[0]!])].sort();
+    plan.consulted = [...new Set([...plan.consulted, ...files, ...extraConsulted, ...extraListings])].sort();
+    plan.consultedListings = [...new Set([...(plan.consultedListings ?? []), files[0]!, ...extraListings])].sort();
   }
-  return { ...plan, profiles: chosen.map((p) => p.name) };
+  // A fallback profile that found nothing to bring (ls: coreutils is base) was not applied.
+  const applied = chosen.filter((p) => !p.auto?.fallback || plan.steps.some((s) => s.reasons.includes(`profile ${p.name}`)));
+  return { ...plan, profiles: applied.map((p) => p.name) };
 }

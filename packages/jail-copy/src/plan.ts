@@ -3,6 +3,7 @@
  * the host, each with the reason it is there. Pure data — computing it touches nothing in the jail;
  * `--dry-run` prints it, apply.ts carries it out.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   ElfDepsError,
@@ -18,7 +19,7 @@ import {
   type DlopenPriority,
   targetFor,
 } from '@elfcopy/elf-deps';
-import { nssModulesNeeded, parseNsswitch, DEFAULT_SERVICES, type NssEntry } from './nss.js';
+import { glibcDefaultEntries, nssModulesNeeded, parseNsswitch, type NssEntry } from './nss.js';
 
 export type PlanStep =
   | {
@@ -51,7 +52,10 @@ export type PlanStep =
     };
 
 export interface NssReport {
-  /** Where the nsswitch.conf came from ('default' when there was none). */
+  /**
+   * The configuration that governs the jail: --nsswitch's file, the jail's own, the root's file when
+   * this plan installs it as the jail's, or 'default' (none: glibc's built-in defaults).
+   */
   source: string;
   builtin: string[];
   modules: { service: string; soname: string; databases: string[]; path?: string }[];
@@ -90,7 +94,10 @@ export interface PlanOptions {
   machine?: MachineDescription;
   /** Bring the NSS modules nsswitch.conf names (default true). */
   nss?: boolean;
-  /** nsswitch.conf to read (host path); default: JAIL/etc/nsswitch.conf if present, else the root's. */
+  /**
+   * nsswitch.conf to read (host path); default: JAIL/etc/nsswitch.conf if present, else the root's when
+   * the plan installs it (extraFiles), else glibc's built-in defaults (what glibc in the jail will use).
+   */
   nsswitch?: string;
   /** Rewrite absolute symlink targets as relative ones (default: keep them; they resolve inside a chroot). */
   relativeLinks?: boolean;
@@ -216,7 +223,11 @@ function consultedInRoot(root: SysRoot): { paths: string[]; listings: string[] }
   return { paths: [...out].map((p) => root.hostPath(p)), listings };
 }
 
-/** Reads the nsswitch.conf that will govern the jail. */
+/**
+ * The nsswitch configuration that will govern the jail: glibc there reads the jail's /etc/nsswitch.conf
+ * and nothing else, so without one (and none installed by this plan) it is glibc's built-in defaults,
+ * never the host's file.
+ */
 function readNsswitch(root: SysRoot, jail: string, options: PlanOptions): { entries: NssEntry[]; source: string } {
   const hostView = new SysRoot('/');
   if (options.nsswitch !== undefined) {
@@ -227,9 +238,46 @@ function readNsswitch(root: SysRoot, jail: string, options: PlanOptions): { entr
   const jailView = new SysRoot(jail);
   const inJail = jailView.readText('/etc/nsswitch.conf');
   if (inJail !== undefined) return { entries: parseNsswitch(inJail), source: path.join(jail, 'etc/nsswitch.conf') };
-  const inRoot = root.readText('/etc/nsswitch.conf');
-  if (inRoot !== undefined) return { entries: parseNsswitch(inRoot), source: root.hostPath('/etc/nsswitch.conf') };
-  return { entries: [{ database: '*', services: [...DEFAULT_SERVICES], line: 0 }], source: 'default' };
+  if ((options.extraFiles ?? []).some((f) => path.posix.normalize(f.path) === '/etc/nsswitch.conf')) {
+    const inRoot = root.readText('/etc/nsswitch.conf');
+    if (inRoot !== undefined) return { entries: parseNsswitch(inRoot), source: root.hostPath('/etc/nsswitch.conf') };
+  }
+  return { entries: glibcDefaultEntries(), source: 'default' };
+}
+
+/** Why `p` could not be mirrored, in the words of what is on the host. */
+function notMirrored(root: SysRoot, p: string): string {
+  let st: ReturnType<SysRoot['lstat']>;
+  try {
+    st = root.lstat(p);
+  } catch {
+    st = undefined;
+  }
+  if (st === undefined) {
+    // A directory on the way may be the dangling link.
+    for (let up = path.posix.dirname(p); up !== '/'; up = path.posix.dirname(up)) {
+      if (root.lstat(up)?.isSymbolicLink() && root.stat(up) === undefined) return `${p}: not on the host (${up} is a dangling symbolic link there), not copied`;
+    }
+    return `${p}: not on the host, not copied`;
+  }
+  if (st.isSymbolicLink()) {
+    let target = '';
+    try {
+      target = fs.readlinkSync(root.hostPath(root.realParent(p) ?? p));
+    } catch {
+      target = '?';
+    }
+    let loops = false;
+    let resolves = false;
+    try {
+      resolves = root.stat(p) !== undefined;
+    } catch {
+      loops = true;
+    }
+    if (loops) return `${p}: is a symbolic link loop on the host, not copied`;
+    if (!resolves) return `${p}: is a dangling symbolic link on the host (-> ${target}), not copied`;
+  }
+  return `${p}: not a regular file, directory or link to one (a device, FIFO or socket), not copied`;
 }
 
 /**
@@ -310,10 +358,10 @@ export function planCopy(inputs: readonly string[], jail: string, options: PlanO
         const found = resolver.locate(need.soname, like);
         if (found) {
           report.modules.push({ ...need, path: found.path });
-          dlopened.push({ path: found.path, reason: `NSS module for ${need.databases.join(', ')} (service '${need.service}' in ${source})` });
+          dlopened.push({ path: found.path, reason: `NSS module for ${need.databases.join(', ')} (service '${need.service}' in ${source === 'default' ? "glibc's built-in defaults" : source})` });
         } else {
           report.unavailable.push(need);
-          plan.warnings.push(`nsswitch.conf names service '${need.service}' for ${need.databases.join(', ')} but ${need.soname} is not on this machine`);
+          plan.warnings.push(`${source === 'default' ? "glibc's built-in nsswitch defaults name" : `${source} names`} service '${need.service}' for ${need.databases.join(', ')} but ${need.soname} is not on this machine`);
         }
       }
       plan.nss = report;
@@ -327,7 +375,7 @@ export function planCopy(inputs: readonly string[], jail: string, options: PlanO
     }
   }
   for (const f of options.extraFiles ?? []) {
-    if (!mirrorSteps(root, f.path, f.reason, options, steps)) plan.warnings.push(`${f.path}: missing or not a regular file, not copied`);
+    if (!mirrorSteps(root, f.path, f.reason, options, steps)) plan.warnings.push(notMirrored(root, f.path));
   }
   // The jail's own root directory is the jail: never recreate or chmod it.
   steps.byPath.delete('/');

@@ -12,6 +12,7 @@ import { nssModulesNeeded, parseNsswitch, DEFAULT_SERVICES } from './nss.js';
 import { climbsAboveRoot } from './inroot.js';
 import { MANIFEST_PATH, parseManifest } from './manifest.js';
 import { walkJail } from './walk.js';
+import { profileNeedsFindings } from './profile-checks.js';
 
 export interface VerifyOptions {
   /** Also compare every regular file with the host file at the same path (a stale jail). */
@@ -103,6 +104,7 @@ export function verifyJail(jail: string, options: VerifyOptions = {}): VerifyRep
   if (options.symbols) checkSymbols(root, graph, add);
   checkOrigin(root, graph, add);
   checkNss(root, resolver, graph, add);
+  findings.push(...profileNeedsFindings(root, elfFiles));
   return { jail: root.root, checked: elfFiles.length, findings };
 }
 

@@ -172,17 +172,21 @@ describe('what lands in the jail', () => {
     expect(fs.readFileSync(path.join(j, src))).toEqual(fs.readFileSync(src));
   });
 
-  it('--prune removes what only the earlier run needed, and nothing else', () => {
+  it('--prune removes what only this input set\'s earlier run needed, and nothing another copy or the user put there', () => {
     const j = newJail('prune');
-    expect(cli(['/usr/bin/ls', '/usr/bin/true', '--into', j, '--no-nss']).status).toBe(0);
-    fs.writeFileSync(path.join(j, 'usr', 'bin', 'mine.txt'), 'not elfcopy\'s');
-    expect(fs.existsSync(path.join(j, 'usr/lib/x86_64-linux-gnu/libselinux.so.1'))).toBe(true);
+    expect(cli(['/usr/bin/ls', '--into', j, '--no-nss']).status).toBe(0);
+    expect(cli(['/usr/bin/true', '--into', j, '--no-nss', '--with', 'zoneinfo']).status).toBe(0);
+    fs.writeFileSync(path.join(j, 'usr', 'share', 'zoneinfo', 'mine.txt'), 'not elfcopy\'s');
+    expect(fs.existsSync(path.join(j, 'usr/share/zoneinfo/Europe/Paris'))).toBe(true);
     expect(cli(['/usr/bin/true', '--into', j, '--no-nss', '--prune']).status).toBe(0);
-    expect(fs.existsSync(path.join(j, 'usr/bin/ls'))).toBe(false);
-    expect(fs.existsSync(path.join(j, 'usr/lib/x86_64-linux-gnu/libselinux.so.1'))).toBe(false);
+    expect(fs.existsSync(path.join(j, 'usr/share/zoneinfo/Europe/Paris'))).toBe(false);
+    // Another input set's files stay: ls was copied by its own run, which this prune does not speak for.
+    expect(fs.existsSync(path.join(j, 'usr/bin/ls'))).toBe(true);
+    expect(fs.existsSync(path.join(j, 'usr/lib/x86_64-linux-gnu/libselinux.so.1'))).toBe(true);
     expect(fs.existsSync(path.join(j, 'usr/bin/true'))).toBe(true);
-    expect(fs.readFileSync(path.join(j, 'usr', 'bin', 'mine.txt'), 'utf8')).toBe('not elfcopy\'s');
+    expect(fs.readFileSync(path.join(j, 'usr', 'share', 'zoneinfo', 'mine.txt'), 'utf8')).toBe('not elfcopy\'s');
     expect(spawnSync('chroot', [j, '/usr/bin/true']).status).toBe(0);
+    expect(spawnSync('chroot', [j, '/usr/bin/ls', '/']).status).toBe(0);
   });
 
   it('--dry-run changes nothing and gives every step a reason; --json parses', () => {
