@@ -6,8 +6,10 @@
 #   examples/nginx-php/jail.sh start     start php-fpm and nginx inside the jail on 127.0.0.1:$PORT
 #   examples/nginx-php/jail.sh stop      stop both, by their pid files
 #   examples/nginx-php/jail.sh check     verify and audit the jail
+#   examples/nginx-php/jail.sh image     the same jail as an OCI image layout in $IMAGE, with its SBOM beside it
 #
-# Environment: JAIL (default /srv/elfcopy-jail), PORT (default 8080), ELFCOPY (default: elfcopy on PATH).
+# Environment: JAIL (default /srv/elfcopy-jail), PORT (default 8080), ELFCOPY (default: elfcopy on PATH),
+# IMAGE (default $JAIL.oci), TAG (default elfcopy/nginx-php:latest).
 set -euo pipefail
 
 JAIL=${JAIL:-/srv/elfcopy-jail}
@@ -71,10 +73,18 @@ stop() { # by pid file, never by name (the article's `pgrep nginx | xargs kill -
   return 0
 }
 
+image() { # one layer, reproducible (SOURCE_DATE_EPOCH, default 0); run php-fpm beside it as `start` does
+  local dir=${IMAGE:-$JAIL.oci}
+  elfcopy image "$JAIL" --oci "$dir" --tag "${TAG:-elfcopy/nginx-php:latest}" \
+    --entrypoint '["/usr/sbin/nginx","-g","daemon off;","-c","/etc/nginx/elfcopy-site.conf"]' \
+    --expose "$PORT/tcp" --sbom "$dir.cdx.json"
+}
+
 case "${1:-}" in
   build) build ;;
   start) start ;;
   stop) stop ;;
   check) check ;;
-  *) echo "usage: $0 build|start|stop|check" >&2; exit 2 ;;
+  image) image ;;
+  *) echo "usage: $0 build|start|stop|check|image" >&2; exit 2 ;;
 esac

@@ -10,6 +10,8 @@ import type { CopyCliOptions } from './copy.js';
 import type { InitCliOptions } from './init.js';
 import type { TraceCliOptions } from './trace.js';
 import type { UnitCliOptions } from './unit.js';
+import type { ImageCliOptions } from './image.js';
+import type { SbomCliOptions } from './sbom.js';
 import { EXIT_BAD_INPUT, EXIT_JAIL_IO } from './exit-codes.js';
 import { describeError, makeReporter } from './report.js';
 import { UsageError } from './usage-error.js';
@@ -178,6 +180,43 @@ Exit status: 0 done, 1 a library is missing (the rest is copied), 2 bad usage or
       const globals = cmd.optsWithGlobals<{ quiet?: boolean; verbose?: boolean }>();
       const { runTrace } = await import('./trace.js');
       setExit(await runTrace(command, { ...opts, ...(globals.quiet ? { quiet: true } : {}) }, makeReporter(globals)));
+    });
+
+  program
+    .command('image')
+    .description("write the jail as an OCI image: a layout (--oci DIR) or an archive (--tar FILE), one reproducible layer")
+    .argument('<jail>')
+    .option('--oci <dir>', 'write (or add the tag to) an OCI image layout in DIR')
+    .option('--tar <file>', 'write an OCI archive (a tar of the layout; skopeo reads it as oci-archive:FILE)')
+    .option('--tag <name[:tag]>', 'the image reference (tag default: latest)')
+    .option('--compression <c>', 'the layer: gzip or none', 'gzip')
+    .option('--entrypoint <json>', 'the entrypoint as a JSON array, e.g. \'["/usr/sbin/nginx","-g","daemon off;"]\'')
+    .option('--cmd <json>', 'the default arguments as a JSON array')
+    .option('--user <name>', "run as this user of the jail's /etc/passwd, or UID[:GID] (default: unset, uid 0)")
+    .option('--env <k=v>', 'an environment variable (repeatable)', collect, [])
+    .option('--workdir <dir>', 'the working directory')
+    .option('--expose <port/proto>', 'a port the image listens on (repeatable)', collect, [])
+    .option('--label <k=v>', 'a config label (repeatable)', collect, [])
+    .option('--sbom <file>', "also write the jail's SBOM to FILE and record its digest in the manifest")
+    .option('--sbom-format <f>', 'the SBOM format: cyclonedx or spdx', 'cyclonedx')
+    .option('--root <dir>', "describe packages from this root's dpkg database (default: the host's)")
+    .option('--json', 'print the result (digests, platform, warnings) as JSON')
+    .addHelpText('after', '\nSOURCE_DATE_EPOCH sets created and clamps every mtime (default 0: 1970-01-01T00:00:00Z).\nExit status: 0 written, 2 bad usage or input (nothing is left half-written).')
+    .action(async (jail: string, opts: ImageCliOptions, cmd: Command) => {
+      const { runImage } = await import('./image.js');
+      setExit(await runImage(jail, opts, makeReporter(cmd.optsWithGlobals())));
+    });
+
+  program
+    .command('sbom')
+    .description("describe the jail's files and the Debian packages they came from: CycloneDX 1.6 (or SPDX 2.3) JSON")
+    .argument('<jail>')
+    .option('--format <f>', 'cyclonedx or spdx', 'cyclonedx')
+    .option('--output <file>', 'write to FILE (default: standard output)')
+    .option('--root <dir>', "read packages from this root's dpkg database (default: the host's)")
+    .action(async (jail: string, opts: SbomCliOptions, cmd: Command) => {
+      const { runSbom } = await import('./sbom.js');
+      setExit(await runSbom(jail, opts, makeReporter(cmd.optsWithGlobals())));
     });
 
   deps.action(async (paths: string[], opts: DepsCliOptions, cmd: Command) => {

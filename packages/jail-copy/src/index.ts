@@ -21,3 +21,5 @@ export { planCopyWithProfiles, type ProfilePlanOptions, type ProfilePlan } from 
 export { parseProfileSpec, ProfileSpecError, type ProfileRequest } from './profile-spec.js';
 export { reusablePlan, savePlanCache, hostSignatures, planCacheKey, signatureOf, PLAN_CACHE_PATH, type CachedPlan, type PathSignature } from './plan-cache.js';
 export * from './dpkg/index.js';
+export * from './image/index.js';
+export * from './sbom/index.js';

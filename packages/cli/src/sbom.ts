@@ -1,0 +1,32 @@
+/** `elfcopy sbom JAIL`: the jail's SBOM (CycloneDX 1.6 or SPDX 2.3 JSON) on stdout or in a file. */
+import { writeSbom } from '@elfcopy/jail-copy';
+import { EXIT_OK } from './exit-codes.js';
+import { sbomFormat, sourceDateEpoch } from './image.js';
+import type { Reporter } from './report.js';
+
+export interface SbomCliOptions {
+  format?: string;
+  output?: string;
+  root?: string;
+}
+
+export async function runSbom(jail: string, opts: SbomCliOptions, report: Reporter, stdout: NodeJS.WritableStream = process.stdout): Promise<number> {
+  const epoch = sourceDateEpoch();
+  const r = await writeSbom(jail, {
+    format: sbomFormat(opts.format),
+    ...(opts.root !== undefined ? { root: opts.root } : {}),
+    ...(opts.output !== undefined ? { output: opts.output } : {}),
+    ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}),
+  });
+  for (const w of r.warnings) report.warn(w);
+  if (opts.output === undefined) {
+    // A reader that stops early (`| head`, `| jq -e …`) closes the pipe on a document this long: that
+    // ends the output, it is not an error of ours.
+    stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') report.error(`standard output: ${err.message}`);
+    });
+    stdout.write(r.text);
+  }
+  else report.info(`${r.format} ${r.output ?? ''}: ${r.packages} packages, ${r.files} files`);
+  return EXIT_OK;
+}

@@ -1,0 +1,71 @@
+/**
+ * `writeSbom`: the SBOM of a jail as text, on request written to a file (beside it under a temporary
+ * name, then renamed: never half-written at the final path).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { asImageError } from '../image/layer.js';
+import { syncFile } from '../image/layout.js';
+import { DEFAULT_SOURCE_DATE_EPOCH } from '../image/epoch.js';
+import { toCycloneDx } from './cyclonedx.js';
+import { describeJail, type InventoryOptions } from './inventory.js';
+import { toSpdx } from './spdx.js';
+
+export type SbomFormat = 'cyclonedx' | 'spdx';
+
+export interface SbomOptions extends InventoryOptions {
+  /** Default cyclonedx. */
+  format?: SbomFormat;
+  /** Write here (atomically); else only return the text. */
+  output?: string;
+  /** Seconds since 1970 for the document's timestamp. Default: image's DEFAULT_SOURCE_DATE_EPOCH. */
+  sourceDateEpoch?: number;
+  /** What the SBOM describes (default: the jail directory's name). */
+  name?: string;
+}
+
+export interface SbomResult {
+  format: SbomFormat;
+  text: string;
+  /** sha256 of the text. */
+  digest: string;
+  output?: string;
+  packages: number;
+  files: number;
+  warnings: string[];
+}
+
+export async function writeSbom(jail: string, options: SbomOptions = {}): Promise<SbomResult> {
+  const inv = describeJail(jail, options.root !== undefined ? { root: options.root } : {});
+  const format = options.format ?? 'cyclonedx';
+  const epoch = options.sourceDateEpoch ?? DEFAULT_SOURCE_DATE_EPOCH;
+  const name = options.name ?? path.basename(inv.jail);
+  const text = format === 'spdx' ? toSpdx(inv, { epoch, name }) : toCycloneDx(inv, { epoch, name });
+  const result: SbomResult = {
+    format,
+    text,
+    digest: `sha256:${createHash('sha256').update(text).digest('hex')}`,
+    packages: inv.packages.length,
+    files: inv.files.length,
+    warnings: inv.warnings,
+  };
+  if (options.output !== undefined) {
+    const out = path.resolve(options.output);
+    writeTextAtomically(out, text);
+    result.output = out;
+  }
+  return result;
+}
+
+export function writeTextAtomically(file: string, text: string): void {
+  const temp = path.join(path.dirname(file), `.elfcopy-tmp-${randomBytes(6).toString('hex')}`);
+  try {
+    fs.writeFileSync(temp, text, { flag: 'wx', mode: 0o644 });
+    syncFile(temp);
+    fs.renameSync(temp, file);
+  } catch (err) {
+    fs.rmSync(temp, { force: true });
+    throw asImageError(file, err);
+  }
+}
