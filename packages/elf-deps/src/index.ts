@@ -9,7 +9,7 @@ export { readProgramHeaders, vaddrToOffset, type ProgramHeader } from './elf/pro
 export type { VersionNeed, VersionDefinition } from './elf/versions.js';
 export { readElf, readElfFrom, type ElfInfo, type DynamicInfo, type ElfKind, type ReadElfOptions, type ElfRaw } from './elf/file.js';
 export { SysRoot, type SysRootOptions, type Resolution, type ResolvedLink, type TraceEntry, MAX_SYMLINKS } from './sysroot.js';
-export { targetFor, machineKey, hostX86Levels, hostCpuFlags, legacyHwcapSubdirs, type LoaderTarget, type TargetOverrides, type TargetKey, type MachineDescription, type CpuUsed } from './target.js';
+export { targetFor, machineKey, hostX86Levels, hostCpuFlags, legacyHwcapSubdirs, type LoaderTarget, type TargetOverrides, type TargetKey, type MachineDescription, type CpuUsed, type TargetWarning } from './target.js';
 export {
   parseCpuinfo,
   hostCpu,

@@ -191,6 +191,7 @@ export class Resolver {
   private index: LibraryIndex | null | undefined;
   /** Every target's warnings, each once, in the order met. */
   readonly warnings: string[] = [];
+  private versionWarned = false;
 
   constructor(options: ResolveOptions = {}) {
     this.options = options;
@@ -283,7 +284,13 @@ export class Resolver {
     if (!t) {
       t = targetFor(targetKeyOf(info), this.root, this.options.target, this.options.machine);
       this.targets.set(key, t);
-      for (const w of t.warnings) if (!this.warnings.includes(w)) this.warnings.push(w);
+      // One line each; an unreadable glibc version once per run (each target would name its own files).
+      for (const w of t.warnings) {
+        if (this.warnings.includes(w.message)) continue;
+        if (w.kind === 'glibc-version' && this.versionWarned) continue;
+        if (w.kind === 'glibc-version') this.versionWarned = true;
+        this.warnings.push(w.message);
+      }
     }
     return t;
   }
@@ -303,8 +310,8 @@ export class Resolver {
    * (/proc/self/exe). Run as `ld.so PROG`, rtld.c takes the path as given — until glibc 2.42 resolves
    * it too (BZ 25263).
    */
-  private mainOrigin(abs: string, target: LoaderTarget): string {
-    const resolved = this.options.invocation !== 'ld.so' || (target.glibc?.explicitLoaderResolvesOrigin ?? false);
+  private mainOrigin(abs: string, target: LoaderTarget | undefined): string {
+    const resolved = this.options.invocation !== 'ld.so' || (target?.glibc?.explicitLoaderResolvesOrigin ?? false);
     return path.posix.dirname(resolved ? (this.root.realpath(abs) ?? abs) : abs);
   }
 
@@ -333,14 +340,15 @@ export class Resolver {
   private resolveOne(input: string, graph: ClosureGraph): RootClosure {
     const abs = path.posix.isAbsolute(input) ? path.posix.normalize(input) : path.posix.join(this.cwd, input);
     const mainInfo = this.readInput(abs);
-    const target = this.targetOf(mainInfo);
     const secure =
       this.options.secure === 'auto' || this.options.secure === undefined
         ? (mainInfo.mode & (S_ISUID_BIT | S_ISGID_BIT)) !== 0
         : this.options.secure;
     // A static executable, or a static PIE (PT_DYNAMIC for its own relocation, no PT_INTERP): no loader.
     const isStatic = !mainInfo.dynamic || mainInfo.kind === 'static-pie';
-    const rc: RootClosure = { path: abs, kind: mainInfo.kind, family: isStatic ? 'none' : target.family.name, loaderFiles: [], loaderWarnings: [], objects: [], loaders: new Map(), missing: [], edges: [] };
+    // Only a program that has a loader has a loader target (and its warnings).
+    const mainTarget = isStatic ? undefined : this.targetOf(mainInfo);
+    const rc: RootClosure = { path: abs, kind: mainInfo.kind, family: mainTarget?.family.name ?? 'none', loaderFiles: [], loaderWarnings: [], objects: [], loaders: new Map(), missing: [], edges: [] };
     // --list needs the objects only: no edges to build and throw away for each of thousands of inputs.
     const full = this.options.detail !== 'objects';
     const main: LoadedObject = {
@@ -350,12 +358,13 @@ export class Resolver {
       loader: undefined,
       isMain: true,
       isInterpreter: false,
-      origin: () => this.mainOrigin(abs, target),
+      origin: () => this.mainOrigin(abs, mainTarget),
     };
     const loaded: Namespace = { objects: [], byName: new Map() };
     addToNamespace(loaded, main);
     this.record(graph, rc, main, { kind: 'input' }, undefined, [], [], undefined, []);
-    if (isStatic) return rc;
+    if (!mainTarget) return rc;
+    const target = mainTarget;
 
     // rtld's own map is in the namespace from the start, named by PT_INTERP and by its DT_SONAME.
     const interpPath = mainInfo.interpreter ?? target.interpreter;

@@ -65,8 +65,14 @@ export interface LoaderTarget {
   glibc?: GlibcRules;
   /** The CPU the model used (x86 targets only). */
   cpu?: CpuUsed;
-  /** What was assumed for lack of information (an unknown machine, an unreadable glibc version): one line each. */
-  warnings: string[];
+  /** What was assumed for lack of information (an unknown machine, an unreadable glibc version). */
+  warnings: TargetWarning[];
+}
+
+/** Something a target had to assume, as one line for the user. */
+export interface TargetWarning {
+  kind: 'unknown-machine' | 'glibc-version';
+  message: string;
 }
 
 export type TargetOverrides = Partial<Omit<LoaderTarget, 'elfClass' | 'machine' | 'byteOrder' | 'arch' | 'family' | 'glibc' | 'cpu' | 'warnings'>>;

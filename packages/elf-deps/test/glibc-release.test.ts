@@ -249,5 +249,15 @@ describe('an e_machine the architecture table does not know', () => {
     // The alpha copy of the library is taken from LD_LIBRARY_PATH; the x86-64 one on RPATH is refused.
     expect(g.nodes.has(alphaLib)).toBe(true);
     expect(g.nodes.get(alphaLib)?.rejected.map((r) => [r.path, r.reason])).toEqual([[lib, 'wrong-machine']]);
+    // In a root with no glibc at all it is still one warning, naming the release rules assumed too.
+    const bare = mkdir(host, 'alpha-root');
+    fs.copyFileSync(alphaExe, path.join(bare, 'aprog'));
+    const inBare = resolveClosure(['/aprog'], { root: bare });
+    expect(inBare.warnings).toHaveLength(1);
+    expect(inBare.warnings[0]).toMatch(/generic glibc rules assumed .*; glibc 2\.36's release rules \(no version banner found\)$/);
+    // A static executable has no loader: nothing is assumed about one.
+    const st = buildExe(d, 'static', { flags: ['-static'] });
+    const alphaStatic = copyWithMachine(st, path.join(bare, 'astatic'), EM_ALPHA);
+    expect(resolveClosure([alphaStatic.slice(bare.length)], { root: bare }).warnings).toEqual([]);
   });
 });

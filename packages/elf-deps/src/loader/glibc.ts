@@ -6,7 +6,7 @@ import type { ArchRow } from '../arch/table.js';
 import { ARCH_TABLE, describeGenericRules } from '../arch/table.js';
 import { hostCpu, i386LoaderCpu, VENDOR_IDS, vendorKind, x86_64LoaderCpu, x86LegacyDirs, type CpuDescription } from '../cpu/x86.js';
 import type { SysRoot } from '../sysroot.js';
-import type { CpuUsed, LoaderTarget, MachineDescription } from '../target.js';
+import type { CpuUsed, LoaderTarget, MachineDescription, TargetWarning } from '../target.js';
 import type { FamilyContext, LoaderFamily } from './family.js';
 import { readGlibcRelease } from './glibc-release.js';
 import { DEFAULT_GLIBC_RELEASE, formatRelease, glibcRules, type GlibcRules } from './glibc-rules.js';
@@ -54,13 +54,16 @@ export const GLIBC_FAMILY: LoaderFamily = {
   claimsNeeded: (needed) => needed.some((n) => n === 'libc.so.6' || n === 'libc.so.6.1'),
   target(arch: ArchRow, ctx: FamilyContext): LoaderTarget {
     const { overrides, root } = ctx;
-    const warnings: string[] = [];
-    if (arch.generic) warnings.push(describeGenericRules(arch));
+    const warnings: TargetWarning[] = [];
     // Debian's biarch packages (libc6-i386 on amd64) put that ABI's world in /lib32; a native root is multiarch.
     const biarch = arch.biarch && root && arch.biarch.probe.some((p) => root.stat(p) !== undefined) ? arch.biarch : undefined;
     const systemDirs = [...(biarch?.systemDirs ?? arch.systemDirs)];
     const { rules, warning } = rulesOf(root, ctx.interpreter ?? arch.interpreter, systemDirs);
-    if (warning) warnings.push(warning);
+    // One warning for a machine the table lacks, naming every rule assumed (the release's too).
+    if (arch.generic) {
+      const release = rules.assumed ? `; glibc ${formatRelease(rules.release)}'s release rules (no version banner found)` : '';
+      warnings.push({ kind: 'unknown-machine', message: describeGenericRules(arch) + release });
+    } else if (warning) warnings.push({ kind: 'glibc-version', message: warning });
 
     let platform = arch.platform;
     let hwcaps: string[] = [];
