@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import { planCacheKey, reusablePlan, type CachedPlan } from '@elfcopy/jail-copy/plan-cache';
 import { parseProfileSpec, type ProfileRequest } from '@elfcopy/jail-copy/profile-spec';
 import type { ApplyResult, PlanOptions, PlanStep, ProfilePlan, PruneStep } from '@elfcopy/jail-copy';
-import { hostCpuFlags } from '@elfcopy/elf-deps';
+import { machineKey } from '@elfcopy/elf-deps';
+import { machineFrom, platformFrom } from './resolver-options.js';
 import { buildId } from './build-id.js';
 import { EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK } from './exit-codes.js';
 import { escapeName } from './format/escape.js';
@@ -22,6 +23,9 @@ export interface CopyCliOptions {
   root?: string;
   ldLibraryPath?: string;
   hwcaps?: string;
+  platform?: string;
+  cpuVendor?: string;
+  cpuinfo?: string;
   ldSoConf?: boolean;
   nss?: boolean;
   nsswitch?: string;
@@ -123,6 +127,10 @@ async function runCopyIn(paths: string[], opts: CopyCliOptions, report: Reporter
   if (opts.root !== undefined) planOptions.root = opts.root;
   if (opts.ldLibraryPath !== undefined) planOptions.ldLibraryPath = opts.ldLibraryPath;
   if (opts.hwcaps !== undefined) planOptions.hwcaps = opts.hwcaps === 'none' ? [] : opts.hwcaps.split(',');
+  const platform = platformFrom(opts);
+  if (platform !== undefined) planOptions.platform = platform;
+  const machine = machineFrom(opts);
+  if (machine) planOptions.machine = machine;
   if (opts.nss === false) planOptions.nss = false;
   if (opts.ldSoConf) planOptions.ldConf = true;
   if (opts.ldcache) planOptions.writesLdCache = true;
@@ -159,8 +167,9 @@ async function runCopyIn(paths: string[], opts: CopyCliOptions, report: Reporter
     build: buildId(),
     cwd: process.cwd(),
     user: [process.geteuid?.(), process.getegid?.()],
-    // The CPU decides the default glibc-hwcaps levels (a VM moved to another host may have others).
-    cpu: planOptions.hwcaps === undefined ? [...hostCpuFlags()].sort().join(' ') : undefined,
+    // The CPU the model reads (this host's, or --cpuinfo's, after --cpu-vendor): it decides $PLATFORM and
+    // the legacy subdirectories even when --hwcaps fixes the levels (a VM moved to another host differs).
+    cpu: machineKey(planOptions.machine),
     paths,
     planOptions,
     extraFiles,

@@ -6,6 +6,7 @@ import { formatJson } from './format/json.js';
 import { escapeName, needsEscape } from './format/escape.js';
 import { closurePaths, formatList } from './format/list.js';
 import { formatTree } from './format/tree.js';
+import { namedFamily } from './format/found-via.js';
 import { describeError, paint, useColor, type Reporter } from './report.js';
 import { resolveOptionsFrom, type ResolverCliOptions } from './resolver-options.js';
 import { UsageError } from './usage-error.js';
@@ -45,11 +46,17 @@ export function runDeps(paths: string[], opts: DepsCliOptions, report: Reporter,
 
 function formatWhy(graph: ClosureGraph, query: string): string {
   const chains = whyChains(graph, query);
-  return chains.map((c) => c.chain.map(escapeName).join(' -> ')).join('\n') + (chains.length ? '\n' : '');
+  // A chain another family's rules made says so.
+  const family = (root: string): string => {
+    const f = namedFamily(graph.roots.find((rc) => rc.path === root)?.family);
+    return f === undefined ? '' : `  [${f} loader]`;
+  };
+  return chains.map((c) => c.chain.map(escapeName).join(' -> ') + family(c.root)).join('\n') + (chains.length ? '\n' : '');
 }
 
 /** Missing libraries and bad inputs on stderr, one line each; the exit code says which happened. */
 export function finish(graph: ClosureGraph, report: Reporter, why?: string): number {
+  for (const w of graph.warnings) report.warn(w);
   for (const e of graph.inputErrors) report.error(describeError(e));
   for (const m of graph.missing) {
     const what = m.reason === 'invalid' ? `cannot be loaded: ${m.detail ?? 'invalid'}` : 'not found';

@@ -29,6 +29,9 @@ function resolverOptions(cmd: Command): Command {
     .option('--root <dir>', 'sysroot: read every file, config and cache under DIR (absolute links resolve inside it)')
     .option('--ld-library-path <path>', 'search these directories as LD_LIBRARY_PATH would (never read from the environment)')
     .option('--hwcaps <levels>', "glibc-hwcaps levels the target CPU supports, best first, e.g. 'x86-64-v3,x86-64-v2', or 'none' (default: this CPU)")
+    .option('--platform <name>', "$PLATFORM and the platform subdirectory of the target's loader, e.g. haswell or x86_64 (default: what glibc computes for the CPU)")
+    .option('--cpu-vendor <vendor>', "the target CPU's vendor: intel, amd, hygon, centaur, zhaoxin, other, or a CPUID vendor string (default: this CPU's, or --cpuinfo's)")
+    .option('--cpuinfo <file>', "the target machine's /proc/cpuinfo (a copy), instead of this one's; --cpu-vendor, --platform and --hwcaps override what it gives")
     .option('--ld-so-conf', 'in a root without ld.so.cache, use the cache ldconfig would build from its ld.so.conf (ld.so itself would not)');
 }
 
@@ -36,7 +39,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command();
   program
     .name('elfcopy')
-    .description('Put a Linux program into a chroot jail with exactly the shared libraries, loader and runtime modules it needs.\nNothing is executed to find them: elfcopy reads the ELF files and follows glibc ld.so\'s rules.')
+    .description('Put a Linux program into a chroot jail with exactly the shared libraries, loader and runtime modules it needs.\nNothing is executed to find them: elfcopy reads the ELF files and follows their loader\'s rules (glibc\'s ld.so or musl\'s).')
     .version(version(), '-V, --version')
     .option('-q, --quiet', 'print only errors')
     .option('-v, --verbose', 'say more about what is done')
@@ -48,7 +51,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   const deps = resolverOptions(
     program
       .command('deps')
-      .description('show the libraries each ELF file loads, found as glibc ld.so finds them (never runs the file)')
+      .description('show the libraries each ELF file loads, found as its loader (glibc or musl) finds them (never runs the file)')
       .argument('<path...>', 'ELF files, directories (every ELF below them) or globs')
       .option('--list', 'print the union closure, one absolute path per line, sorted (for cp, tar, …); control characters and \\ escaped')
       .option('-0, --null', 'with --list: end each path with a NUL and print it raw (for xargs -0, tar --null -T -)')

@@ -11,7 +11,7 @@
  * array. `ldconfig -c compat` hides a new-format cache in the old format's string table; ld.so then reads
  * only the new part, and so does this module.
  */
-import { EM_386, EM_AARCH64, EM_ARM, EM_MIPS, EM_PPC, EM_PPC64, EM_RISCV, EM_S390, EM_SPARCV9, EM_X86_64 } from './elf/constants.js';
+import { archOfLoader, cacheFlagsFor, type AbiVariant, type ArchRow, type CacheFlagsRule } from './arch/table.js';
 import type { ByteOrder, ElfClass } from './elf/fields.js';
 import { ElfDepsError, ElfFormatError } from './errors.js';
 import type { SysRoot } from './sysroot.js';
@@ -21,29 +21,8 @@ export const LD_SO_CACHE = '/etc/ld.so.cache';
 /** Largest cache elfcopy reads; ldconfig writes about 60 bytes per library, so this is far above any system. */
 export const MAX_LD_CACHE_BYTES = 64 * 1024 * 1024;
 
-// ldconfig.h: the low byte says which libc a library is for, the high byte which ABI.
-export const FLAG_LIBC4 = 0x0000;
-export const FLAG_ELF = 0x0001;
-export const FLAG_ELF_LIBC5 = 0x0002;
-export const FLAG_ELF_LIBC6 = 0x0003;
-export const FLAG_TYPE_MASK = 0x00ff;
-export const FLAG_REQUIRED_MASK = 0xff00;
-export const FLAG_SPARC_LIB64 = 0x0100;
-export const FLAG_IA64_LIB64 = 0x0200;
-export const FLAG_X8664_LIB64 = 0x0300;
-export const FLAG_S390_LIB64 = 0x0400;
-export const FLAG_POWERPC_LIB64 = 0x0500;
-export const FLAG_MIPS64_LIBN32 = 0x0600;
-export const FLAG_MIPS64_LIBN64 = 0x0700;
-export const FLAG_X8664_LIBX32 = 0x0800;
-export const FLAG_ARM_LIBHF = 0x0900;
-export const FLAG_AARCH64_LIB64 = 0x0a00;
-export const FLAG_ARM_LIBSF = 0x0b00;
-export const FLAG_MIPS_LIB32_NAN2008 = 0x0c00;
-export const FLAG_MIPS64_LIBN32_NAN2008 = 0x0d00;
-export const FLAG_MIPS64_LIBN64_NAN2008 = 0x0e00;
-export const FLAG_RISCV_FLOAT_ABI_SOFT = 0x0f00;
-export const FLAG_RISCV_FLOAT_ABI_DOUBLE = 0x1000;
+export * from './cache-flags.js';
+import { FLAG_TYPE_MASK, FLAG_REQUIRED_MASK, FLAG_SPARC_LIB64, FLAG_IA64_LIB64, FLAG_X8664_LIB64, FLAG_S390_LIB64, FLAG_POWERPC_LIB64, FLAG_MIPS64_LIBN32, FLAG_MIPS64_LIBN64, FLAG_X8664_LIBX32, FLAG_ARM_LIBHF, FLAG_AARCH64_LIB64, FLAG_ARM_LIBSF, FLAG_MIPS_LIB32_NAN2008, FLAG_MIPS64_LIBN32_NAN2008, FLAG_MIPS64_LIBN64_NAN2008, FLAG_RISCV_FLOAT_ABI_SOFT, FLAG_RISCV_FLOAT_ABI_DOUBLE } from './cache-flags.js';
 
 /** dl-cache.h: an entry whose hwcap has this bit (and nothing else above the ISA level bits) names a glibc-hwcaps subdirectory. */
 export const DL_CACHE_HWCAP_EXTENSION = 1n << 62n;
@@ -358,65 +337,15 @@ function libcmpKey(name: string): string {
   });
 }
 
-/** Which cache flags one ld.so accepts (its _dl_cache_check_flags) and which one ends a search at once. */
-export interface CacheFlagsRule {
-  /** _DL_CACHE_DEFAULT_ID: an accepted, non-hwcaps entry with these flags ends the search. */
-  defaultId: number;
-  /** Every flags value _dl_cache_check_flags accepts. */
-  accepted: readonly number[];
-}
-
-/** ABI details the class and machine do not carry. Defaults are Debian's ports (armhf, lp64d, legacy NaN). */
-export interface AbiVariant {
-  /** ARM soft-float (armel) or RISC-V soft-float ABI. */
-  softFloat?: boolean;
-  /** MIPS NaN2008 encoding. */
-  nan2008?: boolean;
-  /** MIPS n32 (a 32-bit class with the 64-bit ISA). */
-  mipsN32?: boolean;
-}
-
-const EM_IA_64 = 50;
-const GENERIC_FLAGS: CacheFlagsRule = { defaultId: FLAG_ELF_LIBC6, accepted: [FLAG_ELF, FLAG_ELF_LIBC6] };
-
-function only(id: number): CacheFlagsRule {
-  return { defaultId: id, accepted: [id] };
-}
+export type { CacheFlagsRule, AbiVariant } from './arch/table.js';
 
 /**
- * The cache flags the ld.so for this class and machine accepts, from glibc 2.36's sysdeps/unix/sysv/linux/
- * * /dl-cache.h. Ports without their own header (i386, 32-bit POWER and s390, m68k, LoongArch, …) use the
- * generic rule: FLAG_ELF or FLAG_ELF_LIBC6.
+ * The cache flags the ld.so for this class, machine and ABI accepts (glibc 2.36's sysdeps/unix/sysv/
+ * linux/<arch>/dl-cache.h, as the architecture table records them). Ports without their own header
+ * (i386, 32-bit POWER and s390, m68k, LoongArch, …) use the generic rule: FLAG_ELF or FLAG_ELF_LIBC6.
  */
 export function expectedCacheFlags(elfClass: ElfClass, machine: number, variant: AbiVariant = {}): CacheFlagsRule {
-  switch (machine) {
-    case EM_X86_64:
-      // x86_64/dl-cache.h, and x32/dl-cache.h redefining the id for the 32-bit class.
-      return only(elfClass === 64 ? FLAG_X8664_LIB64 | FLAG_ELF_LIBC6 : FLAG_X8664_LIBX32 | FLAG_ELF_LIBC6);
-    case EM_AARCH64:
-      return elfClass === 64 ? only(FLAG_AARCH64_LIB64 | FLAG_ELF_LIBC6) : GENERIC_FLAGS;
-    case EM_ARM:
-      // arm/dl-cache.h accepts unmarked libc6 objects too, and keeps the generic default id.
-      return { defaultId: FLAG_ELF_LIBC6, accepted: [(variant.softFloat ? FLAG_ARM_LIBSF : FLAG_ARM_LIBHF) | FLAG_ELF_LIBC6, FLAG_ELF_LIBC6] };
-    case EM_PPC64:
-      return elfClass === 64 ? only(FLAG_POWERPC_LIB64 | FLAG_ELF_LIBC6) : GENERIC_FLAGS;
-    case EM_S390:
-      return elfClass === 64 ? only(FLAG_S390_LIB64 | FLAG_ELF_LIBC6) : GENERIC_FLAGS;
-    case EM_SPARCV9:
-      return elfClass === 64 ? only(FLAG_SPARC_LIB64 | FLAG_ELF_LIBC6) : GENERIC_FLAGS;
-    case EM_IA_64:
-      return only(FLAG_IA64_LIB64 | FLAG_ELF_LIBC6);
-    case EM_RISCV:
-      // riscv/dl-cache.h: the float ABI only, the same for both classes.
-      return only((variant.softFloat ? FLAG_RISCV_FLOAT_ABI_SOFT : FLAG_RISCV_FLOAT_ABI_DOUBLE) | FLAG_ELF_LIBC6);
-    case EM_MIPS:
-      if (elfClass === 64) return only((variant.nan2008 ? FLAG_MIPS64_LIBN64_NAN2008 : FLAG_MIPS64_LIBN64) | FLAG_ELF_LIBC6);
-      if (variant.mipsN32) return only((variant.nan2008 ? FLAG_MIPS64_LIBN32_NAN2008 : FLAG_MIPS64_LIBN32) | FLAG_ELF_LIBC6);
-      // Legacy-NaN o32 keeps the generic check.
-      return variant.nan2008 ? only(FLAG_MIPS_LIB32_NAN2008 | FLAG_ELF_LIBC6) : GENERIC_FLAGS;
-    default:
-      return GENERIC_FLAGS;
-  }
+  return cacheFlagsFor(elfClass, machine, variant);
 }
 
 /** cache.c print_entry: the text in parentheses of an `ldconfig -p` line, without the hwcap part. */
@@ -467,6 +396,11 @@ export interface LdCacheTarget {
   legacyHwcapDirs?: readonly string[];
   /** The loader's path, which tells ARM hard- from soft-float and the RISC-V float ABI. */
   interpreter?: string;
+  /** The architecture row (LoaderTarget has it); found from class, machine and interpreter when absent. */
+  arch?: ArchRow;
+  byteOrder?: ByteOrder;
+  /** The glibc release's rules (LoaderTarget has them); default 2.36's. */
+  glibc?: { cacheLegacyHwcapEntries: boolean };
 }
 
 /** The legacy (pre-glibc-hwcaps) hwcap test of search_cache. */
@@ -502,22 +436,6 @@ export interface LdCacheLookup {
   usable: LdCacheEntry[];
 }
 
-function abiVariantOf(target: LdCacheTarget): AbiVariant {
-  const interp = target.interpreter ?? '';
-  if (target.machine === EM_ARM) return { softFloat: interp !== '' && !interp.includes('armhf') };
-  if (target.machine === EM_RISCV) return { softFloat: /-(lp64|ilp32)\.so/.test(interp) };
-  return {};
-}
-
-function isX86(target: LdCacheTarget): boolean {
-  return target.machine === EM_X86_64 || target.machine === EM_386;
-}
-
-/** C `char` is unsigned on these ports, which changes _dl_cache_libcmp for bytes above 0x7f. */
-function unsignedCharOf(machine: number): boolean {
-  return machine === EM_ARM || machine === EM_AARCH64 || machine === EM_PPC64 || machine === EM_PPC || machine === EM_S390 || machine === EM_RISCV;
-}
-
 /** sysdeps/x86/get-isa-level.h, as the active x86-64-vN subdirectories reveal it (each level implies those below). */
 function x86Isa1(target: LdCacheTarget): number {
   let isa1 = 1;
@@ -536,13 +454,14 @@ function x86Isa1(target: LdCacheTarget): number {
  */
 export function legacyHwcapRule(target: LdCacheTarget): LegacyHwcapRule {
   const components = new Set((target.legacyHwcapDirs ?? []).flatMap((d) => d.split('/')));
-  if (target.machine === EM_X86_64) {
+  const cpu = archOfLoader(target).cpu;
+  if (cpu === 'x86-64') {
     const platformBit = target.platform === 'haswell' ? 50n : target.platform === 'xeon_phi' ? 51n : undefined;
     const rule: LegacyHwcapRule = { hwcap: 2n | (components.has('avx512_1') ? 4n : 0n), platformMask: 0xfn << 48n };
     if (platformBit !== undefined) rule.platform = 1n << platformBit;
     return rule;
   }
-  if (target.machine === EM_386) {
+  if (cpu === 'i386') {
     const platformBit = target.platform === 'i686' ? 49n : target.platform === 'i586' ? 48n : undefined;
     const rule: LegacyHwcapRule = { hwcap: components.has('sse2') ? 1n : 0n, platformMask: 0x3n << 48n };
     if (platformBit !== undefined) rule.platform = 1n << platformBit;
@@ -615,6 +534,7 @@ interface LookupRules {
   legacy: LegacyHwcapRule;
   exclude: bigint;
   unsignedChar: boolean;
+  legacyEntries: boolean;
 }
 
 const defaultRules = new WeakMap<LdCacheTarget, LookupRules>();
@@ -624,22 +544,25 @@ function lookupRules(target: LdCacheTarget, options: LookupLdCacheOptions): Look
   const plain = options.flags === undefined && options.isa1 === undefined && options.legacyHwcap === undefined;
   const known = plain ? defaultRules.get(target) : undefined;
   if (known) return known;
-  const rule = options.flags ?? expectedCacheFlags(target.elfClass, target.machine, abiVariantOf(target));
+  const arch = archOfLoader(target);
+  const rule = options.flags ?? arch.cacheFlags;
   const legacy = options.legacyHwcap ?? legacyHwcapRule(target);
   const rules: LookupRules = {
     rule,
     accepted: new Set(rule.accepted),
-    isa1: options.isa1 === undefined ? (isX86(target) ? x86Isa1(target) : null) : options.isa1,
+    // dl-isa-level.h: only x86 checks an entry's ISA level.
+    isa1: options.isa1 === undefined ? (arch.cpu !== undefined ? x86Isa1(target) : null) : options.isa1,
     legacy,
     exclude: ~(legacy.hwcap | legacy.platformMask | HWCAP_TLS) & U64_MASK,
-    unsignedChar: unsignedCharOf(target.machine),
+    unsignedChar: arch.unsignedChar,
+    legacyEntries: target.glibc?.cacheLegacyHwcapEntries ?? true,
   };
   if (plain) defaultRules.set(target, rules);
   return rules;
 }
 
 export function lookupLdCache(cache: LdCache, soname: string, target: LdCacheTarget, options: LookupLdCacheOptions = {}): LdCacheLookup {
-  const { rule, accepted, isa1, legacy, exclude, unsignedChar } = lookupRules(target, options);
+  const { rule, accepted, isa1, legacy, exclude, unsignedChar, legacyEntries } = lookupRules(target, options);
   const isNew = cache.format !== 'old';
   const name = Buffer.from(soname, 'utf8');
   const entries = cache.entries;
@@ -682,9 +605,14 @@ export function lookupLdCache(cache: LdCache, soname: string, target: LdCacheTar
           if (named && !isaCompatible(e)) continue;
           // Extension entries sort first; the first plain entry after a hwcaps match ends the search.
           if (!named && best !== undefined) break;
-          if (!named && (e.hwcap & exclude) !== 0n) continue;
-          const platformBits = e.hwcap & legacy.platformMask;
-          if (platformBits !== 0n && platformBits !== legacy.platform) continue;
+          if (!legacyEntries) {
+            // glibc 2.40 (c5aa5fd40adc): a plain entry with any hwcap bit is a legacy one, skipped.
+            if (!named && e.hwcap !== 0n) continue;
+          } else {
+            if (!named && (e.hwcap & exclude) !== 0n) continue;
+            const platformBits = e.hwcap & legacy.platformMask;
+            if (platformBits !== 0n && platformBits !== legacy.platform) continue;
+          }
           if (named) {
             const priority = priorityOf(e);
             if (priority === 0) continue;

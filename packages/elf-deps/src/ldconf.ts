@@ -14,7 +14,9 @@
  */
 import * as path from 'node:path';
 import type { Stats } from 'node:fs';
-import { ET_DYN, EM_386, EM_AARCH64, EM_ARM, EM_MIPS, EM_PPC, EM_PPC64, EM_RISCV, EM_S390, EM_SPARCV9, EM_X86_64 } from './elf/constants.js';
+import { ET_DYN } from './elf/constants.js';
+import { archOfLoader, type ArchRow } from './arch/table.js';
+import type { LdconfigPort } from './arch/ldconfig-port.js';
 import { readElfFrom, type ElfInfo, type ElfRaw } from './elf/file.js';
 import type { ByteOrder, ElfClass } from './elf/fields.js';
 import { ElfDepsError, UnreadableFileError } from './errors.js';
@@ -22,25 +24,10 @@ import type { ByteSource } from './bytes.js';
 import {
   buildLdCache,
   dlCacheLibcmp,
-  FLAG_AARCH64_LIB64,
-  FLAG_ARM_LIBHF,
-  FLAG_ARM_LIBSF,
   FLAG_ELF,
   FLAG_ELF_LIBC5,
   FLAG_ELF_LIBC6,
   FLAG_LIBC4,
-  FLAG_MIPS64_LIBN32,
-  FLAG_MIPS64_LIBN32_NAN2008,
-  FLAG_MIPS64_LIBN64,
-  FLAG_MIPS64_LIBN64_NAN2008,
-  FLAG_MIPS_LIB32_NAN2008,
-  FLAG_POWERPC_LIB64,
-  FLAG_RISCV_FLOAT_ABI_DOUBLE,
-  FLAG_RISCV_FLOAT_ABI_SOFT,
-  FLAG_S390_LIB64,
-  FLAG_SPARC_LIB64,
-  FLAG_X8664_LIB64,
-  FLAG_X8664_LIBX32,
   type LdCache,
   type LdCacheInput,
 } from './ldcache.js';
@@ -88,6 +75,11 @@ export interface ReadLdConfOptions {
    * ldconfig also /lib and /usr/lib). Default none: pass the target's system directories to mirror ldconfig.
    */
   builtinDirs?: readonly string[];
+  /**
+   * Parse `DIR=TYPE` (default true). glibc 2.37's ldconfig (8ee878592c4a) no longer does: the line is
+   * then a directory whose name ends in "=TYPE".
+   */
+  libTypes?: boolean;
 }
 
 const LIB_TYPES: ReadonlyMap<string, number> = new Map([
@@ -138,6 +130,7 @@ class DirectoryList {
   constructor(
     private readonly root: SysRoot,
     private readonly notes: LdConfNote[],
+    private readonly libTypes: boolean,
   ) {}
 
   /** add_single_dir: the first position wins, but a later mention's `=TYPE` replaces the earlier one. */
@@ -161,7 +154,7 @@ class DirectoryList {
   addLine(text: string, from: string, line: number): void {
     let dir = text;
     let libType: number | undefined;
-    const eq = dir.indexOf('=');
+    const eq = this.libTypes ? dir.indexOf('=') : -1;
     if (eq >= 0) {
       const type = dir.slice(eq + 1);
       dir = dir.slice(0, eq);
@@ -222,7 +215,7 @@ export function readLdConf(root: SysRoot, options: ReadLdConfOptions = {}): LdCo
   const top = options.path ?? LD_SO_CONF;
   const notes: LdConfNote[] = [];
   const files: string[] = [];
-  const list = new DirectoryList(root, notes);
+  const list = new DirectoryList(root, notes, options.libTypes ?? true);
   const stack: string[] = [];
 
   // Notes about a file name the line that included it (or the file itself at the top).
@@ -286,6 +279,10 @@ export interface LdConfCacheTarget {
   /** The loader's path ("/lib/" + its name is what ldconfig recognises as PT_INTERP). */
   interpreter?: string;
   byteOrder?: ByteOrder;
+  /** The architecture row (LoaderTarget has it); found from class, machine and interpreter when absent. */
+  arch?: ArchRow;
+  /** The root's glibc rules (LoaderTarget has them); default 2.36's. */
+  glibc?: { ldconfigLegacyHwcaps: boolean; ldconfigLibTypes: boolean };
 }
 
 export interface LdConfCache {
@@ -299,91 +296,35 @@ export interface LdConfCache {
   skipped: { path: string; reason: string }[];
 }
 
-type Family = 'x86' | 'arm' | 'ppc' | 's390' | 'sparc' | 'riscv' | 'mips' | 'generic';
-
-function familyOf(machine: number): Family {
-  switch (machine) {
-    case EM_X86_64:
-    case EM_386:
-      return 'x86';
-    case EM_ARM:
-    case EM_AARCH64:
-      return 'arm';
-    case EM_PPC:
-    case EM_PPC64:
-      return 'ppc';
-    case EM_S390:
-      return 's390';
-    case 2: // EM_SPARC
-    case 18: // EM_SPARC32PLUS
-    case EM_SPARCV9:
-      return 'sparc';
-    case EM_RISCV:
-      return 'riscv';
-    case EM_MIPS:
-      return 'mips';
-    default:
-      return 'generic';
-  }
-}
-
-/** readlib.c interpreters[] and known_libs[] with each port's SYSDEP_KNOWN_* additions (ldconfig.h). */
+/** readlib.c interpreters[] and known_libs[] with the port's SYSDEP_KNOWN_* additions (ldconfig.h). */
 interface KnownNames {
   interpreters: ReadonlyMap<string, number>;
   libs: ReadonlyMap<string, number>;
 }
 
-function knownNames(target: LdConfCacheTarget): KnownNames {
-  const libs = new Map([
-    ['libc.so.6', FLAG_ELF_LIBC6],
-    ['libm.so.6', FLAG_ELF_LIBC6],
-  ]);
+function knownNames(target: LdConfCacheTarget, port: LdconfigPort): KnownNames {
   const interpreters = new Map<string, number>();
   if (target.interpreter) interpreters.set(`/lib/${path.posix.basename(target.interpreter)}`, FLAG_ELF_LIBC6);
-  if (target.machine === EM_X86_64) {
-    for (const p of ['/lib/ld-linux.so.2', '/libx32/ld-linux-x32.so.2', '/lib64/ld-linux-x86-64.so.2', '/lib/ld-linux-x86-64.so.2']) interpreters.set(p, FLAG_ELF_LIBC6);
-  } else if (target.machine === EM_386) {
-    interpreters.set('/lib/ld-linux.so.2', FLAG_ELF_LIBC6);
-    interpreters.set('/lib/ld-linux.so.1', FLAG_ELF_LIBC5);
-    libs.set('libc.so.5', FLAG_ELF_LIBC5);
-    libs.set('libm.so.5', FLAG_ELF_LIBC5);
-  } else if (target.machine === EM_ARM || target.machine === EM_AARCH64) {
-    for (const name of ['ld-linux-aarch64.so.1', 'ld-linux-aarch64_be.so.1', 'ld-linux-aarch64_ilp32.so.1', 'ld-linux-aarch64_be_ilp32.so.1', 'ld-linux.so.3', 'ld-linux-armhf.so.3']) {
-      interpreters.set(`/lib/${name}`, FLAG_ELF_LIBC6);
-    }
-  }
-  return { interpreters, libs };
+  for (const [p, flag] of port.interpreters) interpreters.set(p, flag);
+  return { interpreters, libs: port.libs };
 }
 
-// sysdeps/x86/dl-hwcap.h as ldconfig sees it (all of i386's and x86-64's names), dl-procinfo.c's names.
-const X86_HWCAP_NAMES: ReadonlyMap<string, bigint> = new Map([
-  ['sse2', 0n],
-  ['x86_64', 1n],
-  ['avx512_1', 2n],
-  ['i586', 48n],
-  ['i686', 49n],
-  ['haswell', 50n],
-  ['xeon_phi', 51n],
-]);
 /** ldconfig.c TLS_SUBPATH and TLS_HWCAP_BIT. */
 const TLS_SUBPATH = 'tls';
 const TLS_HWCAP_BIT = 63n;
 
-/**
- * ldconfig.c is_hwcap_platform: a legacy hwcap subdirectory name. Only x86's names are known here; on
- * other ports only "tls" is recognised (their hwcap names are CPU-feature strings Debian no longer uses).
- */
-function hwcapBit(name: string, family: Family): bigint | undefined {
+/** ldconfig.c is_hwcap_platform: a legacy hwcap subdirectory name (the port's names, and "tls"). */
+function hwcapBit(name: string, port: LdconfigPort): bigint | undefined {
   if (name === TLS_SUBPATH) return TLS_HWCAP_BIT;
-  return family === 'x86' ? X86_HWCAP_NAMES.get(name) : undefined;
+  return port.hwcapNames.get(name);
 }
 
 /** ldconfig.c path_hwcap: the bits of the trailing hwcap components of a directory path. */
-function pathHwcap(dir: string, family: Family): bigint {
+function pathHwcap(dir: string, bitOf: (name: string) => bigint | undefined): bigint {
   let hwcap = 0n;
   const parts = dir.split('/');
   while (parts.length > 1) {
-    const bit = hwcapBit(parts[parts.length - 1] ?? '', family);
+    const bit = bitOf(parts[parts.length - 1] ?? '');
     if (bit === undefined) break;
     hwcap += 1n << bit;
     parts.pop();
@@ -461,7 +402,7 @@ type Classified = { flag: number; soname?: string; isaLevel: number } | { skip: 
  * readlib.c process_file and the target's readelflib.c process_elf_file: whether ldconfig takes the
  * file, its SONAME, its FLAG_* value and (x86) its ISA level.
  */
-function classifyLibrary(root: SysRoot, file: string, target: LdConfCacheTarget, family: Family, known: KnownNames): Classified {
+function classifyLibrary(root: SysRoot, file: string, target: LdConfCacheTarget, port: LdconfigPort, known: KnownNames): Classified {
   let src: ByteSource;
   try {
     src = root.open(file);
@@ -480,62 +421,23 @@ function classifyLibrary(root: SysRoot, file: string, target: LdConfCacheTarget,
     const raw = info.raw;
     if (!raw) return { skip: 'unreadable ELF' };
     if (info.type !== ET_DYN) return { skip: 'not a shared object (e_type is not ET_DYN)' };
-    if (family === 'x86') {
-      // sysdeps/unix/sysv/linux/x86/readelflib.c: only x86-64 (either class) and i386 objects.
-      if (!(info.machine === EM_X86_64 || (info.machine === EM_386 && info.elfClass === 32))) return { skip: `unknown machine ${info.machine}` };
-    } else if (family === 'generic' && info.elfClass !== target.elfClass) {
-      return { skip: `${info.elfClass}-bit object` };
-    }
+    const refused = port.refuse(info, target.elfClass);
+    if (refused !== undefined) return { skip: refused };
     if (!info.dynamic || raw.dynamicTags === undefined) return { skip: 'no dynamic section' };
     if (raw.dynamicTags.strtab === undefined) return { skip: 'no dynamic string table' };
 
-    let flag = FLAG_ELF;
-    if (info.interpreter !== undefined) flag = known.interpreters.get(info.interpreter) ?? flag;
+    // glibc 2.37's readelflib.c (8ee878592c4a) takes every library for libc6; before, the interpreter
+    // and the DT_NEEDED names decided.
+    let flag = target.glibc?.ldconfigLibTypes === false ? FLAG_ELF_LIBC6 : FLAG_ELF;
+    if (flag === FLAG_ELF && info.interpreter !== undefined) flag = known.interpreters.get(info.interpreter) ?? flag;
     for (const needed of info.dynamic.needed) {
       if (flag !== FLAG_ELF) break;
       flag = known.libs.get(needed) ?? flag;
     }
-    const eflags = raw.header.flags >>> 0;
-    switch (family) {
-      case 'x86':
-        if (info.machine === EM_X86_64) flag = (info.elfClass === 64 ? FLAG_X8664_LIB64 : FLAG_X8664_LIBX32) | FLAG_ELF_LIBC6;
-        break;
-      case 'arm':
-        if (info.elfClass === 64) flag = FLAG_AARCH64_LIB64 | FLAG_ELF_LIBC6;
-        else if ((eflags & 0xff000000) >>> 0 === 0x05000000) {
-          // EABI5: EF_ARM_ABI_FLOAT_HARD / _SOFT; unmarked objects are compatible with both.
-          flag = eflags & 0x400 ? FLAG_ARM_LIBHF | FLAG_ELF_LIBC6 : eflags & 0x200 ? FLAG_ARM_LIBSF | FLAG_ELF_LIBC6 : FLAG_ELF_LIBC6;
-        }
-        break;
-      case 'ppc':
-        if (info.elfClass === 64) flag = FLAG_POWERPC_LIB64 | FLAG_ELF_LIBC6;
-        break;
-      case 's390':
-        if (info.elfClass === 64) flag = FLAG_S390_LIB64 | FLAG_ELF_LIBC6;
-        break;
-      case 'sparc':
-        if (info.elfClass === 64) flag = FLAG_SPARC_LIB64 | FLAG_ELF_LIBC6;
-        break;
-      case 'riscv': {
-        // riscv/readelflib.c ORs the float ABI onto the generic type: a library that needs no libc is 0x1001.
-        const abi = eflags & 0x6;
-        if (abi === 0) flag |= FLAG_RISCV_FLOAT_ABI_SOFT;
-        else if (abi === 0x4) flag |= FLAG_RISCV_FLOAT_ABI_DOUBLE;
-        else return { skip: 'unsupported RISC-V float ABI' };
-        if (eflags & ~0x7) return { skip: 'unsupported RISC-V ELF flags' };
-        break;
-      }
-      case 'mips': {
-        const nan2008 = (eflags & 0x400) !== 0;
-        if (info.elfClass === 64) flag = (nan2008 ? FLAG_MIPS64_LIBN64_NAN2008 : FLAG_MIPS64_LIBN64) | FLAG_ELF_LIBC6;
-        else if (eflags & 0x20) flag = (nan2008 ? FLAG_MIPS64_LIBN32_NAN2008 : FLAG_MIPS64_LIBN32) | FLAG_ELF_LIBC6;
-        else if (nan2008) flag = FLAG_MIPS_LIB32_NAN2008 | FLAG_ELF_LIBC6;
-        break;
-      }
-      case 'generic':
-        break;
-    }
-    const out: { flag: number; soname?: string; isaLevel: number } = { flag, isaLevel: family === 'x86' ? readX86IsaLevel(src, raw) : 0 };
+    const verdict = port.classify(info, flag);
+    if ('skip' in verdict) return verdict;
+    flag = verdict.flag;
+    const out: { flag: number; soname?: string; isaLevel: number } = { flag, isaLevel: port.readsIsaLevel ? readX86IsaLevel(src, raw) : 0 };
     if (info.dynamic.soname !== undefined) out.soname = info.dynamic.soname;
     return out;
   } finally {
@@ -566,7 +468,12 @@ interface DirLib {
  * "/lib/" + the target's loader name.
  */
 export function buildCacheFromLdConf(root: SysRoot, conf: LdConf | readonly LdConfDirectory[], target: LdConfCacheTarget): LdConfCache {
-  const family = familyOf(target.machine);
+  const arch = archOfLoader(target);
+  // glibc 2.37's ldconfig (b78ff5a25dc8) knows no legacy hwcap subdirectory: "tls", "haswell", … are
+  // plain names then, neither scanned nor giving hwcap bits.
+  const port = arch.port;
+  const legacyNames = target.glibc?.ldconfigLegacyHwcaps !== false;
+  const bitOf = (name: string): bigint | undefined => (legacyNames ? hwcapBit(name, port) : undefined);
   const directories = [...('directories' in conf ? conf.directories : conf)];
   const seen = new Set<string>();
   for (const d of directories) {
@@ -576,21 +483,21 @@ export function buildCacheFromLdConf(root: SysRoot, conf: LdConf | readonly LdCo
   const inputs: LdCacheInput[] = [];
   const missingLinks: { path: string; target: string }[] = [];
   const skipped: { path: string; reason: string }[] = [];
-  const unsignedChar = family === 'arm' || family === 'ppc' || family === 's390' || family === 'riscv';
-  const known = knownNames(target);
+  const unsignedChar = arch.unsignedChar;
+  const known = knownNames(target, port);
 
   for (let qi = 0; qi < directories.length; qi++) {
     const entry = directories[qi];
     if (!entry) continue;
     const names = root.listDir(entry.path);
     if (!names) continue;
-    const hwcap = entry.hwcaps === undefined ? pathHwcap(entry.path, family) : 0n;
+    const hwcap = entry.hwcaps === undefined ? pathHwcap(entry.path, bitOf) : 0n;
     const dlibs = new Map<string, DirLib>();
     for (const name of [...names].sort(byteOrder)) {
       const file = `${entry.path}/${name}`;
       const lst = root.lstat(file);
       if (!lst || !(lst.isFile() || lst.isSymbolicLink() || lst.isDirectory())) continue;
-      const hwcapDirName = entry.hwcaps === undefined && hwcapBit(name, family) !== undefined;
+      const hwcapDirName = entry.hwcaps === undefined && bitOf(name) !== undefined;
       // Inside a glibc-hwcaps subdirectory even a non-library name gets through here when it is not a
       // regular file: a symlink is then read as a library, a directory dropped below, as in search_dir.
       if (!looksLikeDso(name) && (lst.isFile() || (entry.hwcaps === undefined && !hwcapDirName))) continue;
@@ -609,7 +516,7 @@ export function buildCacheFromLdConf(root: SysRoot, conf: LdConf | readonly LdCo
         continue;
       }
       if (!lst.isFile() && !isLink) continue;
-      const lib = classifyLibrary(root, file, target, family, known);
+      const lib = classifyLibrary(root, file, target, port, known);
       if ('skip' in lib) {
         skipped.push({ path: file, reason: lib.skip });
         continue;

@@ -68,7 +68,7 @@ export function openLibraryIndex(root: SysRoot, options: LibraryIndexOptions = {
     if (cache) return fromCache(cache, 'ld.so.cache', location);
   }
   if (options.ldConf && options.target) {
-    const conf = readLdConf(root, { builtinDirs: options.systemDirs ?? options.target.systemDirs });
+    const conf = readLdConf(root, { builtinDirs: options.systemDirs ?? options.target.systemDirs, libTypes: options.target.glibc?.ldconfigLibTypes ?? true });
     const built = buildCacheFromLdConf(root, conf, options.target);
     return fromCache(built.cache, 'ld.so.conf', LD_SO_CONF);
   }

@@ -18,7 +18,9 @@ export type SearchSource =
   | { kind: 'rpath'; owner: string }
   | { kind: 'ld_library_path' }
   | { kind: 'runpath'; owner: string }
-  | { kind: 'system-dir' };
+  | { kind: 'system-dir' }
+  /** musl: the system path read from the loader's path file (etc/ld-musl-ARCH.path). */
+  | { kind: 'path-file'; file: string };
 
 /** One ordered list of directories ld.so searches, with the rule that produced it. */
 export interface SearchPath {
@@ -84,15 +86,31 @@ export function expandDst(element: string, ctx: DstContext): string | undefined 
  */
 export function expandSearchList(elements: readonly string[], ctx: DstContext, cwd: string): string[] {
   const out: string[] = [];
+  const relative = new Set<string>();
   for (const raw of elements) {
     const expanded = expandDst(raw, ctx);
     if (expanded === undefined) continue;
     let dir = expanded === '' ? cwd : expanded;
-    if (!dir.startsWith('/')) dir = path.posix.join(cwd, dir);
+    const isRelative = !dir.startsWith('/');
+    if (isRelative) dir = path.posix.join(cwd, dir);
     while (dir.length > 1 && dir.endsWith('/')) dir = dir.slice(0, -1);
-    if (!out.includes(dir)) out.push(dir);
+    if (out.includes(dir)) continue;
+    out.push(dir);
+    if (isRelative) relative.add(dir);
   }
+  if (relative.size > 0) relativeDirs.set(out, relative);
   return out;
+}
+
+const relativeDirs = new WeakMap<readonly string[], ReadonlySet<string>>();
+
+/**
+ * The directories of an expandSearchList result that came from relative elements (the working
+ * directory joined in). dl-load.c fillin_rpath marks those "existing" up front — the working directory
+ * may change — so open_path never stats them away, which is what BZ 31035 was about.
+ */
+export function relativeDirsOf(dirs: readonly string[]): ReadonlySet<string> | undefined {
+  return relativeDirs.get(dirs);
 }
 
 /**

@@ -1,22 +1,57 @@
 /**
  * What the target's loader is: its default interpreter, `$LIB`, `$PLATFORM`, system directories, and the
- * hwcaps subdirectories it searches. Defaults are glibc 2.36 as Debian 12 builds it; every field can be
- * overridden for a foreign sysroot.
+ * hwcaps subdirectories it searches. The architecture row (arch/table.ts) and the loader family chosen
+ * from the file's PT_INTERP (loader/families.ts) decide it; every field can be overridden for a foreign
+ * sysroot.
  */
-import * as fs from 'node:fs';
-import { EM_386, EM_AARCH64, EM_ARM, EM_PPC64, EM_RISCV, EM_S390, EM_X86_64 } from './elf/constants.js';
+import { archFor, type ArchRow } from './arch/table.js';
 import type { ByteOrder, ElfClass } from './elf/fields.js';
+import { familyFor } from './loader/families.js';
+import { describedCpu } from './loader/glibc.js';
+import type { LoaderFamily } from './loader/family.js';
 import type { SysRoot } from './sysroot.js';
+import type { CpuDescription, X86VendorKind } from './cpu/x86.js';
+import type { GlibcRules } from './loader/glibc-rules.js';
+
+export { hostCpuFlags, hostX86Levels } from './cpu/x86.js';
+export { legacyHwcapSubdirs } from './cpu/legacy-hwcaps.js';
+
+/**
+ * The machine a target runs on, where it is not this one. Precedence, lowest first: this host's
+ * /proc/cpuinfo (x86 hosts only) < `cpu` < `vendor`; the CPU model then computes `$PLATFORM`, the
+ * legacy hwcap names and the glibc-hwcaps levels; TargetOverrides (`platform`, `hwcaps`,
+ * `legacyHwcapDirs`) replace what the model computed, each on its own.
+ */
+export interface MachineDescription {
+  /** The CPU as another machine's /proc/cpuinfo describes it (parseCpuinfo). */
+  cpu?: CpuDescription;
+  /** Replaces the CPU's vendor_id: a CPUID vendor string, or intel, amd, hygon, centaur, zhaoxin, other. */
+  vendor?: string;
+}
+
+/** The CPU the model used for a target (x86 targets only): what a cache of its results must key on. */
+export interface CpuUsed {
+  vendorId: string;
+  kind: X86VendorKind;
+  /** Feature flags, sorted. */
+  flags: string[];
+  /** 'host' (/proc/cpuinfo), 'given' (MachineDescription.cpu) or 'baseline' (no CPU known: x86-64 baseline assumed). */
+  source: 'host' | 'given' | 'baseline';
+}
 
 export interface LoaderTarget {
   elfClass: ElfClass;
   machine: number;
   byteOrder: ByteOrder;
+  /** The architecture row everything per-architecture comes from. */
+  arch: ArchRow;
+  /** The loader family whose rules apply (chosen from PT_INTERP). */
+  family: LoaderFamily;
   /** The loader a file without PT_INTERP is run with (ldd's RTLD). */
   interpreter: string;
   /** `$LIB` */
   lib: string;
-  /** `$PLATFORM` (glibc's GLRO(dl_platform): on x86-64 "haswell" when the CPU qualifies). */
+  /** `$PLATFORM` (glibc's GLRO(dl_platform)). */
   platform: string;
   /** The built-in search path after ld.so.cache (rtld_search_dirs). */
   systemDirs: string[];
@@ -26,133 +61,57 @@ export interface LoaderTarget {
   allHwcaps: string[];
   /** Legacy hwcap subdirectories (tls, platform, hwcap names) in search order, glibc ≤ 2.36. */
   legacyHwcapDirs: string[];
+  /** The glibc release's rules (glibc family only). */
+  glibc?: GlibcRules;
+  /** The CPU the model used (x86 targets only). */
+  cpu?: CpuUsed;
+  /** What was assumed for lack of information (an unknown machine, an unreadable glibc version). */
+  warnings: TargetWarning[];
 }
 
-export type TargetOverrides = Partial<Omit<LoaderTarget, 'elfClass' | 'machine' | 'byteOrder'>>;
-
-const X86_64_LEVELS: { name: string; flags: string[] }[] = [
-  { name: 'x86-64-v4', flags: ['avx512f', 'avx512bw', 'avx512cd', 'avx512dq', 'avx512vl'] },
-  { name: 'x86-64-v3', flags: ['avx', 'avx2', 'bmi1', 'bmi2', 'f16c', 'fma', 'movbe', 'xsave', 'abm'] },
-  { name: 'x86-64-v2', flags: ['cx16', 'lahf_lm', 'popcnt', 'sse4_1', 'sse4_2', 'ssse3'] },
-];
-
-let cpuFlagsCache: Set<string> | undefined;
-/** The host CPU's feature flags from /proc/cpuinfo (empty when unreadable). */
-export function hostCpuFlags(): Set<string> {
-  if (cpuFlagsCache) return cpuFlagsCache;
-  try {
-    const text = fs.readFileSync('/proc/cpuinfo', 'utf8');
-    const line = text.split('\n').find((l) => l.startsWith('flags'));
-    cpuFlagsCache = new Set((line?.split(':')[1] ?? '').trim().split(/\s+/));
-  } catch {
-    cpuFlagsCache = new Set();
-  }
-  return cpuFlagsCache;
+/** Something a target had to assume, as one line for the user. */
+export interface TargetWarning {
+  kind: 'unknown-machine' | 'glibc-version';
+  message: string;
 }
 
-/** The x86-64 ISA levels this CPU supports, best first (each level needs the ones below it). */
-export function hostX86Levels(flags: Set<string> = hostCpuFlags()): string[] {
-  const out: string[] = [];
-  for (let i = X86_64_LEVELS.length - 1; i >= 0; i--) {
-    const level = X86_64_LEVELS[i]!;
-    if (!level.flags.every((f) => flags.has(f))) break;
-    out.unshift(level.name);
-  }
-  return out;
+export type TargetOverrides = Partial<Omit<LoaderTarget, 'elfClass' | 'machine' | 'byteOrder' | 'arch' | 'family' | 'glibc' | 'cpu' | 'warnings'>>;
+
+/** What picks a target: the file's ELF identity, and its PT_INTERP and e_flags where known. */
+export interface TargetKey {
+  elfClass: ElfClass;
+  machine: number;
+  byteOrder: ByteOrder;
+  flags?: number;
+  interpreter?: string;
+  /** DT_NEEDED: for a file without PT_INTERP, the libc it names tells the family. */
+  needed?: readonly string[];
 }
 
 /**
- * dl-hwcaps.c (_dl_important_hwcaps, legacy part): every subset of [tls, platform, hwcap names…], most
- * specific first — counting down in binary with `tls` as the top bit.
+ * The loader target for a file: its architecture row, the loader family its PT_INTERP names (or, for a
+ * file without one, the family whose loader the root holds), that family's rules. The host CPU decides
+ * the hwcaps defaults only when the target is the host's own architecture.
  */
-export function legacyHwcapSubdirs(components: string[]): string[] {
-  const out: string[] = [];
-  const n = components.length;
-  for (let mask = (1 << n) - 1; mask > 0; mask--) {
-    const parts: string[] = [];
-    for (let i = 0; i < n; i++) if (mask & (1 << (n - 1 - i))) parts.push(components[i]!);
-    out.push(parts.join('/'));
-  }
-  return out;
-}
-
-function x86_64Target(flags: Set<string>): Omit<LoaderTarget, 'elfClass' | 'machine' | 'byteOrder'> {
-  const levels = hostX86Levels(flags);
-  // sysdeps/x86/cpu-features.c: dl_platform is "haswell" with AVX2, BMI1/2, LZCNT, MOVBE, POPCNT (and FMA).
-  const haswell = ['avx2', 'bmi1', 'bmi2', 'abm', 'movbe', 'popcnt', 'fma'].every((f) => flags.has(f));
-  const xeonPhi = ['avx512er', 'avx512pf'].every((f) => flags.has(f));
-  const platform = xeonPhi ? 'xeon_phi' : haswell ? 'haswell' : 'x86_64';
-  const legacy = ['tls'];
-  if (platform !== 'x86_64') legacy.push(platform);
-  if (['avx512f', 'avx512cd', 'avx512bw', 'avx512dq', 'avx512vl'].every((f) => flags.has(f))) legacy.push('avx512_1');
-  legacy.push('x86_64');
-  return {
-    interpreter: '/lib64/ld-linux-x86-64.so.2',
-    lib: 'lib/x86_64-linux-gnu',
-    platform,
-    systemDirs: ['/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib', '/usr/lib'],
-    hwcaps: levels,
-    allHwcaps: X86_64_LEVELS.map((l) => l.name),
-    legacyHwcapDirs: legacyHwcapSubdirs(legacy),
-  };
-}
-
-function multiarch(triplet: string, interpreter: string, platform: string) {
-  return {
-    interpreter,
-    lib: `lib/${triplet}`,
-    platform,
-    systemDirs: [`/lib/${triplet}`, `/usr/lib/${triplet}`, '/lib', '/usr/lib'],
-    hwcaps: [] as string[],
-    allHwcaps: [] as string[],
-    legacyHwcapDirs: ['tls'],
-  };
+export function targetFor(file: TargetKey, root?: SysRoot, overrides: TargetOverrides = {}, machine: MachineDescription = {}): LoaderTarget {
+  const key: TargetKey = { elfClass: file.elfClass, machine: file.machine, byteOrder: file.byteOrder };
+  if (file.flags !== undefined) key.flags = file.flags;
+  if (file.interpreter !== undefined) key.interpreter = file.interpreter;
+  const arch = archFor(key);
+  const family = familyFor(arch, file.interpreter, root, file.needed);
+  const ctx: { root?: SysRoot; interpreter?: string; overrides: TargetOverrides; machine: MachineDescription } = { overrides, machine };
+  if (root) ctx.root = root;
+  if (file.interpreter !== undefined) ctx.interpreter = file.interpreter;
+  return family.target(arch, ctx);
 }
 
 /**
- * The loader target for a file of this class and machine. The host CPU decides the hwcaps defaults only
- * when the target is the host's own architecture.
+ * Everything of the CPU the model reads for an x86 target on this machine, as one string: the CPUID
+ * vendor and the sorted flags of the description used (this host's /proc/cpuinfo unless `machine`
+ * gives another), after any vendor override. A cache of resolver results keys on it — even when hwcaps
+ * levels are given, `$PLATFORM` and the legacy subdirectories still come from it.
  */
-export function targetFor(
-  file: { elfClass: ElfClass; machine: number; byteOrder: ByteOrder },
-  root?: SysRoot,
-  overrides: TargetOverrides = {},
-): LoaderTarget {
-  const { elfClass, machine, byteOrder } = file;
-  let base: Omit<LoaderTarget, 'elfClass' | 'machine' | 'byteOrder'>;
-  if (machine === EM_X86_64 && elfClass === 64) {
-    base = x86_64Target(process.arch === 'x64' ? hostCpuFlags() : new Set());
-  } else if (machine === EM_386 && elfClass === 32) {
-    // Debian amd64's libc6-i386 puts the 32-bit world in /lib32; a native i386 root is multiarch.
-    const lib32 = root?.stat('/lib32/libc.so.6') ?? root?.stat('/usr/lib32/libc.so.6');
-    base = lib32
-      ? { ...multiarch('i386-linux-gnu', '/lib/ld-linux.so.2', 'i686'), lib: 'lib32', systemDirs: ['/lib32', '/usr/lib32', '/lib', '/usr/lib'] }
-      : multiarch('i386-linux-gnu', '/lib/ld-linux.so.2', 'i686');
-    base.legacyHwcapDirs = legacyHwcapSubdirs(['tls', 'i686', 'sse2']);
-  } else if (machine === EM_AARCH64) {
-    base = multiarch('aarch64-linux-gnu', '/lib/ld-linux-aarch64.so.1', 'aarch64');
-  } else if (machine === EM_ARM) {
-    base = multiarch('arm-linux-gnueabihf', '/lib/ld-linux-armhf.so.3', 'v7l');
-  } else if (machine === EM_PPC64 && byteOrder === 'little') {
-    base = multiarch('powerpc64le-linux-gnu', '/lib64/ld64.so.2', 'power8');
-  } else if (machine === EM_S390 && elfClass === 64) {
-    base = multiarch('s390x-linux-gnu', '/lib/ld64.so.1', 'z900');
-  } else if (machine === EM_RISCV && elfClass === 64) {
-    base = multiarch('riscv64-linux-gnu', '/lib/ld-linux-riscv64-lp64d.so.1', 'riscv64');
-  } else {
-    base = {
-      interpreter: elfClass === 64 ? '/lib64/ld.so' : '/lib/ld.so',
-      lib: elfClass === 64 ? 'lib64' : 'lib',
-      platform: '',
-      systemDirs: elfClass === 64 ? ['/lib64', '/usr/lib64', '/lib', '/usr/lib'] : ['/lib', '/usr/lib'],
-      hwcaps: [],
-      allHwcaps: [],
-      legacyHwcapDirs: [],
-    };
-  }
-  return { elfClass, machine, byteOrder, ...base, ...stripUndefined(overrides) };
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+export function machineKey(machine: MachineDescription = {}): string {
+  const { cpu, source } = describedCpu(machine);
+  return `${source}:${JSON.stringify(cpu.vendorId)}:${[...cpu.flags].sort().join(' ')}`;
 }

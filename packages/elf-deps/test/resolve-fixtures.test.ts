@@ -10,11 +10,8 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   EM_AARCH64,
-  EM_X86_64,
   SysRoot,
-  hostX86Levels,
   resolveClosure,
-  targetFor,
   whyChains,
   type ClosureGraph,
   type ClosureNode,
@@ -22,6 +19,7 @@ import {
 } from '../src/index.js';
 import { buildChrootTracer, buildExe, buildLib, copyWithMachine, loaderTrace, resolvedSet, type LoaderRun } from './helpers/build-fixtures.js';
 import { makeTempDir } from './helpers/fixtures.js';
+import { loaderRunner, parseDiagnostics, parseLdSoHelp } from './helpers/loader-report.js';
 
 const tmp = fs.realpathSync(makeTempDir('resolve-fixtures'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -231,13 +229,19 @@ describe('dynamic string tokens', () => {
   });
 
   it('$LIB is lib/x86_64-linux-gnu and $PLATFORM the platform rtld reports', () => {
+    // Both from the loader itself (--list-diagnostics: dl_dst_lib, dl_platform), never from targetFor:
+    // every CPU (haswell on Intel, x86_64 on AMD, …) exercises its own platform directory.
+    const diag = parseDiagnostics(loaderRunner(INTERP_64).run(['--list-diagnostics']).stdout);
+    const lib = diag.get('dl_dst_lib') ?? '';
+    const platform = diag.get('dl_platform') ?? '';
+    expect(lib).toBe('lib/x86_64-linux-gnu');
+    expect(platform).not.toBe('');
     const d = dir('lib-platform');
-    const platform = targetFor({ elfClass: 64, machine: EM_X86_64, byteOrder: 'little' }).platform;
-    buildLib(dir('lib-platform', 'lib', 'x86_64-linux-gnu'), 'libl.so');
+    buildLib(dir('lib-platform', ...lib.split('/')), 'libl.so');
     buildLib(dir('lib-platform', platform), 'libp.so');
     const exe = buildExe(d, 'prog', { runpath: `${d}/$LIB:${d}/\${PLATFORM}`, needed: ['libl.so', 'libp.so'] });
     const g = agree(exe);
-    expect(g.nodes.has(`${d}/lib/x86_64-linux-gnu/libl.so`)).toBe(true);
+    expect(g.nodes.has(`${d}/${lib}/libl.so`)).toBe(true);
     expect(g.nodes.has(`${d}/${platform}/libp.so`)).toBe(true);
   });
 
@@ -251,7 +255,10 @@ describe('dynamic string tokens', () => {
 });
 
 describe('hwcaps subdirectories', () => {
-  const levels = hostX86Levels();
+  // The levels this CPU's loader searches, from its own --help (never from the CPU model).
+  const levels = parseLdSoHelp(loaderRunner(INTERP_64).run(['--help']).stdout)
+    .hwcaps.filter((h) => h.searched)
+    .map((h) => h.name);
 
   it.skipIf(levels.length === 0)('a glibc-hwcaps variant beside the baseline: the best active level wins, every variant is reported', () => {
     const base = dir('hwcaps', 'lib');

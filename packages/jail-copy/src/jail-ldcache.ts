@@ -36,7 +36,7 @@ export async function writeJailLdCache(jailDir: string, like: Pick<ElfInfo, 'elf
   // ldconfig.c add_single_dir: a directory met again under another name (/lib/x86_64-linux-gnu is
   // /usr/lib/x86_64-linux-gnu in a merged-/usr jail) is scanned once, at its first position; each one
   // also brings its glibc-hwcaps subdirectories. Going through readLdConf's list does both.
-  const conf = readLdConf(root, { builtinDirs: [...extra, ...target.systemDirs] });
+  const conf = readLdConf(root, { builtinDirs: [...extra, ...target.systemDirs], libTypes: target.glibc?.ldconfigLibTypes ?? true });
   const built = buildCacheFromLdConf(root, conf, target);
   const bytes = serializeLdCache(built.cache);
   await ensureDir(jail, '/etc', { mode: 0o755, uid: 0, gid: 0 });

@@ -3,7 +3,7 @@
  * run under chroot; the jail mirrors the host (every link as the host has it, each file once, host
  * directory modes); a second run changes nothing; --prune and --dry-run do what they say.
  */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -49,12 +49,12 @@ function newJail(name: string): string {
 const fileEntries = (jail: string): (ManifestEntry & { source: string })[] =>
   readManifest(jail).entries.filter((e): e is ManifestEntry & { source: string } => e.kind === 'file' && typeof e.source === 'string');
 
-/** The PHP extension API directory (/usr/lib/php/20220829 for 8.2): where `php -m` loads modules from. */
+/**
+ * The PHP extension API directory (/usr/lib/php/20220829 for 8.2): where `php -m` loads modules from,
+ * as php8.2 itself reports it (another PHP's API directory beside it must not matter).
+ */
 function phpApiDir(): string {
-  const dirs = fs.readdirSync('/usr/lib/php').filter((n) => /^\d{8}$/.test(n));
-  const [api] = dirs;
-  if (api === undefined || dirs.length !== 1) throw new Error(`expected one extension API directory under /usr/lib/php, found ${dirs.join(', ') || 'none'}`);
-  return path.join('/usr/lib/php', api);
+  return execFileSync('/usr/bin/php8.2', ['-n', '-r', 'echo ini_get("extension_dir");'], { encoding: 'utf8' }).trim();
 }
 
 const jails: Record<'coreutils' | 'nginx' | 'php', string> = { coreutils: '', nginx: '', php: '' };

@@ -5,7 +5,7 @@
 import type { ClosureGraph, RootClosure } from '@elfcopy/elf-deps';
 import type { Paint } from '../report.js';
 import { escapeName as esc } from './escape.js';
-import { foundViaLabel } from './found-via.js';
+import { foundViaLabel, namedFamily } from './found-via.js';
 
 export function formatTree(graph: ClosureGraph, p: Paint, opts: { showReused?: boolean } = {}): string {
   const lines: string[] = [];
@@ -15,8 +15,10 @@ export function formatTree(graph: ClosureGraph, p: Paint, opts: { showReused?: b
 
 function formatRoot(graph: ClosureGraph, rc: RootClosure, p: Paint, opts: { showReused?: boolean }): string[] {
   const out: string[] = [];
+  const named = namedFamily(rc.family);
+  const family = named === undefined ? '' : `, ${named} loader`;
   // Names escaped before they are painted: the colours' own ESC bytes must stay raw.
-  const head = rc.interpreter ? `${esc(rc.path)} ${p.dim(`(interpreter ${esc(rc.interpreter)})`)}` : `${esc(rc.path)} ${p.dim(`(${rc.kind.replace('-', ' ')})`)}`;
+  const head = rc.interpreter ? `${esc(rc.path)} ${p.dim(`(interpreter ${esc(rc.interpreter)}${family})`)}` : `${esc(rc.path)} ${p.dim(`(${rc.kind.replace('-', ' ')}${family})`)}`;
   out.push(p.bold(head));
   const children = new Map<string, typeof rc.edges>();
   for (const e of rc.edges) {
@@ -40,8 +42,8 @@ function formatRoot(graph: ClosureGraph, rc: RootClosure, p: Paint, opts: { show
       }
       const node = graph.nodes.get(e.to);
       const hw = node?.hwcapsSubdir ? `, ${node.hwcapsSubdir}` : '';
-      out.push(`${branch}${esc(e.name)} => ${esc(e.to)} ${p.dim(`[${esc(foundViaLabel(e.via))}${hw}]`)}`);
-      if (e.via.kind !== 'reused') visit(e.to, prefix + (last ? '    ' : '│   '));
+      out.push(`${branch}${esc(e.name)} => ${esc(e.to)} ${p.dim(`[${esc(foundViaLabel(e.via, e.from))}${hw}]`)}`);
+      if (e.via.kind !== 'reused' && e.via.kind !== 'loader-itself') visit(e.to, prefix + (last ? '    ' : '│   '));
     });
   };
   visit(rc.path, '');

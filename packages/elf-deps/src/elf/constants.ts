@@ -58,37 +58,32 @@ export const DF_1_PIE = 0x08000000;
 export const VER_FLG_BASE = 0x1;
 export const VER_FLG_WEAK = 0x2;
 
-/** e_machine values elfcopy names in messages; any other value is shown as a number. */
-export const MACHINE_NAMES: ReadonlyMap<number, string> = new Map([
-  [2, 'SPARC'],
-  [3, 'i386'],
-  [8, 'MIPS'],
-  [20, 'PowerPC'],
-  [21, 'PowerPC64'],
-  [22, 'S/390'],
-  [40, 'ARM'],
-  [42, 'SuperH'],
-  [43, 'SPARC V9'],
-  [50, 'IA-64'],
-  [62, 'x86-64'],
-  [183, 'AArch64'],
-  [243, 'RISC-V'],
-  [258, 'LoongArch'],
-]);
+import { ELF_MACHINES } from './machines.js';
 
+/** e_machine names: readelf's (machines.ts), the one table of them. */
+export const MACHINE_NAMES: ReadonlyMap<number, string> = ELF_MACHINES;
+
+export const EM_SPARC = 2;
 export const EM_386 = 3;
+export const EM_M68K = 4;
 export const EM_MIPS = 8;
+export const EM_PARISC = 15;
+export const EM_SPARC32PLUS = 18;
 export const EM_PPC = 20;
 export const EM_PPC64 = 21;
 export const EM_S390 = 22;
 export const EM_ARM = 40;
+export const EM_SH = 42;
 export const EM_SPARCV9 = 43;
+export const EM_IA_64 = 50;
 export const EM_X86_64 = 62;
 export const EM_AARCH64 = 183;
 export const EM_RISCV = 243;
+export const EM_LOONGARCH = 258;
+export const EM_ALPHA = 0x9026;
 
 export function machineName(machine: number): string {
-  return MACHINE_NAMES.get(machine) ?? `machine ${machine}`;
+  return MACHINE_NAMES.get(machine) ?? `e_machine ${machine}`;
 }
 
 export const DT_HASH = 4;

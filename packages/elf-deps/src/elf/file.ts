@@ -71,6 +71,8 @@ export interface ElfInfo {
   /** e_type */
   type: number;
   machine: number;
+  /** e_flags: the ABI details class and machine do not carry (ARM float ABI, RISC-V float ABI, MIPS n32/NaN2008). */
+  flags: number;
   kind: ElfKind;
   /** PT_INTERP, when present. */
   interpreter?: string;
@@ -192,6 +194,7 @@ export function readElfFrom(
     abiVersion: header.abiVersion,
     type: header.type,
     machine: header.machine,
+    flags: header.flags >>> 0,
     kind: classify(header, interpreter !== undefined, dynamic),
   };
   if (interpreter !== undefined) info.interpreter = interpreter;
