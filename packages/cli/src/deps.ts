@@ -5,6 +5,7 @@ import { formatDot } from './format/dot.js';
 import { formatJson } from './format/json.js';
 import { formatList } from './format/list.js';
 import { formatTree } from './format/tree.js';
+import { namedFamily } from './format/found-via.js';
 import { describeError, paint, useColor, type Reporter } from './report.js';
 import { resolveOptionsFrom, type ResolverCliOptions } from './resolver-options.js';
 import { UsageError } from './usage-error.js';
@@ -37,7 +38,12 @@ export function runDeps(paths: string[], opts: DepsCliOptions, report: Reporter,
 
 function formatWhy(graph: ClosureGraph, query: string): string {
   const chains = whyChains(graph, query);
-  return chains.map((c) => c.chain.join(' -> ')).join('\n') + (chains.length ? '\n' : '');
+  // A chain another family's rules made says so.
+  const family = (root: string): string => {
+    const f = namedFamily(graph.roots.find((rc) => rc.path === root)?.family);
+    return f === undefined ? '' : `  [${f} loader]`;
+  };
+  return chains.map((c) => c.chain.join(' -> ') + family(c.root)).join('\n') + (chains.length ? '\n' : '');
 }
 
 /** Missing libraries and bad inputs on stderr, one line each; the exit code says which happened. */

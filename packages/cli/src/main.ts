@@ -38,7 +38,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command();
   program
     .name('elfcopy')
-    .description('Put a Linux program into a chroot jail with exactly the shared libraries, loader and runtime modules it needs.\nNothing is executed to find them: elfcopy reads the ELF files and follows glibc ld.so\'s rules.')
+    .description('Put a Linux program into a chroot jail with exactly the shared libraries, loader and runtime modules it needs.\nNothing is executed to find them: elfcopy reads the ELF files and follows their loader\'s rules (glibc\'s ld.so or musl\'s).')
     .version(version(), '-V, --version')
     .option('-q, --quiet', 'print only errors')
     .option('-v, --verbose', 'say more about what is done')
@@ -49,7 +49,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   const deps = resolverOptions(
     program
       .command('deps')
-      .description('show the libraries each ELF file loads, found as glibc ld.so finds them (never runs the file)')
+      .description('show the libraries each ELF file loads, found as its loader (glibc or musl) finds them (never runs the file)')
       .argument('<path...>', 'ELF files, directories (every ELF below them) or globs')
       .option('--list', 'print the union closure, one absolute path per line, sorted (for cp, tar, …)')
       .option('--json', 'print the closure graph as JSON (schema elfcopy.deps/1)')

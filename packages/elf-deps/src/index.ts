@@ -30,7 +30,10 @@ export { glibcRules, formatRelease, DEFAULT_GLIBC_RELEASE, GLIBC_2_36_RULES, typ
 export { ARCH_TABLE, archFor, archByName, genericArch, describeGenericRules, cacheFlagsFor, type ArchRow, type ArchKey, type CpuModelKind } from './arch/table.js';
 export type { LdconfigPort } from './arch/ldconfig-port.js';
 export { LOADER_FAMILIES, familyFor } from './loader/families.js';
-export type { LoaderFamily, FamilyContext } from './loader/family.js';
+export type { LoaderFamily, FamilyContext, FamilySearch, FamilyMapResult, LoadedView, LoaderWarning, SearchEnv } from './loader/family.js';
+export { MUSL_FAMILY, MUSL_LDSO_ARCH, muslLdsoArch } from './loader/musl.js';
+export { isMuslReservedName, expandMuslOrigin } from './loader/musl-search.js';
+export { readMuslSystemPath, muslPathFileFor, MUSL_DEFAULT_PATH, type MuslSystemPath } from './loader/musl-path-file.js';
 export { expandDst, expandSearchList, splitLdLibraryPath, verifyCandidate, type SearchPath, type SearchSource, type RejectedCandidate, type DstContext } from './search.js';
 export {
   Resolver,
@@ -42,6 +45,7 @@ export {
   type RootClosure,
   type MissingLibrary,
   type FoundVia,
+  type EdgeVia,
   type TriedDirectory,
   type ResolveOptions,
 } from './resolve.js';

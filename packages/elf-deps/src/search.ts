@@ -18,7 +18,9 @@ export type SearchSource =
   | { kind: 'rpath'; owner: string }
   | { kind: 'ld_library_path' }
   | { kind: 'runpath'; owner: string }
-  | { kind: 'system-dir' };
+  | { kind: 'system-dir' }
+  /** musl: the system path read from the loader's path file (etc/ld-musl-ARCH.path). */
+  | { kind: 'path-file'; file: string };
 
 /** One ordered list of directories ld.so searches, with the rule that produced it. */
 export interface SearchPath {

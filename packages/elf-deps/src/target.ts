@@ -84,6 +84,8 @@ export interface TargetKey {
   byteOrder: ByteOrder;
   flags?: number;
   interpreter?: string;
+  /** DT_NEEDED: for a file without PT_INTERP, the libc it names tells the family. */
+  needed?: readonly string[];
 }
 
 /**
@@ -96,7 +98,7 @@ export function targetFor(file: TargetKey, root?: SysRoot, overrides: TargetOver
   if (file.flags !== undefined) key.flags = file.flags;
   if (file.interpreter !== undefined) key.interpreter = file.interpreter;
   const arch = archFor(key);
-  const family = familyFor(arch, file.interpreter, root);
+  const family = familyFor(arch, file.interpreter, root, file.needed);
   const ctx: { root?: SysRoot; interpreter?: string; overrides: TargetOverrides; machine: MachineDescription } = { overrides, machine };
   if (root) ctx.root = root;
   if (file.interpreter !== undefined) ctx.interpreter = file.interpreter;

@@ -20,6 +20,7 @@ import {
   targetFor,
 } from '@elfcopy/elf-deps';
 import { glibcDefaultEntries, nssModulesNeeded, parseNsswitch, type NssEntry } from './nss.js';
+import { glibcLibc, loaderFamiliesOf, loaderFiles } from './loader-families.js';
 
 export type PlanStep =
   | {
@@ -77,6 +78,8 @@ export interface CopyPlan {
   triplet?: string;
   /** Class, machine and byte order of the first input (what a jail ld.so.cache is written for). */
   target?: { elfClass: 32 | 64; machine: number; byteOrder: 'little' | 'big' };
+  /** The loader families of the programs ('glibc', 'musl'): musl programs need no NSS or gconv modules. */
+  loaderFamilies?: string[];
   /** With `recordAccess`: every host path the plan was computed from (see plan-cache.ts). */
   consulted?: string[];
   /** Those of them whose directory listing was read: their content, not only their identity, counts. */
@@ -335,10 +338,13 @@ export function planCopy(inputs: readonly string[], jail: string, options: PlanO
     }
   };
   addGraph(graph);
+  for (const f of loaderFiles(graph)) mirrorSteps(root, f.path, f.reason, options, steps);
+  for (const w of graph.warnings) if (!plan.warnings.includes(w)) plan.warnings.push(w);
+  plan.loaderFamilies = loaderFamiliesOf(graph);
   if (!options.writesLdCache) warnCacheOnly(graph, root, plan);
 
   // What libc itself dlopen()s: libgcc_s for pthread_cancel/unwinding, and the NSS modules.
-  const libc = [...graph.nodes.values()].find((n) => n.soname === 'libc.so.6');
+  const libc = glibcLibc(graph);
   const first = graph.roots[0] ? graph.nodes.get(graph.roots[0].path) : undefined;
   if (first) {
     plan.triplet = targetFor(first.info, root).lib.replace(/^lib\//, '');

@@ -12,6 +12,8 @@ import { nssModulesNeeded, parseNsswitch, DEFAULT_SERVICES } from './nss.js';
 import { climbsAboveRoot } from './inroot.js';
 import { MANIFEST_PATH, parseManifest } from './manifest.js';
 import { walkJail } from './walk.js';
+import { checksSymbolVersions, glibcLibc, loaderWarnings, originWithoutProcMessage } from './loader-families.js';
+import { missingInContext } from './namespace-context.js';
 import { profileNeedsFindings } from './profile-checks.js';
 
 export interface VerifyOptions {
@@ -95,7 +97,8 @@ export function verifyJail(jail: string, options: VerifyOptions = {}): VerifyRep
   // Only programs and loadable objects; relocatable objects and core files are not loaded by ld.so.
   const graph = resolver.resolve(elfFiles);
   for (const err of graph.inputErrors) add('malformed-elf', 'medium', err.path, err.message);
-  for (const m of graph.missing) {
+  for (const w of loaderWarnings(graph)) add('loader-config', 'medium', w.path, w.message);
+  for (const m of missingInContext(graph)) {
     for (const by of m.neededBy) {
       add('missing-library', 'high', by, m.reason === 'invalid' ? `${m.name} cannot be loaded: ${m.detail ?? ''}` : `needs ${m.name}, which does not resolve inside the jail`);
     }
@@ -128,6 +131,7 @@ function checkVersions(root: SysRoot, graph: ClosureGraph, add: (rule: string, s
   };
   const reported = new Set<string>();
   for (const node of graph.nodes.values()) {
+    if (!checksSymbolVersions(node.loader)) continue;
     const info = versionsOf(node.path);
     if (!info?.versionNeeds?.length) continue;
     for (const need of info.versionNeeds) {
@@ -196,13 +200,13 @@ function checkOrigin(root: SysRoot, graph: ClosureGraph, add: (rule: string, s: 
     const dyn = graph.nodes.get(rc.path)?.info.dynamic;
     const paths = [...(dyn?.rpathList ?? []), ...(dyn?.runpathList ?? [])];
     if (rc.kind.endsWith('executable') && paths.some((p) => p.includes('$ORIGIN') || p.includes('${ORIGIN}'))) {
-      add('origin-without-proc', 'medium', rc.path, 'uses $ORIGIN in its search path but the jail has no /proc: ld.so will drop that element');
+      add('origin-without-proc', 'medium', rc.path, originWithoutProcMessage(rc.family));
     }
   }
 }
 
 function checkNss(root: SysRoot, resolver: Resolver, graph: ClosureGraph, add: (rule: string, s: Severity, p: string, m: string) => void): void {
-  const libc = [...graph.nodes.values()].find((n) => n.soname === 'libc.so.6');
+  const libc = glibcLibc(graph);
   if (!libc) return;
   const text = root.readText('/etc/nsswitch.conf');
   const entries = text === undefined ? [{ database: '*', services: [...DEFAULT_SERVICES], line: 0 }] : parseNsswitch(text);

@@ -1,6 +1,6 @@
 /** `--dot`: the dependency graph for Graphviz, each edge labelled with how the library was found. */
 import type { ClosureGraph } from '@elfcopy/elf-deps';
-import { foundViaLabel } from './found-via.js';
+import { foundViaLabel, namedFamily } from './found-via.js';
 
 const q = (s: string): string => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 
@@ -8,7 +8,9 @@ export function formatDot(graph: ClosureGraph): string {
   const lines = ['digraph elfcopy {', '  rankdir=LR;', '  node [shape=box, fontname="monospace", fontsize=10];', '  edge [fontsize=9];'];
   const seen = new Set<string>();
   for (const rc of graph.roots) {
-    lines.push(`  ${q(rc.path)} [style=bold];`);
+    const named = namedFamily(rc.family);
+    const family = named === undefined ? '' : `, label=${q(`${rc.path} (${named} loader)`)}`;
+    lines.push(`  ${q(rc.path)} [style=bold${family}];`);
     for (const e of rc.edges) {
       const to = e.to ?? `${e.name} (missing)`;
       const key = `${e.from}\0${to}`;
@@ -16,7 +18,7 @@ export function formatDot(graph: ClosureGraph): string {
       seen.add(key);
       if (e.to === undefined) lines.push(`  ${q(to)} [color=red, fontcolor=red];`);
       const style = e.via.kind === 'reused' ? ', style=dashed' : '';
-      lines.push(`  ${q(e.from)} -> ${q(to)} [label=${q(foundViaLabel(e.via))}${style}];`);
+      lines.push(`  ${q(e.from)} -> ${q(to)} [label=${q(foundViaLabel(e.via, e.from))}${style}];`);
     }
   }
   lines.push('}');

@@ -5,7 +5,7 @@ import type { ClosureGraph, FoundVia } from '@elfcopy/elf-deps';
 
 export interface DepsJson {
   schema: 'elfcopy.deps/1';
-  roots: { path: string; kind: string; interpreter: string | null; objects: string[]; missing: string[] }[];
+  roots: { path: string; kind: string; interpreter: string | null; loader: string; objects: string[]; missing: string[] }[];
   objects: {
     path: string;
     realPath: string;
@@ -15,6 +15,8 @@ export interface DepsJson {
     byteOrder: 'little' | 'big';
     machine: number;
     interpreter: string | null;
+    /** The loader family whose rules found it ('glibc', 'musl'). */
+    loader: string;
     needed: string[];
     rpath: string | null;
     runpath: string | null;
@@ -27,6 +29,7 @@ export interface DepsJson {
   }[];
   missing: { name: string; reason: 'not-found' | 'invalid'; detail: string | null; neededBy: string[]; tried: { dir: string; source: string }[] }[];
   errors: { path: string; error: string; reason: string }[];
+  warnings: string[];
 }
 
 export function toDepsJson(graph: ClosureGraph): DepsJson {
@@ -36,6 +39,7 @@ export function toDepsJson(graph: ClosureGraph): DepsJson {
       path: rc.path,
       kind: rc.kind,
       interpreter: rc.interpreter ?? null,
+      loader: rc.family,
       objects: rc.objects,
       missing: rc.missing.map((m) => m.name),
     })),
@@ -48,6 +52,7 @@ export function toDepsJson(graph: ClosureGraph): DepsJson {
       byteOrder: n.info.byteOrder,
       machine: n.info.machine,
       interpreter: n.info.interpreter ?? null,
+      loader: n.loader,
       needed: n.info.dynamic?.needed ?? [],
       rpath: n.info.dynamic?.rpath ?? null,
       runpath: n.info.dynamic?.runpath ?? null,
@@ -66,6 +71,7 @@ export function toDepsJson(graph: ClosureGraph): DepsJson {
       tried: m.tried.map((t) => ({ dir: t.dir, source: t.source.kind })),
     })),
     errors: graph.inputErrors.map((e) => ({ path: e.path, error: e.name, reason: e.message })),
+    warnings: graph.warnings,
   };
 }
 

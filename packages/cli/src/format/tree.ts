@@ -4,7 +4,7 @@
  */
 import type { ClosureGraph, RootClosure } from '@elfcopy/elf-deps';
 import type { Paint } from '../report.js';
-import { foundViaLabel } from './found-via.js';
+import { foundViaLabel, namedFamily } from './found-via.js';
 
 export function formatTree(graph: ClosureGraph, p: Paint, opts: { showReused?: boolean } = {}): string {
   const lines: string[] = [];
@@ -14,7 +14,9 @@ export function formatTree(graph: ClosureGraph, p: Paint, opts: { showReused?: b
 
 function formatRoot(graph: ClosureGraph, rc: RootClosure, p: Paint, opts: { showReused?: boolean }): string[] {
   const out: string[] = [];
-  const head = rc.interpreter ? `${rc.path} ${p.dim(`(interpreter ${rc.interpreter})`)}` : `${rc.path} ${p.dim(`(${rc.kind.replace('-', ' ')})`)}`;
+  const named = namedFamily(rc.family);
+  const family = named === undefined ? '' : `, ${named} loader`;
+  const head = rc.interpreter ? `${rc.path} ${p.dim(`(interpreter ${rc.interpreter}${family})`)}` : `${rc.path} ${p.dim(`(${rc.kind.replace('-', ' ')}${family})`)}`;
   out.push(p.bold(head));
   const children = new Map<string, typeof rc.edges>();
   for (const e of rc.edges) {
@@ -38,8 +40,8 @@ function formatRoot(graph: ClosureGraph, rc: RootClosure, p: Paint, opts: { show
       }
       const node = graph.nodes.get(e.to);
       const hw = node?.hwcapsSubdir ? `, ${node.hwcapsSubdir}` : '';
-      out.push(`${branch}${e.name} => ${e.to} ${p.dim(`[${foundViaLabel(e.via)}${hw}]`)}`);
-      if (e.via.kind !== 'reused') visit(e.to, prefix + (last ? '    ' : '│   '));
+      out.push(`${branch}${e.name} => ${e.to} ${p.dim(`[${foundViaLabel(e.via, e.from)}${hw}]`)}`);
+      if (e.via.kind !== 'reused' && e.via.kind !== 'loader-itself') visit(e.to, prefix + (last ? '    ' : '│   '));
     });
   };
   visit(rc.path, '');

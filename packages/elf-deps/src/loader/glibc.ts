@@ -50,6 +50,8 @@ export const GLIBC_FAMILY: LoaderFamily = {
   ownsInterpreter(interpreter) {
     return GLIBC_LOADER_NAMES.has(interpreter.slice(interpreter.lastIndexOf('/') + 1));
   },
+  // shlib-versions: libc.so.6, libc.so.6.1 on alpha and ia64.
+  claimsNeeded: (needed) => needed.some((n) => n === 'libc.so.6' || n === 'libc.so.6.1'),
   target(arch: ArchRow, ctx: FamilyContext): LoaderTarget {
     const { overrides, root } = ctx;
     const warnings: TargetWarning[] = [];
