@@ -7,7 +7,8 @@
  * signedness, must write the cache the root's own ldconfig wrote. Char signedness is shown on two
  * SONAMEs that sort differently for a signed and an unsigned `char`.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as os from 'node:os';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -115,6 +116,7 @@ describe.each(cases.map((c) => [c.label, c] as const))('%s', (_label, c) => {
     if (c.program) expect(readelfInterpreter(hostFile(c.root, c.program))).toBe(row.interpreter);
   });
 
+  // x32: the kernel runs no x32 program (CONFIG_X86_X32 is off on Debian's), so its loader cannot answer.
   it.skipIf(!c.loader)("$LIB, the glibc-hwcaps names and the system directories are the loader's own", () => {
     const target = targetFor(libc, sys);
     const diag = parseDiagnostics(c.loader?.(['--list-diagnostics']) ?? '');
@@ -125,7 +127,8 @@ describe.each(cases.map((c) => [c.label, c] as const))('%s', (_label, c) => {
     checked.push(`${row.name} (${c.label})`);
   });
 
-  it.skipIf(!c.root)("the ldconfig emulation with the row's port writes the cache the root's own ldconfig wrote", () => {
+  // (This host's own cache against its ldconfig: ldconf.test.ts.)
+  if (c.root) it("the ldconfig emulation with the row's port writes the cache the root's own ldconfig wrote", () => {
     const target = targetFor(libc, sys);
     const real = readLdCache(sys);
     const conf = readLdConf(sys, { builtinDirs: target.systemDirs, libTypes: target.glibc?.ldconfigLibTypes ?? true });
@@ -135,12 +138,12 @@ describe.each(cases.map((c) => [c.label, c] as const))('%s', (_label, c) => {
     for (const e of real?.entries ?? []) expect(row.cacheFlags.accepted, formatCacheEntry(e)).toContain(e.flags);
   });
 
-  it.skipIf(!c.root)("C char signedness: two SONAMEs that sort one way for a signed char, the other for an unsigned one, as the root's ldconfig sorts them", () => {
+  if (c.root || c.expectRow === 'amd64') it("C char signedness: two SONAMEs that sort one way for a signed char, the other for an unsigned one, as the root's ldconfig sorts them", () => {
     const root = c.root;
-    if (!root) return;
-    const scratch = fs.mkdtempSync(path.join(root.dir, 'tmp', 'elfcopy-char-'));
+    const rootDir = root?.dir ?? '';
+    const scratch = fs.realpathSync(fs.mkdtempSync(path.join(root ? path.join(rootDir, 'tmp') : os.tmpdir(), 'elfcopy-char-')));
     try {
-      const inRootDir = scratch.slice(root.dir.length);
+      const inRootDir = scratch.slice(rootDir.length);
       const zlib = [...(sys.listDir(`/lib/${row.triplet}`) ?? []), ...(sys.listDir(`/usr/lib/${row.triplet}`) ?? [])].find((n) => /^libz\.so\.1\.\d/.test(n));
       expect(zlib).toBeDefined();
       const from = hostFile(root, sys.stat(`/lib/${row.triplet}/${zlib}`) ? `/lib/${row.triplet}/${zlib}` : `/usr/lib/${row.triplet}/${zlib}`);
@@ -154,7 +157,8 @@ describe.each(cases.map((c) => [c.label, c] as const))('%s', (_label, c) => {
         patchelf(dest, ['--set-soname', soname]);
       }
       fs.writeFileSync(path.join(scratch, 'ld.so.conf'), `${inRootDir}\n`);
-      const run = inRoot(root, ['/sbin/ldconfig', '-X', '-f', `${inRootDir}/ld.so.conf`, '-C', `${inRootDir}/ld.so.cache`]);
+      const argv = ['/sbin/ldconfig', '-X', '-f', `${inRootDir}/ld.so.conf`, '-C', `${inRootDir}/ld.so.cache`];
+      const run = root ? inRoot(root, argv) : spawnSync(argv[0] ?? 'ldconfig', argv.slice(1), { encoding: 'utf8' });
       expect(run.status, run.stderr).toBe(0);
       const real = readLdCache(sys, `${inRootDir}/ld.so.cache`);
       const target = targetFor(libc, sys);

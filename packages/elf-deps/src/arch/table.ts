@@ -102,6 +102,8 @@ export interface ArchRow {
   readonly cpu?: CpuModelKind;
   /** The ldconfig whose cache this loader reads. */
   readonly port: LdconfigPort;
+  /** The OCI image platform (image-spec config.md, after Go's GOARCH/GOARM), where there is one. */
+  readonly oci?: { readonly architecture: string; readonly variant?: string };
   /** True for the row made up for a machine the table does not know (see genericArch). */
   readonly generic?: true;
 }
@@ -147,6 +149,7 @@ export const ARCH_TABLE: readonly ArchRow[] = [
     platform: 'x86_64',
     cpu: 'x86-64',
     port: X86_PORT,
+    oci: { architecture: 'amd64' },
   }),
   row({
     name: 'i386',
@@ -162,6 +165,7 @@ export const ARCH_TABLE: readonly ArchRow[] = [
     platform: 'i686',
     cpu: 'i386',
     port: I386_PORT,
+    oci: { architecture: '386' },
   }),
   row({
     name: 'x32',
@@ -192,6 +196,7 @@ export const ARCH_TABLE: readonly ArchRow[] = [
     hwcapsSubdirs: [],
     platform: 'aarch64',
     port: ARM_PORT,
+    oci: { architecture: 'arm64', variant: 'v8' },
   }),
   row({
     name: 'armhf',
@@ -207,6 +212,7 @@ export const ARCH_TABLE: readonly ArchRow[] = [
     hwcapsSubdirs: [],
     platform: 'v7l',
     port: ARM_PORT,
+    oci: { architecture: 'arm', variant: 'v7' },
   }),
   row({
     name: 'armel',
@@ -222,6 +228,7 @@ export const ARCH_TABLE: readonly ArchRow[] = [
     hwcapsSubdirs: [],
     platform: 'v5l',
     port: ARM_PORT,
+    oci: { architecture: 'arm', variant: 'v5' },
   }),
   row({
     name: 'riscv64',
@@ -237,6 +244,7 @@ export const ARCH_TABLE: readonly ArchRow[] = [
     hwcapsSubdirs: [],
     platform: 'riscv64',
     port: RISCV_PORT,
+    oci: { architecture: 'riscv64' },
   }),
   row({
     name: 'riscv64-lp64',
@@ -252,6 +260,7 @@ export const ARCH_TABLE: readonly ArchRow[] = [
     hwcapsSubdirs: [],
     platform: 'riscv64',
     port: RISCV_PORT,
+    oci: { architecture: 'riscv64' },
   }),
   row({
     name: 'ppc64el',
@@ -266,6 +275,7 @@ export const ARCH_TABLE: readonly ArchRow[] = [
     hwcapsSubdirs: ['power10', 'power9'],
     platform: 'power8',
     port: PPC_PORT,
+    oci: { architecture: 'ppc64le' },
   }),
   row({
     name: 'ppc64',
@@ -279,6 +289,7 @@ export const ARCH_TABLE: readonly ArchRow[] = [
     hwcapsSubdirs: [],
     platform: 'power8',
     port: PPC_PORT,
+    oci: { architecture: 'ppc64' },
   }),
   row({
     name: 'powerpc',
@@ -306,6 +317,7 @@ export const ARCH_TABLE: readonly ArchRow[] = [
     hwcapsSubdirs: ['z16', 'z15', 'z14', 'z13'],
     platform: 'z900',
     port: S390_PORT,
+    oci: { architecture: 's390x' },
   }),
   row({
     name: 's390',
