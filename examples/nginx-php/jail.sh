@@ -8,18 +8,27 @@
 #   examples/nginx-php/jail.sh check     verify and audit the jail
 #   examples/nginx-php/jail.sh image     the same jail as an OCI image layout in $IMAGE, with its SBOM beside it
 #
-# Environment: JAIL (default /srv/elfcopy-jail), PORT (default 8080), ELFCOPY (default: elfcopy on PATH),
-# IMAGE (default $JAIL.oci), TAG (default elfcopy/nginx-php:latest).
+# Environment: JAIL (default /srv/elfcopy-jail), PORT (default 8080), ELFCOPY (a command line that runs
+# elfcopy, e.g. "node packages/cli/bin/elfcopy.cjs"; default: elfcopy on PATH, which after `npm ci` is
+# node_modules/.bin/elfcopy), IMAGE (default $JAIL.oci), TAG (default elfcopy/nginx-php:latest).
 set -euo pipefail
 
 JAIL=${JAIL:-/srv/elfcopy-jail}
 PORT=${PORT:-8080}
-ELFCOPY=${ELFCOPY:-elfcopy}
+ELFCOPY=${ELFCOPY:-}
+if [ -z "$ELFCOPY" ] && ! type -P elfcopy >/dev/null; then
+  echo "$0: elfcopy is not on PATH (after npm ci: export PATH=\"\$PWD/node_modules/.bin:\$PATH\"), and ELFCOPY is not set" >&2
+  exit 2
+fi
 HERE=$(cd "$(dirname "$0")" && pwd)
 PHP_FPM=/usr/sbin/php-fpm8.2
 WRITABLE=www-data:/var/lib/nginx,/var/log/nginx,/run/php,/var/lib/php/sessions
 
-elfcopy() { $ELFCOPY "$@"; }
+# 'command' runs the elfcopy on PATH, never this function: a function calling itself would recurse until
+# bash overflows its stack.
+elfcopy() {
+  if [ -n "$ELFCOPY" ]; then $ELFCOPY "$@"; else command elfcopy "$@"; fi
+}
 
 build() {
   mkdir -p "$JAIL"

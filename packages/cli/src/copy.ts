@@ -10,6 +10,7 @@ import { machineKey } from '@elfcopy/elf-deps';
 import { machineFrom, platformFrom } from './resolver-options.js';
 import { buildId } from './build-id.js';
 import { EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK } from './exit-codes.js';
+import { escapeName } from './format/escape.js';
 import { progressBar } from './progress.js';
 import { withSignalCleanup } from './signals.js';
 import { describeError, type Reporter } from './report.js';
@@ -105,7 +106,7 @@ function describeStep(s: PlanStep | PruneStep): string {
 }
 
 export function formatPlan(steps: readonly (PlanStep | PruneStep)[]): string {
-  return steps.map((s) => `${describeStep(s).padEnd(72)}  # ${s.reasons[0] ?? ''}`).join('\n') + (steps.length ? '\n' : '');
+  return steps.map((s) => `${escapeName(describeStep(s)).padEnd(72)}  # ${escapeName(s.reasons[0] ?? '')}`).join('\n') + (steps.length ? '\n' : '');
 }
 
 export async function runCopy(paths: string[], opts: CopyCliOptions, report: Reporter, stdout: NodeJS.WritableStream = process.stdout): Promise<number> {
@@ -226,10 +227,14 @@ async function runCopyIn(paths: string[], opts: CopyCliOptions, report: Reporter
     const c = await writeJailLdCache(jail, plan.target, libs);
     report.verbose(`ld.so.cache: ${c.entries} entries from ${c.directories.join(', ')}`);
   }
+  // audit.ts: programs and libraries now in a directory a service can write (repeated when the plan is reused).
+  const { writableCodeWarnings } = await import('@elfcopy/jail-copy');
+  const codeWarnings = writableCodeWarnings(jail, plan.steps.flatMap((s) => (s.op === 'copy' ? [s.path] : [])));
+  for (const w of codeWarnings) report.warn(w);
   const cached: CachedPlan = {
     steps: plan.steps,
     missing: plan.missing.map((m) => ({ name: m.name, neededBy: m.neededBy, reason: m.reason, ...(m.detail !== undefined ? { detail: m.detail } : {}) })),
-    warnings: plan.warnings,
+    warnings: [...plan.warnings, ...codeWarnings],
     profiles: plan.profiles,
     ...(plan.nss ? { nss: plan.nss } : {}),
   };

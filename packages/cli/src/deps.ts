@@ -3,7 +3,8 @@ import { analyzeDeps, whyChains, type ClosureGraph, type ResolveOptions } from '
 import { EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK } from './exit-codes.js';
 import { formatDot } from './format/dot.js';
 import { formatJson } from './format/json.js';
-import { formatList } from './format/list.js';
+import { escapeName, needsEscape } from './format/escape.js';
+import { closurePaths, formatList } from './format/list.js';
 import { formatTree } from './format/tree.js';
 import { namedFamily } from './format/found-via.js';
 import { describeError, paint, useColor, type Reporter } from './report.js';
@@ -17,6 +18,8 @@ export interface DepsCliOptions extends ResolverCliOptions {
   why?: string;
   all?: boolean;
   dlopen?: string;
+  /** -0/--null: --list ends each path with a NUL and prints it raw. */
+  null?: boolean;
 }
 
 export function runDeps(paths: string[], opts: DepsCliOptions, report: Reporter, stdout: NodeJS.WritableStream & { isTTY?: boolean } = process.stdout): number {
@@ -27,9 +30,14 @@ export function runDeps(paths: string[], opts: DepsCliOptions, report: Reporter,
     if (p !== 'required' && p !== 'recommended' && p !== 'suggested') throw new UsageError('--dlopen takes required, recommended or suggested');
     resolveOptions.dlopen = p;
   }
+  if (opts.null && !opts.list) throw new UsageError('-0/--null goes with --list');
   const graph = analyzeDeps(paths, resolveOptions);
   if (opts.json) stdout.write(formatJson(graph));
-  else if (opts.list) stdout.write(formatList(graph));
+  else if (opts.list) {
+    stdout.write(formatList(graph, { nul: Boolean(opts.null) }));
+    const escaped = opts.null ? 0 : closurePaths(graph).filter(needsEscape).length;
+    if (escaped > 0) report.warn(`${escaped} path(s) hold a control character or a backslash, printed escaped as GNU ls -b prints them (GNU tar -T reads them back); -0 prints them raw, NUL-terminated`);
+  }
   else if (opts.dot) stdout.write(formatDot(graph));
   else if (opts.why !== undefined) stdout.write(formatWhy(graph, opts.why));
   else stdout.write(formatTree(graph, paint(useColor(stdout)), { showReused: Boolean(opts.all) }));
@@ -43,7 +51,7 @@ function formatWhy(graph: ClosureGraph, query: string): string {
     const f = namedFamily(graph.roots.find((rc) => rc.path === root)?.family);
     return f === undefined ? '' : `  [${f} loader]`;
   };
-  return chains.map((c) => c.chain.join(' -> ') + family(c.root)).join('\n') + (chains.length ? '\n' : '');
+  return chains.map((c) => c.chain.map(escapeName).join(' -> ') + family(c.root)).join('\n') + (chains.length ? '\n' : '');
 }
 
 /** Missing libraries and bad inputs on stderr, one line each; the exit code says which happened. */

@@ -1,7 +1,8 @@
 /** `elfcopy verify` and `elfcopy audit`: call the library check, print findings, exit by severity. */
 import * as fs from 'node:fs';
-import { atOrAbove, auditJail, verifyJail, type Finding, type Severity } from '@elfcopy/jail-copy';
+import { atOrAbove, auditJail, parseWritable, verifyJail, type Finding, type Severity } from '@elfcopy/jail-copy';
 import { EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK } from './exit-codes.js';
+import { escapeName } from './format/escape.js';
 import { paint, useColor, type Reporter } from './report.js';
 import { UsageError } from './usage-error.js';
 
@@ -23,7 +24,7 @@ function printFindings(findings: Finding[], json: boolean, header: Record<string
   const p = paint(useColor(stdout));
   for (const f of findings) {
     const sev = f.severity === 'high' ? p.red(f.severity) : f.severity === 'medium' ? p.yellow(f.severity) : p.dim(f.severity);
-    stdout.write(`${sev.padEnd(6)} ${f.rule}: ${f.path}: ${f.message}\n`);
+    stdout.write(`${sev.padEnd(6)} ${f.rule}: ${escapeName(f.path)}: ${escapeName(f.message)}\n`);
   }
 }
 
@@ -42,7 +43,7 @@ export function runAudit(jail: string, opts: { json?: boolean; failOn?: string; 
   checkJailDir(jail);
   const failOn = (opts.failOn ?? 'medium') as Severity;
   if (!SEVERITIES.includes(failOn)) throw new UsageError(`--fail-on must be one of ${SEVERITIES.join(', ')}`);
-  const writable = (opts.writable ?? []).flatMap((w) => w.split(',')).map((w) => w.replace(/^[^:/]+:/, '')).filter(Boolean);
+  const writable = parseWritable(opts.writable ?? []).map((w) => w.dir);
   const r = auditJail(jail, { writable });
   printFindings(r.findings, Boolean(opts.json), { schema: 'elfcopy.audit/1', jail: r.jail, entries: r.entries }, stdout);
   const failing = atOrAbove(r.findings, failOn);

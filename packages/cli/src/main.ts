@@ -13,7 +13,8 @@ import type { UnitCliOptions } from './unit.js';
 import type { ImageCliOptions } from './image.js';
 import type { SbomCliOptions } from './sbom.js';
 import { EXIT_BAD_INPUT, EXIT_JAIL_IO } from './exit-codes.js';
-import { describeError, makeReporter } from './report.js';
+import { escapeName } from './format/escape.js';
+import { describeError, describeSystemError, makeReporter } from './report.js';
 import { UsageError } from './usage-error.js';
 
 /** The bundle (scripts/bundle.mjs) defines the version at build time; the plain tsc build reads package.json. */
@@ -44,14 +45,16 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('-v, --verbose', 'say more about what is done')
     .showHelpAfterError('(run elfcopy --help for usage)')
     .exitOverride()
-    .configureOutput({ outputError: (str, write) => write(`elfcopy: ${str.replace(/^error: /, '')}`) });
+    // One line, always: commander's own hint joins the line; a control character the user typed is escaped.
+    .configureOutput({ outputError: (str, write) => write(`elfcopy: ${escapeName(str.replace(/^error: /, '').replace(/\n\(Did you mean/, ' (Did you mean').replace(/\n$/, ''))}\n`) });
 
   const deps = resolverOptions(
     program
       .command('deps')
       .description('show the libraries each ELF file loads, found as its loader (glibc or musl) finds them (never runs the file)')
       .argument('<path...>', 'ELF files, directories (every ELF below them) or globs')
-      .option('--list', 'print the union closure, one absolute path per line, sorted (for cp, tar, …)')
+      .option('--list', 'print the union closure, one absolute path per line, sorted (for cp, tar, …); control characters and \\ escaped')
+      .option('-0, --null', 'with --list: end each path with a NUL and print it raw (for xargs -0, tar --null -T -)')
       .option('--json', 'print the closure graph as JSON (schema elfcopy.deps/1)')
       .option('--dot', 'print the dependency graph for Graphviz')
       .option('--why <soname>', 'print the chain of loaders that brings SONAME (or a path) into the closure')
@@ -252,6 +255,12 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return code;
   } catch (err) {
+    // An errno error no typed error caught: a file-system condition, not an internal error (report.ts).
+    const system = describeSystemError(err);
+    if (system) {
+      report.error(system.line);
+      return system.code;
+    }
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
       return EXIT_BAD_INPUT;
@@ -277,7 +286,7 @@ main(process.argv).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(`elfcopy: internal error: ${String(err)}\n`);
+    process.stderr.write(`elfcopy: internal error: ${escapeName(String(err))}\n`);
     process.exitCode = 70;
   },
 );

@@ -2,6 +2,7 @@
 import { traceCommand, type TraceMethod } from '@elfcopy/jail-copy';
 import { EXIT_INCOMPLETE, EXIT_OK } from './exit-codes.js';
 import { runCopy, type CopyCliOptions } from './copy.js';
+import { escapeName } from './format/escape.js';
 import type { Reporter } from './report.js';
 import { withSignalCleanup } from './signals.js';
 import { UsageError } from './usage-error.js';
@@ -38,6 +39,6 @@ export async function runTrace(command: string[], opts: TraceCliOptions, report:
     return runCopy(r.objects, copyOpts, report, stdout);
   }
   if (opts.json) stdout.write(JSON.stringify({ schema: 'elfcopy.trace/1', ...r }, null, 2) + '\n');
-  else stdout.write([...r.objects, ...r.files].join('\n') + (r.objects.length + r.files.length ? '\n' : ''));
+  else stdout.write([...r.objects, ...r.files].map(escapeName).join('\n') + (r.objects.length + r.files.length ? '\n' : ''));
   return r.objects.length > 0 || r.exitCode === 0 ? EXIT_OK : EXIT_INCOMPLETE;
 }

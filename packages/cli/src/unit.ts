@@ -1,5 +1,5 @@
 /** `elfcopy unit`: print a systemd service (or --sysv init script) for a program in the jail. */
-import { renderSystemdUnit, renderSysvScript, type UnitOptions } from '@elfcopy/jail-copy';
+import { checkUnitProgram, renderSystemdUnit, renderSysvScript, type UnitOptions } from '@elfcopy/jail-copy';
 import { EXIT_OK } from './exit-codes.js';
 import { checkJailDir } from './jail-checks.js';
 import { UsageError } from './usage-error.js';
@@ -18,6 +18,7 @@ export interface UnitCliOptions {
 export function runUnit(program: string, args: string[], opts: UnitCliOptions, stdout: NodeJS.WritableStream = process.stdout): number {
   checkJailDir(opts.jail);
   if (!program.startsWith('/')) throw new UsageError(`${program}: give the program's absolute path inside the jail`);
+  checkUnitProgram(opts.jail, program);
   const o: UnitOptions = { jail: opts.jail, program, args };
   if (opts.pidFile) o.pidFile = opts.pidFile;
   if (opts.user) o.user = opts.user;

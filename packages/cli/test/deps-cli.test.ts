@@ -84,6 +84,15 @@ describe('elfcopy deps output', () => {
   });
 });
 
+/** /usr/bin/true with its ELF64 header changed. */
+function withHeader(name: string, change: (b: Buffer) => void): string {
+  const b = Buffer.from(fs.readFileSync('/usr/bin/true'));
+  change(b);
+  const p = path.join(tmp, name);
+  fs.writeFileSync(p, b, { mode: 0o755 });
+  return p;
+}
+
 describe('elfcopy deps on bad input: one line, exit 2, no stack, no hang', () => {
   const cases: [string, () => string, RegExp][] = [
     ['a text file', () => '/etc/passwd', /^elfcopy: \/etc\/passwd: not an ELF file/],
@@ -94,6 +103,10 @@ describe('elfcopy deps on bad input: one line, exit 2, no stack, no hang', () =>
     ['a character device', () => '/dev/zero', /character device/],
     ['a symlink loop', () => { const a = path.join(tmp, 'loop-a'); const b = path.join(tmp, 'loop-b'); fs.symlinkSync(b, a); fs.symlinkSync(a, b); return a; }, /symbolic links|symlink loop/],
     ['a dangling symlink', () => { const p = path.join(tmp, 'dangling'); fs.symlinkSync(path.join(tmp, 'gone'), p); return p; }, /dangling/],
+    // ld.so: "object file has no loadable segments"; the kernel: ENOEXEC.
+    ['a program with e_phnum 0', () => withHeader('phnum0', (b) => b.writeUInt16LE(0, 56)), /^elfcopy: .*phnum0: not loadable: e_phnum is 0, so the file has no program headers/],
+    ['a program with e_phnum PN_XNUM and sh_info 0', () => withHeader('xnum', (b) => { b.writeUInt16LE(0xffff, 56); b.writeUInt32LE(0, Number(b.readBigUInt64LE(40)) + 44); }), /not loadable: e_phnum is PN_XNUM and section header 0's sh_info is 0/],
+    ['e_phoff near 2^64, printed exactly', () => withHeader('phoff', (b) => b.writeBigUInt64LE((1n << 64n) - 65609n, 32)), /at 0xfffffffffffeffb7\) extends past the end/],
   ];
   for (const [name, make, re] of cases) {
     it(`${name}`, async () => {

@@ -1,6 +1,8 @@
 /**
- * The article's whole job, end to end: examples/nginx-php/jail.sh builds a jail with elfcopy alone,
- * starts nginx and php-fpm8.2 in it on a free loopback port, and a PHP page served through nginx
+ * The article's whole job, end to end, run as README.md shows it: the lines of its nginx + php-fpm
+ * example, taken from the README itself (elfcopy on PATH through node_modules/.bin, ELFCOPY unset), with
+ * only /srv/jail and port 8080 replaced by a temporary jail and a free loopback port. jail.sh builds a
+ * jail with elfcopy alone, starts nginx and php-fpm8.2 in it, and a PHP page served through nginx
  * exercises everything a DT_NEEDED-only jail gets wrong. Fails (never skips) when a prerequisite is
  * missing: CI installs them.
  */
@@ -12,15 +14,31 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ELFCOPY, freePort } from './helpers.js';
 
-const script = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'examples', 'nginx-php', 'jail.sh');
+const repo = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+/** The README's example block: its command lines, comments dropped. */
+const readmeLines = ((): string[] => {
+  const readme = fs.readFileSync(path.join(repo, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## The nginx + php-fpm example'));
+  const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+  return block.split('\n').map((l) => l.replace(/\s+#.*$/, '').trim()).filter(Boolean);
+})();
 let tmp: string;
 let jail: string;
 let port: number;
 let env: NodeJS.ProcessEnv;
 
-function run(cmd: string): { status: number | null; out: string } {
-  const r = spawnSync('bash', [script, cmd], { env, encoding: 'utf8', timeout: 240_000 });
-  return { status: r.status, out: `${r.stdout}${r.stderr}` };
+/** The README line that does `what` (build, start, stop, curl), with the jail and port of this run. */
+function readmeLine(what: string): string {
+  const line = readmeLines.find((l) => (what === 'curl' ? l.startsWith('curl ') : l.endsWith(`jail.sh ${what}`)));
+  if (!line) throw new Error(`README's nginx + php-fpm example has no '${what}' line: ${JSON.stringify(readmeLines)}`);
+  return line.replaceAll('/srv/jail', jail).replaceAll('8080', String(port));
+}
+
+/** Runs one README line after the block's own setup lines (export PATH=…), from the repository's root. */
+function run(what: string): { status: number | null; stdout: string; out: string } {
+  const setup = readmeLines.filter((l) => l.startsWith('export '));
+  const r = spawnSync('bash', ['-c', [...setup, readmeLine(what)].join('\n')], { cwd: repo, env, encoding: 'utf8', timeout: 240_000 });
+  return { status: r.status, stdout: r.stdout, out: `${r.stdout}${r.stderr}` };
 }
 
 function pidIn(file: string): number {
@@ -54,8 +72,13 @@ beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'elfcopy-e2e-'));
   jail = path.join(tmp, 'jail');
   port = await freePort();
-  env = { ...process.env, JAIL: jail, PORT: String(port), ELFCOPY: `node ${ELFCOPY}` };
+  // As a user's shell has it: no ELFCOPY (jail.sh must find elfcopy on PATH), and no JAIL or PORT but
+  // what the README line sets.
+  env = { ...process.env };
+  for (const k of ['ELFCOPY', 'JAIL', 'PORT']) delete env[k];
+  expect(readmeLines.filter((l) => !l.startsWith('export ')), 'the README block is build, start, curl, stop').toHaveLength(4);
   const b = run('build');
+  expect(b.out).not.toMatch(/Segmentation fault|core dumped/);
   expect(b.status, b.out).toBe(0);
 }, 300_000);
 
@@ -79,15 +102,12 @@ describe('nginx + php-fpm8.2 in an elfcopy jail', () => {
   it('serves a PHP page whose every line checks what DT_NEEDED never shows', async () => {
     const s = run('start');
     expect(s.status, s.out).toBe(0);
+    // The README's curl line, retried while the daemons come up.
     let body = '';
     for (let i = 0; i < 50 && body === ''; i++) {
-      try {
-        const res = await fetch(`http://127.0.0.1:${port}/index.php`, { signal: AbortSignal.timeout(5000) });
-        expect(res.status).toBe(200);
-        body = await res.text();
-      } catch {
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      const c = run('curl');
+      if (c.status === 0) body = c.stdout;
+      else await new Promise((r) => setTimeout(r, 100));
     }
     const lines = Object.fromEntries(body.trim().split('\n').map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)]));
     expect(lines).toEqual({

@@ -17,7 +17,10 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const HIGH = [0x1057, 0x1059, 0x4157, 0x4688, 0x5441, 0x5aa5, 0x9026, 0x9041, 0x9080, 0xa390, 0xabc7, 0xbaab, 0xdead, 0xf00d, 0xfeb0, 0xfeba, 0xfeb8, 0xffff];
 const values = [...new Set([...Array.from({ length: 1024 }, (_, i) => i), ...HIGH, ...ELF_MACHINES.keys()])].sort((a, b) => a - b);
 
-/** A header-only ET_EXEC file: no program or section headers. */
+/**
+ * A header-only ET_REL file: no program or section headers. (Relocatable: an ET_EXEC or ET_DYN without
+ * program headers is not loadable and is refused, as the kernel and ld.so refuse it.)
+ */
 function header(machine: number, elfClass: 32 | 64, big: boolean): Buffer {
   const size = elfClass === 64 ? 64 : 52;
   const b = Buffer.alloc(size);
@@ -27,7 +30,7 @@ function header(machine: number, elfClass: 32 | 64, big: boolean): Buffer {
   b[6] = 1;
   const u16 = (v: number, at: number): number => (big ? b.writeUInt16BE(v, at) : b.writeUInt16LE(v, at));
   const u32 = (v: number, at: number): number => (big ? b.writeUInt32BE(v, at) : b.writeUInt32LE(v, at));
-  u16(2, 16);
+  u16(1, 16);
   u16(machine, 18);
   u32(1, 20);
   u16(size, elfClass === 64 ? 52 : 40);

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ElfDepsError, ElfFormatError, NotElfError, UnreadableFileError, readElf, vaddrToOffset } from '../src/index.js';
@@ -238,6 +238,51 @@ describe('hostile fields in a crafted file give ElfFormatError naming the field'
   it('e_phoff past the end of the file, and at 2^64-8', () => {
     expectFormatError(craftedWith(BASE_SPEC, (f) => f.addr(eh.phoff, 1n << 40n)), /e_phoff/);
     expectFormatError(craftedWith(BASE_SPEC, (f) => f.addr(eh.phoff, (1n << 64n) - 8n)), /e_phoff/);
+  });
+
+  it('an executable or library with no program headers is not loadable (e_phnum 0; PN_XNUM with sh_info 0), as ld.so --verify says', () => {
+    const noPhdrs = [
+      craftedWith(BASE_SPEC, (f) => f.u16(eh.phnum, 0)),
+      craftedWith(BASE_SPEC, (f, l) => {
+        f.u16(eh.phnum, 0xffff);
+        f.u32(l.shoff + 44, 0);
+      }),
+    ];
+    // The same two changes to a real program, for the loader's own verdict.
+    const real = fs.readFileSync('/usr/bin/true');
+    const shoff = Number(real.readBigUInt64LE(eh.shoff));
+    const realZero = Buffer.from(real);
+    realZero.writeUInt16LE(0, eh.phnum);
+    const realXnum = Buffer.from(real);
+    realXnum.writeUInt16LE(0xffff, eh.phnum);
+    realXnum.writeUInt32LE(0, shoff + 44);
+    expect(spawnSync('/lib64/ld-linux-x86-64.so.2', ['--verify', '/usr/bin/true']).status).toBe(0);
+    for (const file of [...noPhdrs, writeTemp(realZero), writeTemp(realXnum)]) {
+      const fe = expectFormatError(file, /^e_phnum$/);
+      expect(fe.message).toMatch(/not loadable: .*no program headers/);
+      expect(fe.offset).toBe(eh.phnum);
+    }
+    for (const file of [writeTemp(realZero), writeTemp(realXnum)]) expect(spawnSync('/lib64/ld-linux-x86-64.so.2', ['--verify', file]).status, file).not.toBe(0);
+  });
+
+  it('a relocatable object keeps having no program headers (cc -c output reads)', () => {
+    const obj = path.join(dir, 'obj.o');
+    execFileSync('gcc', ['-c', '-x', 'c', '-', '-o', obj], { input: 'int f(void) { return 1; }\n' });
+    expect(readElf(obj).kind).toBe('relocatable');
+  });
+
+  it('offsets above 2^53 are printed exactly, never through a double (e_phoff, PT_DYNAMIC p_offset and p_filesz)', () => {
+    // 2^64 - 65609: the nearest double prints as 18446744073709486000.
+    const odd = (1n << 64n) - 65609n;
+    const exact = `0x${odd.toString(16)}`;
+    const phoffErr = expectFormatError(craftedWith(BASE_SPEC, (f) => f.addr(eh.phoff, odd)), /^e_phoff$/);
+    expect(phoffErr.message).toContain(exact);
+    expect(phoffErr.message).not.toMatch(/18446744073709486000|0xffffffffffff0000/);
+    expect(phoffErr.offset).toBe(eh.phoff);
+    for (const field of ['offset', 'filesz'] as const) {
+      const fe = expectFormatError(craftedWith(BASE_SPEC, (f, l) => f.addr(phdrOffset(l, l.phIndex.dynamic) + ph[field], odd)), new RegExp(`^PT_DYNAMIC p_${field}$`));
+      expect(fe.message).toContain(exact);
+    }
   });
 
   it('e_phentsize smaller than a program header', () => {

@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { SysRoot } from '@elfcopy/elf-deps';
+import { SysRoot, hasElfMagic } from '@elfcopy/elf-deps';
 import type { Finding, Severity } from './findings.js';
 import { climbsAboveRoot } from './inroot.js';
 import { walkJail } from './walk.js';
@@ -38,6 +38,58 @@ function under(p: string, dirs: readonly string[]): boolean {
   return dirs.some((d) => p === d || p.startsWith(d.endsWith('/') ? d : d + '/'));
 }
 
+/**
+ * Who other than root can create, rename or replace entries in a directory of this mode and owner
+ * (undefined: nobody). The sticky bit keeps others from replacing root's files, so /tmp 1777 is not.
+ */
+function writerOf(st: fs.Stats): string | undefined {
+  const mode = st.mode & 0o7777;
+  if (st.uid !== 0 && (mode & 0o200) !== 0) return `uid ${st.uid}`;
+  if (st.gid !== 0 && (mode & 0o020) !== 0) return `gid ${st.gid}`;
+  if ((mode & 0o002) !== 0 && (mode & 0o1000) === 0) return 'everyone';
+  return undefined;
+}
+
+/**
+ * A program or library, as elfcopy installs them: an ELF file (by magic, x bit or not). Scripts are left
+ * out: a user's own (git's hook samples in a writable home) are that user's business.
+ */
+function isCode(host: string, st: fs.Stats): boolean {
+  return st.isFile() && hasElfMagic(host);
+}
+
+/** The nearest directory at or above `p` (in the jail) that a service can write, with who can. */
+function writableAncestor(root: SysRoot, p: string, cache: Map<string, string | null>): { dir: string; writer: string } | undefined {
+  for (let dir = path.posix.dirname(p); ; dir = path.posix.dirname(dir)) {
+    let writer = cache.get(dir);
+    if (writer === undefined) {
+      const st = root.lstat(dir);
+      writer = st?.isDirectory() ? (writerOf(st) ?? null) : null;
+      cache.set(dir, writer);
+    }
+    if (writer !== null) return { dir, writer };
+    if (dir === '/') return undefined;
+  }
+}
+
+/**
+ * The hook a copy calls after installing `paths` (in-jail): one warning per service-writable directory
+ * that now holds programs or libraries, since the service could replace what root runs there.
+ */
+export function writableCodeWarnings(jail: string, paths: readonly string[]): string[] {
+  const root = new SysRoot(jail);
+  const cache = new Map<string, string | null>();
+  const byDir = new Map<string, { writer: string; files: string[] }>();
+  for (const p of paths) {
+    const w = writableAncestor(root, p, cache);
+    if (!w) continue;
+    const entry = byDir.get(w.dir) ?? { writer: w.writer, files: [] };
+    entry.files.push(p);
+    byDir.set(w.dir, entry);
+  }
+  return [...byDir].map(([dir, { writer, files }]) => `${dir}: writable by ${writer}, and holds ${files.length} program(s) or librar(ies) this copy installed (${files[0] ?? ''}${files.length > 1 ? ', …' : ''}): the service could replace them`);
+}
+
 
 
 export function auditJail(jail: string, options: AuditOptions = {}): AuditReport {
@@ -50,8 +102,19 @@ export function auditJail(jail: string, options: AuditOptions = {}): AuditReport
   let entries = 0;
   let reasons: Map<string, string[]> | undefined;
 
+  const writerCache = new Map<string, string | null>();
+  const codeIn = new Map<string, { writer: string; files: string[] }>();
   for (const e of walkJail(root.root)) {
     entries++;
+    if (e.stat.isFile()) {
+      // The magic test opens the file: only for files a service could replace.
+      const w = writableAncestor(root, e.path, writerCache);
+      if (w && isCode(e.host, e.stat)) {
+        const entry = codeIn.get(w.dir) ?? { writer: w.writer, files: [] };
+        entry.files.push(e.path);
+        codeIn.set(w.dir, entry);
+      }
+    }
     const st = e.stat;
     const mode = st.mode & 0o7777;
     if (st.isSymbolicLink()) {
@@ -96,6 +159,10 @@ export function auditJail(jail: string, options: AuditOptions = {}): AuditReport
   // A hard link shares an inode with a file outside the jail when the jail holds fewer names than nlink.
   for (const m of multiLinked) {
     if ((inodes.get(m.key) ?? 0) < m.nlink) add('hard-link-out', 'medium', m.path, `hard link: ${m.nlink} names for this file, only ${inodes.get(m.key) ?? 0} inside the jail`);
+  }
+  // Listed in --writable or not: a directory a service can write must not hold what root runs.
+  for (const [dir, { writer, files }] of codeIn) {
+    add('writable-dir-holds-code', 'high', dir, `writable by ${writer} and holds ${files.length} program(s) or librar(ies) (${files.slice(0, 3).join(', ')}${files.length > 3 ? ', …' : ''}): the service could replace them`);
   }
   checkAccounts(root, add);
   return { jail: root.root, entries, findings };

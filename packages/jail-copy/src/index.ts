@@ -1,15 +1,15 @@
 export { planCopy, resolverFor, mirrorSteps, type CopyPlan, type PlanStep, type PlanOptions, type NssReport } from './plan.js';
 export { parseNsswitch, nssModulesNeeded, BUILTIN_SINCE_2_34, type NssEntry, type NssModuleNeed } from './nss.js';
 export { verifyJail, type VerifyOptions, type VerifyReport } from './verify.js';
-export { auditJail, ALLOWED_DEVICES, type AuditOptions, type AuditReport } from './audit.js';
+export { auditJail, writableCodeWarnings, ALLOWED_DEVICES, type AuditOptions, type AuditReport } from './audit.js';
 export { atOrAbove, SEVERITY_RANK, type Finding, type Severity } from './findings.js';
 export { walkJail, type JailEntry } from './walk.js';
 export { loadProfiles, selectProfiles, expandProfiles, profilesDir, nginxModules, opensslModules, gconvAllowList, ProfileError, type Profile, type ProfileContext, type ProfileSelection } from './profiles.js';
 export { globInRoot } from './glob.js';
 export { traceCommand, TraceError, type TraceOptions, type TraceResult, type TraceMethod } from './trace.js';
-export { planInit, ESSENTIAL_ETC, MINIMAL_NSSWITCH, InitError, type InitOptions, type InitPlan, type Account } from './init.js';
+export { planInit, parseWritable, ESSENTIAL_ETC, MINIMAL_NSSWITCH, InitError, type InitOptions, type InitPlan, type Account, type WritableDir } from './init.js';
 export { StepSet } from './plan.js';
-export { renderSystemdUnit, renderSysvScript, type UnitOptions } from './unit.js';
+export { renderSystemdUnit, renderSysvScript, checkUnitProgram, UnitError, type UnitOptions } from './unit.js';
 export { applyPlan, type ApplyOptions, type ApplyResult } from './apply.js';
 export { MANIFEST_PATH, INIT_OWNER, LEGACY_COPY, copyOwner, ownersOf, parseManifest, serializeManifest, type Installer, type Manifest, type ManifestEntry } from './manifest.js';
 export { planPrune, type PruneStep, type PrunePlan } from './prune.js';

@@ -4,6 +4,8 @@
  * file, never by killing every process that has its name.
  */
 import * as path from 'node:path';
+import { SysRoot } from '@elfcopy/elf-deps';
+import { JailCopyError } from './errors.js';
 
 export interface UnitOptions {
   jail: string;
@@ -20,6 +22,23 @@ export interface UnitOptions {
   testArgs?: string[];
   /** Arguments for reload (e.g. ['-s', 'reload']); default: SIGHUP to the main pid. */
   reloadArgs?: string[];
+}
+
+/** The program a unit would start is not one the jail holds. */
+export class UnitError extends JailCopyError {
+  override name = 'UnitError';
+}
+
+/**
+ * systemd (RootDirectory=) and chroot(8) exec the program after changing root, so it must be an
+ * executable regular file inside the jail, its links followed inside the jail as the kernel would.
+ */
+export function checkUnitProgram(jail: string, program: string): void {
+  if (!program.startsWith('/')) throw new UnitError(program, "give the program's absolute path inside the jail");
+  const st = new SysRoot(jail).stat(program);
+  if (st === undefined) throw new UnitError(program, `not in the jail ${jail} (the unit runs it after changing root there: copy it in first)`);
+  if (!st.isFile()) throw new UnitError(program, `not a regular file in the jail ${jail}`);
+  if ((st.mode & 0o111) === 0) throw new UnitError(program, `not executable in the jail ${jail}`);
 }
 
 const quote = (s: string): string => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `"${s.replace(/(["\\$`])/g, '\\$1')}"`);
@@ -41,8 +60,10 @@ export function renderSystemdUnit(o: UnitOptions): string {
     ...(o.group ? [`Group=${o.group}`] : []),
     ...(o.testArgs ? [`ExecStartPre=${cmd(o.testArgs)}`] : []),
     `ExecStart=${cmd()}`,
-    o.reloadArgs ? `ExecReload=${cmd(o.reloadArgs)}` : 'ExecReload=/bin/kill -HUP $MAINPID',
-    '# Stopped through its main pid (from PIDFile), never by name.',
+    // '+': the default reload runs on the host, outside RootDirectory=, where /bin/kill exists (the
+    // jail has none); a --reload command is the program's own and runs in the jail.
+    o.reloadArgs ? `ExecReload=${cmd(o.reloadArgs)}` : 'ExecReload=+/bin/kill -HUP $MAINPID',
+    o.pidFile ? '# Stopped through its main pid (read from PIDFile=), never by name.' : '# Stopped through its main pid (the process ExecStart= starts), never by name.',
     'KillMode=mixed',
     'TimeoutStopSec=5',
     'NoNewPrivileges=yes',

@@ -97,6 +97,11 @@ export function verifyJail(jail: string, options: VerifyOptions = {}): VerifyRep
   // Only programs and loadable objects; relocatable objects and core files are not loaded by ld.so.
   const graph = resolver.resolve(elfFiles);
   for (const err of graph.inputErrors) add('malformed-elf', 'medium', err.path, err.message);
+  // A jail is for running a program: with none (an empty directory, a jail of libraries only) every
+  // other check passes vacuously, and "complete" would be a lie.
+  if (!graph.roots.some((rc) => rc.kind.endsWith('executable') || rc.kind === 'static-pie')) {
+    add('no-program', 'high', '/', `the jail holds no program (no ELF executable among ${elfFiles.length} ELF files): nothing in it can run`);
+  }
   for (const w of loaderWarnings(graph)) add('loader-config', 'medium', w.path, w.message);
   for (const m of missingInContext(graph)) {
     for (const by of m.neededBy) {

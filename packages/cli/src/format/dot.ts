@@ -1,8 +1,10 @@
 /** `--dot`: the dependency graph for Graphviz, each edge labelled with how the library was found. */
 import type { ClosureGraph } from '@elfcopy/elf-deps';
+import { escapeName } from './escape.js';
 import { foundViaLabel, namedFamily } from './found-via.js';
 
-const q = (s: string): string => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+/** A DOT string: the name escaped first (escape.ts), so a control character is shown, never acted on. */
+const q = (s: string): string => `"${escapeName(s).replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 
 export function formatDot(graph: ClosureGraph): string {
   const lines = ['digraph elfcopy {', '  rankdir=LR;', '  node [shape=box, fontname="monospace", fontsize=10];', '  edge [fontsize=9];'];

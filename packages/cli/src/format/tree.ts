@@ -4,6 +4,7 @@
  */
 import type { ClosureGraph, RootClosure } from '@elfcopy/elf-deps';
 import type { Paint } from '../report.js';
+import { escapeName as esc } from './escape.js';
 import { foundViaLabel, namedFamily } from './found-via.js';
 
 export function formatTree(graph: ClosureGraph, p: Paint, opts: { showReused?: boolean } = {}): string {
@@ -16,7 +17,8 @@ function formatRoot(graph: ClosureGraph, rc: RootClosure, p: Paint, opts: { show
   const out: string[] = [];
   const named = namedFamily(rc.family);
   const family = named === undefined ? '' : `, ${named} loader`;
-  const head = rc.interpreter ? `${rc.path} ${p.dim(`(interpreter ${rc.interpreter}${family})`)}` : `${rc.path} ${p.dim(`(${rc.kind.replace('-', ' ')}${family})`)}`;
+  // Names escaped before they are painted: the colours' own ESC bytes must stay raw.
+  const head = rc.interpreter ? `${esc(rc.path)} ${p.dim(`(interpreter ${esc(rc.interpreter)}${family})`)}` : `${esc(rc.path)} ${p.dim(`(${rc.kind.replace('-', ' ')}${family})`)}`;
   out.push(p.bold(head));
   const children = new Map<string, typeof rc.edges>();
   for (const e of rc.edges) {
@@ -34,13 +36,13 @@ function formatRoot(graph: ClosureGraph, rc: RootClosure, p: Paint, opts: { show
       const branch = prefix + (last ? '└── ' : '├── ');
       if (e.to === undefined) {
         const miss = rc.missing.find((m) => m.name === e.name);
-        const why = miss?.reason === 'invalid' ? `invalid: ${miss.detail ?? ''}` : 'not found';
-        out.push(`${branch}${p.red(`${e.name} => ${why}`)}`);
+        const why = miss?.reason === 'invalid' ? `invalid: ${esc(miss.detail ?? '')}` : 'not found';
+        out.push(`${branch}${p.red(`${esc(e.name)} => ${why}`)}`);
         return;
       }
       const node = graph.nodes.get(e.to);
       const hw = node?.hwcapsSubdir ? `, ${node.hwcapsSubdir}` : '';
-      out.push(`${branch}${e.name} => ${e.to} ${p.dim(`[${foundViaLabel(e.via, e.from)}${hw}]`)}`);
+      out.push(`${branch}${esc(e.name)} => ${esc(e.to)} ${p.dim(`[${esc(foundViaLabel(e.via, e.from))}${hw}]`)}`);
       if (e.via.kind !== 'reused' && e.via.kind !== 'loader-itself') visit(e.to, prefix + (last ? '    ' : '│   '));
     });
   };

@@ -27,6 +27,8 @@ export interface ElfHeader extends ElfIdent {
   phentsize: number;
   /** The real number of program headers (PN_XNUM resolved through section header 0). */
   phnum: number;
+  /** e_phnum was PN_XNUM: `phnum` is section header 0's sh_info. */
+  phnumExtended: boolean;
   shentsize: number;
   shnum: number;
   shstrndx: number;
@@ -69,6 +71,29 @@ export function readIdent(src: ByteSource): ElfIdent {
   };
 }
 
+/** Where e_phoff and e_phnum sit in the header of this class. */
+export function headerFieldOffset(elfClass: ElfClass, field: 'e_phoff' | 'e_phnum' | 'e_phentsize'): number {
+  const w = elfClass === 64 ? 8 : 4;
+  const afterEntry = 24 + w;
+  if (field === 'e_phoff') return afterEntry;
+  return afterEntry + 2 * w + (field === 'e_phentsize' ? 6 : 8);
+}
+
+/**
+ * An address-sized field exactly, as a bigint: the numbers the rest of the reader uses round above
+ * 2^53, and an error message must show the value the file holds, not its nearest double.
+ */
+export function exactWord(src: ByteSource, elfClass: ElfClass, byteOrder: ByteOrder, at: number): bigint {
+  const b = src.read(at, elfClass === 64 ? 8 : 4, 'Elf_Ehdr');
+  if (elfClass === 32) return BigInt(byteOrder === 'little' ? b.readUInt32LE(0) : b.readUInt32BE(0));
+  return byteOrder === 'little' ? b.readBigUInt64LE(0) : b.readBigUInt64BE(0);
+}
+
+/** `0x…` for a file offset or size, exact for every value a field can hold. */
+export function hex(value: bigint | number): string {
+  return `0x${(typeof value === 'bigint' ? value : BigInt(value)).toString(16)}`;
+}
+
 export function readHeader(src: ByteSource): { header: ElfHeader; fields: FieldReader } {
   const ident = readIdent(src);
   const fields = new FieldReader(ident.elfClass, ident.byteOrder);
@@ -99,6 +124,7 @@ export function readHeader(src: ByteSource): { header: ElfHeader; fields: FieldR
     ehsize: fields.u16(b, afterEntry + 2 * w + 4),
     phentsize: fields.u16(b, afterEntry + 2 * w + 6),
     phnum: fields.u16(b, afterEntry + 2 * w + 8),
+    phnumExtended: false,
     shentsize: fields.u16(b, afterEntry + 2 * w + 10),
     shnum: fields.u16(b, afterEntry + 2 * w + 12),
     shstrndx: fields.u16(b, afterEntry + 2 * w + 14),
@@ -111,6 +137,7 @@ export function readHeader(src: ByteSource): { header: ElfHeader; fields: FieldR
     const sh0 = src.read(header.shoff, SHDR_SIZE[ident.elfClass], 'e_shoff (section header 0)');
     const shInfoAt = ident.elfClass === 64 ? 44 : 28;
     header.phnum = fields.u32(sh0, shInfoAt);
+    header.phnumExtended = true;
   }
   if (header.shnum === 0 && header.shoff !== 0 && src.contains(header.shoff, SHDR_SIZE[ident.elfClass])) {
     // gABI: e_shnum 0 with a section table means the count is sh_size of section header 0.
