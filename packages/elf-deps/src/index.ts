@@ -7,7 +7,7 @@ export { FieldReader } from './elf/fields.js';
 export { readHeader, readIdent, type ElfHeader, type ElfIdent } from './elf/header.js';
 export { readProgramHeaders, vaddrToOffset, type ProgramHeader } from './elf/program-headers.js';
 export type { VersionNeed, VersionDefinition } from './elf/versions.js';
-export { readElf, readElfFrom, type ElfInfo, type DynamicInfo, type ElfKind, type ReadElfOptions, type ElfRaw } from './elf/file.js';
+export { readElf, ElfFile, type ElfInfo, type DynamicInfo, type ElfKind, type ReadElfOptions, type ElfRaw } from './elf/file.js';
 export { SysRoot, type SysRootOptions, type Resolution, type ResolvedLink, type TraceEntry, MAX_SYMLINKS } from './sysroot.js';
 export { targetFor, machineKey, hostX86Levels, hostCpuFlags, legacyHwcapSubdirs, type LoaderTarget, type TargetOverrides, type TargetKey, type MachineDescription, type CpuUsed, type TargetWarning } from './target.js';
 export {
@@ -58,7 +58,7 @@ export {
   lookupLdCache,
   buildLdCache,
   serializeLdCache,
-  writeLdCache,
+  ldCacheBytes,
   expectedCacheFlags,
   describeCacheFlags,
   formatCacheEntry,
@@ -69,7 +69,7 @@ export {
   type LdCacheEntry,
   type LdCacheInput,
   type LdCacheTarget,
-} from './ldcache.js';
+} from './ldcache/index.js';
 export { readLdConf, buildCacheFromLdConf, LD_SO_CONF, type LdConf, type LdConfDirectory } from './ldconf.js';
 export { S_ISUID_BIT, S_ISGID_BIT, S_ISVTX_BIT } from './modes.js';
 export { readDlopenNotes, parseDlopenJson, NT_FDO_DLOPEN_METADATA, type DlopenNote, type DlopenPriority } from './elf/notes.js';

@@ -17,7 +17,8 @@ import type { Stats } from 'node:fs';
 import { ET_DYN } from './elf/constants.js';
 import { archOfLoader, type ArchRow } from './arch/table.js';
 import type { LdconfigPort } from './arch/ldconfig-port.js';
-import { readElfFrom, type ElfInfo, type ElfRaw } from './elf/file.js';
+import { ElfFile } from './elf/file.js';
+import { readX86IsaLevel } from './elf/gnu-property.js';
 import type { ByteOrder, ElfClass } from './elf/fields.js';
 import { ElfDepsError, UnreadableFileError } from './errors.js';
 import type { ByteSource } from './bytes.js';
@@ -30,7 +31,7 @@ import {
   FLAG_LIBC4,
   type LdCache,
   type LdCacheInput,
-} from './ldcache.js';
+} from './ldcache/index.js';
 import type { SysRoot } from './sysroot.js';
 
 /** Where ldconfig reads its configuration (LD_SO_CONF, SYSCONFDIR "/ld.so.conf"). */
@@ -342,60 +343,6 @@ function isPrelinkTemp(name: string): boolean {
   return name.endsWith('.#prelink#') || /\.#prelink#\..{6}$/s.test(name);
 }
 
-const PT_GNU_PROPERTY = 0x6474e553;
-const NT_GNU_PROPERTY_TYPE_0 = 5;
-const GNU_PROPERTY_X86_ISA_1_NEEDED = 0xc0008002;
-/** A property note larger than this is not one a linker wrote. */
-const MAX_PROPERTY_NOTE = 64 * 1024;
-
-function alignUp(v: number, a: number): number {
-  return a > 1 ? Math.ceil(v / a) * a : v;
-}
-
-/**
- * readelflib.c (PT_GNU_PROPERTY) with sysdeps/unix/sysv/linux/x86/elf-read-prop.h: the highest bit of
- * GNU_PROPERTY_X86_ISA_1_NEEDED in the first NT_GNU_PROPERTY_TYPE_0 note, 0 when absent or ill-formed.
- */
-function readX86IsaLevel(src: ByteSource, raw: ElfRaw): number {
-  const word = raw.fields.word;
-  let level = 0;
-  for (const ph of raw.programHeaders) {
-    if (ph.type !== PT_GNU_PROPERTY || ph.align !== word || ph.filesz > MAX_PROPERTY_NOTE || !src.contains(ph.offset, ph.filesz)) continue;
-    const buf = src.read(ph.offset, ph.filesz, 'PT_GNU_PROPERTY');
-    const u32 = (at: number): number => (at + 4 <= buf.length ? raw.fields.u32(buf, at) : 0);
-    let pos = 0;
-    notes: while (pos + 12 < buf.length) {
-      const namesz = u32(pos);
-      const descsz = u32(pos + 4);
-      if (namesz === 4 && u32(pos + 8) === NT_GNU_PROPERTY_TYPE_0 && buf.toString('latin1', pos + 12, pos + 16) === 'GNU\0') {
-        if (descsz < 8 || descsz % word !== 0) break;
-        let ptr = pos + 16;
-        const end = ptr + descsz;
-        let lastType = 0;
-        do {
-          if (ptr + 8 > buf.length) break notes;
-          const type = u32(ptr);
-          const datasz = u32(ptr + 4);
-          if (type < lastType) break notes;
-          ptr += 8;
-          if (ptr + datasz > end) break notes;
-          lastType = type;
-          if (type > GNU_PROPERTY_X86_ISA_1_NEEDED) break notes;
-          if (type === GNU_PROPERTY_X86_ISA_1_NEEDED) {
-            const needed = datasz === 4 ? u32(ptr) : 0;
-            if (needed !== 0) level = 31 - Math.clz32(needed);
-            break notes;
-          }
-          ptr += alignUp(datasz, word);
-        } while (end - ptr >= 8);
-        break;
-      }
-      pos += alignUp(alignUp(12 + namesz, ph.align) + descsz, ph.align);
-    }
-  }
-  return level;
-}
-
 type Classified = { flag: number; soname?: string; isaLevel: number } | { skip: string };
 
 /**
@@ -411,20 +358,20 @@ function classifyLibrary(root: SysRoot, file: string, target: LdConfCacheTarget,
     throw err;
   }
   try {
-    let info: ElfInfo & { raw?: ElfRaw };
+    let elf: ElfFile;
     try {
-      info = readElfFrom(src, { raw: true });
+      elf = ElfFile.from(src);
     } catch (err) {
       if (err instanceof ElfDepsError) return { skip: err.reason };
       throw err;
     }
-    const raw = info.raw;
-    if (!raw) return { skip: 'unreadable ELF' };
+    const info = elf.info;
+    const tags = elf.dynamicTags();
     if (info.type !== ET_DYN) return { skip: 'not a shared object (e_type is not ET_DYN)' };
     const refused = port.refuse(info, target.elfClass);
     if (refused !== undefined) return { skip: refused };
-    if (!info.dynamic || raw.dynamicTags === undefined) return { skip: 'no dynamic section' };
-    if (raw.dynamicTags.strtab === undefined) return { skip: 'no dynamic string table' };
+    if (!info.dynamic || tags === undefined) return { skip: 'no dynamic section' };
+    if (tags.strtab === undefined) return { skip: 'no dynamic string table' };
 
     // glibc 2.37's readelflib.c (8ee878592c4a) takes every library for libc6; before, the interpreter
     // and the DT_NEEDED names decided.
@@ -437,7 +384,7 @@ function classifyLibrary(root: SysRoot, file: string, target: LdConfCacheTarget,
     const verdict = port.classify(info, flag);
     if ('skip' in verdict) return verdict;
     flag = verdict.flag;
-    const out: { flag: number; soname?: string; isaLevel: number } = { flag, isaLevel: port.readsIsaLevel ? readX86IsaLevel(src, raw) : 0 };
+    const out: { flag: number; soname?: string; isaLevel: number } = { flag, isaLevel: port.readsIsaLevel ? readX86IsaLevel(src, elf.fields, elf.programHeaders) : 0 };
     if (info.dynamic.soname !== undefined) out.soname = info.dynamic.soname;
     return out;
   } finally {

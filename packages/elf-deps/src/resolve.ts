@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import { ElfDepsError, PathResolutionError, UnreadableFileError } from './errors.js';
-import { readElfFrom, type ElfInfo, type ReadElfOptions } from './elf/file.js';
+import { ElfFile, type ElfInfo } from './elf/file.js';
 import type { DlopenPriority } from './elf/notes.js';
 import { S_ISGID_BIT, S_ISUID_BIT } from './modes.js';
 import {
@@ -183,6 +183,7 @@ export class Resolver {
   private readonly options: ResolveOptions;
   private readonly cwd: string;
   private readonly verified = new Map<string, VerifyOutcome>();
+  private readonly files = new Map<string, ElfFile>();
   private readonly subdirCache = new Map<string, string[]>();
   private readonly targets = new Map<string, LoaderTarget>();
   private readonly defaultMemo = new Map<LoaderTarget, Map<string, DefaultSearch>>();
@@ -201,12 +202,26 @@ export class Resolver {
 
   /** Reads an input: throws UnreadableFileError / NotElfError / ElfFormatError for bad input. */
   readInput(p: string): ElfInfo {
-    const src = this.root.open(p);
-    try {
-      return readElfFrom(src, this.readOptions());
-    } finally {
-      src.close();
+    return this.elfFile(p).snapshot(this.readOptions());
+  }
+
+  /**
+   * The ElfFile of in-root path `p`, opened once for the resolver's life (its descriptor freed after the
+   * opening read), so a caller asking later for versions or symbols of a file in the graph parses nothing
+   * twice. Throws UnreadableFileError / NotElfError / ElfFormatError.
+   */
+  elfFile(p: string): ElfFile {
+    let file = this.files.get(p);
+    if (!file) {
+      file = ElfFile.using(() => this.root.open(p));
+      try {
+        if (this.options.dlopen) file.dlopenNotes();
+      } finally {
+        file.close();
+      }
+      this.files.set(p, file);
     }
+    return file;
   }
 
   resolve(inputs: readonly string[]): ClosureGraph {
@@ -315,7 +330,7 @@ export class Resolver {
     return path.posix.dirname(resolved ? (this.root.realpath(abs) ?? abs) : abs);
   }
 
-  private readOptions(): ReadElfOptions {
+  private readOptions(): { notes?: boolean } {
     return this.options.dlopen ? { notes: true } : {};
   }
 
@@ -542,6 +557,7 @@ export class Resolver {
     if (!v) {
       v = verifyCandidate(this.root, candidate, target, this.readOptions());
       this.verified.set(key, v);
+      if (v.ok && !this.files.has(candidate)) this.files.set(candidate, v.file);
     }
     return v;
   }

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { ByteSource } from './bytes.js';
 import { ElfDepsError, ElfFormatError, NotElfError, UnreadableFileError } from './errors.js';
 import { ELFOSABI_GNU, ELFOSABI_SYSV, ET_DYN, ET_EXEC, EV_CURRENT, machineName } from './elf/constants.js';
-import { readElfFrom, type ElfInfo, type ReadElfOptions } from './elf/file.js';
+import { ElfFile, type ElfInfo } from './elf/file.js';
 import { PHDR_SIZE, readHeader } from './elf/header.js';
 import type { LoaderTarget } from './target.js';
 import type { SysRoot } from './sysroot.js';
@@ -127,7 +127,7 @@ export function subdirsFor(target: LoaderTarget): string[] {
 }
 
 export type VerifyOutcome =
-  | { ok: true; info: ElfInfo }
+  | { ok: true; info: ElfInfo; file: ElfFile }
   | { ok: false; reason: 'wrong-class' | 'wrong-machine'; detail: string }
   | { ok: false; reason: 'invalid'; detail: string; error: ElfDepsError };
 
@@ -135,7 +135,8 @@ export type VerifyOutcome =
  * dl-load.c open_verify: a file of another class or machine is skipped (the search goes on); any other
  * defect (not ELF, truncated, other byte order, OS ABI, e_type, phentsize) is fatal for this name.
  */
-export function verifyCandidate(root: SysRoot, candidate: string, target: LoaderTarget, read: ReadElfOptions = {}): VerifyOutcome {
+/** With `notes`, the info carries the file's `.note.dlopen` entries; the file's descriptor is closed either way. */
+export function verifyCandidate(root: SysRoot, candidate: string, target: LoaderTarget, read: { notes?: boolean } = {}): VerifyOutcome {
   let src: ByteSource;
   try {
     src = root.open(candidate);
@@ -143,6 +144,7 @@ export function verifyCandidate(root: SysRoot, candidate: string, target: Loader
     if (err instanceof ElfDepsError) return { ok: false, reason: 'invalid', detail: err.message, error: err };
     throw err;
   }
+  let adopted = false;
   try {
     const parsed = readHeader(src);
     const { header } = parsed;
@@ -166,7 +168,14 @@ export function verifyCandidate(root: SysRoot, candidate: string, target: Loader
     }
     if (header.type !== ET_DYN && header.type !== ET_EXEC) return fail('only ET_DYN and ET_EXEC can be loaded', 'e_type', 16);
     if (header.phentsize !== PHDR_SIZE[header.elfClass]) return fail("ELF file's phentsize not the expected size", 'e_phentsize', 0);
-    return { ok: true, info: readElfFrom(src, read, parsed) };
+    // The file owns src from here (and closes it when its opening read fails).
+    adopted = true;
+    const file = ElfFile.adopt(src, parsed, () => root.open(candidate));
+    try {
+      return { ok: true, info: file.snapshot(read), file };
+    } finally {
+      file.close();
+    }
   } catch (err) {
     if (err instanceof NotElfError || err instanceof ElfFormatError || err instanceof UnreadableFileError) {
       const detail = err instanceof NotElfError ? 'invalid ELF header' : err.message;
@@ -174,6 +183,6 @@ export function verifyCandidate(root: SysRoot, candidate: string, target: Loader
     }
     throw err;
   } finally {
-    src.close();
+    if (!adopted) src.close();
   }
 }

@@ -10,7 +10,6 @@ import {
   Resolver,
   SysRoot,
   collectInputs,
-  readElfFrom,
   type ClosureGraph,
   type ElfInfo,
   type MissingLibrary,
@@ -189,14 +188,10 @@ function reasonFor(graph: ClosureGraph, p: string, isRoot: boolean): string {
   return `${node.name} needed by ${node.neededBy[0] ?? '?'} (${node.foundVia.kind})`;
 }
 
-function definesVersion(root: SysRoot, p: string, version: string): boolean {
+/** Whether `p` (a file the resolver read for the graph: not opened again) defines symbol version `version`. */
+function definesVersion(resolver: Resolver, p: string, version: string): boolean {
   try {
-    const src = root.open(p);
-    try {
-      return readElfFrom(src, { versions: true }).versionDefinitions?.some((d) => d.name === version) ?? false;
-    } finally {
-      src.close();
-    }
+    return resolver.elfFile(p).versionDefinitions().some((d) => d.name === version);
   } catch {
     return false;
   }
@@ -358,7 +353,7 @@ export function planCopy(inputs: readonly string[], jail: string, options: PlanO
     else plan.warnings.push('libgcc_s.so.1 not found: pthread_cancel and C++ unwinding will fail in the jail');
     if (options.nss !== false) {
       const { entries, source } = readNsswitch(root, jail, options);
-      const builtins = definesVersion(root, libc.path, 'GLIBC_2.34');
+      const builtins = definesVersion(resolver, libc.path, 'GLIBC_2.34');
       const report: NssReport = { source, builtin: builtins ? ['files', 'dns'] : [], modules: [], unavailable: [] };
       for (const need of nssModulesNeeded(entries, builtins)) {
         const found = resolver.locate(need.soname, like);

@@ -29,7 +29,7 @@ import {
   FLAG_SPARC_LIB64,
   FLAG_X8664_LIB64,
   FLAG_X8664_LIBX32,
-} from '../cache-flags.js';
+} from '../ldcache/flags.js';
 import {
   EM_386,
   EM_AARCH64,
