@@ -8,7 +8,7 @@ export { readHeader, readIdent, type ElfHeader, type ElfIdent } from './elf/head
 export { readProgramHeaders, vaddrToOffset, type ProgramHeader } from './elf/program-headers.js';
 export type { VersionNeed, VersionDefinition } from './elf/versions.js';
 export { readElf, ElfFile, type ElfInfo, type DynamicInfo, type ElfKind, type ReadElfOptions, type ElfRaw } from './elf/file.js';
-export { SysRoot, type SysRootOptions, type Resolution, type ResolvedLink, type TraceEntry, MAX_SYMLINKS } from './sysroot.js';
+export { SysRoot, type SysRootOptions, type SysRootObserver, type Resolution, type ResolvedLink, type PathComponent, MAX_SYMLINKS } from './sysroot.js';
 export { targetFor, machineKey, hostX86Levels, hostCpuFlags, legacyHwcapSubdirs, type LoaderTarget, type TargetOverrides, type TargetKey, type MachineDescription, type CpuUsed, type TargetWarning } from './target.js';
 export {
   parseCpuinfo,

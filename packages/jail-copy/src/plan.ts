@@ -20,6 +20,7 @@ import {
 } from '@elfcopy/elf-deps';
 import { glibcDefaultEntries, nssModulesNeeded, parseNsswitch, type NssEntry } from './nss.js';
 import { glibcLibc, loaderFamiliesOf, loaderFiles } from './loader-families.js';
+import { consultedPaths, recordingRoot } from './plan-cache.js';
 
 export type PlanStep =
   | {
@@ -149,7 +150,7 @@ function relativeTarget(linkPath: string, absTarget: string): string {
  * each symlink met (directory links of merged /usr, file chains), and the file itself.
  */
 export function mirrorSteps(root: SysRoot, p: string, reason: string, options: PlanOptions, into: StepSet): boolean {
-  const trace = root.trace(p);
+  const trace = root.pathComponents(p);
   if (!trace) return false;
   const owner = options.owner ?? { uid: 0, gid: 0 };
   for (const e of trace) {
@@ -211,7 +212,7 @@ function nsswitchCandidates(root: SysRoot, jail: string, options: PlanOptions): 
 function consultedInRoot(root: SysRoot): { paths: string[]; listings: string[] } {
   const out = new Set<string>();
   const listings: string[] = [];
-  for (const c of root.consultedPaths()) {
+  for (const c of consultedPaths(root)) {
     if (c.listed) listings.push(root.hostPath(c.path));
     for (let cur = path.posix.normalize(c.path); !out.has(cur); cur = path.posix.dirname(cur)) {
       out.add(cur);
@@ -303,7 +304,7 @@ export function resolverFor(options: PlanOptions): Resolver {
   if (options.machine) resolveOptions.machine = options.machine;
   if (options.dlopen) resolveOptions.dlopen = options.dlopen;
   if (options.ldConf) resolveOptions.ldConf = true;
-  if (options.recordAccess) resolveOptions.root = new SysRoot(options.root ?? '/', { recordAccess: true });
+  if (options.recordAccess) resolveOptions.root = recordingRoot(options.root ?? '/');
   return new Resolver(resolveOptions);
 }
 
