@@ -343,7 +343,9 @@ export function planCopy(inputs: readonly string[], jail: string, options: PlanO
   const libc = glibcLibc(graph);
   const first = graph.roots[0] ? graph.nodes.get(graph.roots[0].path) : undefined;
   if (first) {
-    plan.triplet = targetFor(first.info, root).lib.replace(/^lib\//, '');
+    // The architecture row's multiarch triplet: $LIB may be a biarch directory (lib32) that names none.
+    const triplet = targetFor(first.info, root).arch.triplet;
+    if (triplet !== '') plan.triplet = triplet;
     plan.target = { elfClass: first.info.elfClass, machine: first.info.machine, byteOrder: first.info.byteOrder };
   }
   if (libc) {
