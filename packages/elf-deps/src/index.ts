@@ -48,7 +48,7 @@ export {
   type EdgeVia,
   type TriedDirectory,
   type ResolveOptions,
-} from './resolve.js';
+} from './resolve/index.js';
 export { collectInputs, expandGlob, hasElfMagic, type InputSet } from './inputs.js';
 export { openLibraryIndex, type LibraryIndex, type IndexHit, type LibraryIndexOptions } from './library-index.js';
 export {
