@@ -72,10 +72,11 @@ export function readIdent(src: ByteSource): ElfIdent {
 }
 
 /** Where e_phoff and e_phnum sit in the header of this class. */
-export function headerFieldOffset(elfClass: ElfClass, field: 'e_phoff' | 'e_phnum' | 'e_phentsize'): number {
+export function headerFieldOffset(elfClass: ElfClass, field: 'e_phoff' | 'e_shoff' | 'e_phnum' | 'e_phentsize'): number {
   const w = elfClass === 64 ? 8 : 4;
   const afterEntry = 24 + w;
   if (field === 'e_phoff') return afterEntry;
+  if (field === 'e_shoff') return afterEntry + w;
   return afterEntry + 2 * w + (field === 'e_phentsize' ? 6 : 8);
 }
 
