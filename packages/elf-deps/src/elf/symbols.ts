@@ -63,7 +63,7 @@ export function readDynamicSymbols(
   for (let i = 1; i < count; i++) {
     const e = i * size;
     const nameIdx = fields.u32(table, e);
-    const info = fields.elfClass === 64 ? table[e + 4]! : table[e + 12]!;
+    const info = table.readUInt8(fields.elfClass === 64 ? e + 4 : e + 12);
     const shndx = fields.elfClass === 64 ? fields.u16(table, e + 6) : fields.u16(table, e + 14);
     const bind = info >> 4;
     if (bind !== STB_GLOBAL && bind !== STB_WEAK && bind !== STB_GNU_UNIQUE) continue;
