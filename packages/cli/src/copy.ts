@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { planCacheKey, reusablePlan, type CachedPlan } from '@elfcopy/jail-copy/plan-cache';
 import { parseProfileSpec, type ProfileRequest } from '@elfcopy/jail-copy/profile-spec';
 import type { ApplyResult, PlanOptions, PlanStep, ProfilePlan, PruneStep } from '@elfcopy/jail-copy';
-import { machineKey } from '@elfcopy/elf-deps';
+import { machineKey } from '@elfcopy/elf-deps/internal';
 import { machineFrom, platformFrom } from './resolver-options.js';
 import { buildId } from './build-id.js';
 import { EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK } from './exit-codes.js';

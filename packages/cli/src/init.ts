@@ -1,7 +1,7 @@
 /** `elfcopy init JAIL`: plan the skeleton, print it or apply it. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ByteSource } from '@elfcopy/elf-deps';
+import { ByteSource } from '@elfcopy/elf-deps/internal';
 import { applyPlan, planInit, type InitOptions } from '@elfcopy/jail-copy';
 import { EXIT_OK } from './exit-codes.js';
 import { formatPlan } from './copy.js';

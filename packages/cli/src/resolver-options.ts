@@ -9,7 +9,7 @@
  * decides which of those subdirectories its loader still searches.
  */
 import * as fs from 'node:fs';
-import { parseCpuinfo, VENDOR_IDS, type MachineDescription, type ResolveOptions } from '@elfcopy/elf-deps';
+import { parseCpuinfo, VENDOR_IDS, type MachineDescription, type ResolveOptions } from '@elfcopy/elf-deps/internal';
 import { UsageError } from './usage-error.js';
 
 export interface ResolverCliOptions {

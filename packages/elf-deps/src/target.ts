@@ -13,9 +13,6 @@ import type { SysRoot } from './sysroot.js';
 import type { CpuDescription, X86VendorKind } from './cpu/x86.js';
 import type { GlibcRules } from './loader/glibc-rules.js';
 
-export { hostCpuFlags, hostX86Levels } from './cpu/x86.js';
-export { legacyHwcapSubdirs } from './cpu/legacy-hwcaps.js';
-
 /**
  * The machine a target runs on, where it is not this one. Precedence, lowest first: this host's
  * /proc/cpuinfo (x86 hosts only) < `cpu` < `vendor`; the CPU model then computes `$PLATFORM`, the

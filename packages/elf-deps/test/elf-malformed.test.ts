@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ElfDepsError, ElfFormatError, NotElfError, UnreadableFileError, readElf, vaddrToOffset } from '../src/index.js';
+import { ElfDepsError, ElfFormatError, NotElfError, UnreadableFileError, readElf, vaddrToOffset } from '../src/internal.js';
 import { craftElf, DT, dynValueOffset, ehdrFields, FieldWriter, phdrFields, phdrOffset, UNMAPPED_ADDRESS, type CraftSpec } from './helpers/elf-writer.js';
 import { bundleReaderRunner, compileC, makeTempDir, outcomeName, readElfRaw, readInChild, readOutcome } from './helpers/fixtures.js';
 

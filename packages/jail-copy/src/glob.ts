@@ -4,7 +4,7 @@
  * matched like files, and the copier brings their targets.
  */
 import * as path from 'node:path';
-import { globComponentRegExp, hasGlobChars, type SysRoot } from '@elfcopy/elf-deps';
+import { globComponentRegExp, hasGlobChars, type SysRoot } from '@elfcopy/elf-deps/internal';
 
 const MAX_MATCHES = 200_000;
 

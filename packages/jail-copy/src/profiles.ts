@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { ElfDepsError, globComponentRegExp, hasElfMagic, type SysRoot } from '@elfcopy/elf-deps';
+import { ElfDepsError, globComponentRegExp, hasElfMagic, type SysRoot } from '@elfcopy/elf-deps/internal';
 import { globInRoot } from './glob.js';
 import { localeFiles } from './locale-files.js';
 import type { ProfileRequest } from './profile-spec.js';

@@ -546,11 +546,6 @@ export function archOfLoader(t: { arch?: ArchRow; elfClass: ElfClass; machine: n
   return archFor(key);
 }
 
-/** A row by its Debian architecture name. */
-export function archByName(name: string): ArchRow | undefined {
-  return ARCH_TABLE.find((r) => r.name === name);
-}
-
 /**
  * The cache flags the ld.so for this class, machine and ABI accepts: the row's, or the generic rule
  * (FLAG_ELF or FLAG_ELF_LIBC6) for ABIs without a dl-cache.h of their own.
