@@ -20,7 +20,7 @@ import {
 } from '@elfcopy/elf-deps';
 import { glibcDefaultEntries, nssModulesNeeded, parseNsswitch, type NssEntry } from './nss.js';
 import { glibcLibc, loaderFamiliesOf, loaderFiles } from './loader-families.js';
-import { consultedPaths, recordingRoot } from './plan-cache.js';
+import { consultedPaths, recordingRoot } from './access-log.js';
 
 export type PlanStep =
   | {
