@@ -67,4 +67,5 @@ export {
   type BuildLdCacheOptions,
   type LookupLdCacheOptions,
 } from './ldcache/index.js';
-export { LD_SO_CONF, readLdConf, buildCacheFromLdConf, type LdConf, type LdConfDirectory, type LdConfCache, type LdConfCacheTarget } from './ldconf.js';
+export { LD_SO_CONF, readLdConf, type LdConf, type LdConfDirectory } from './ldconf.js';
+export { buildCacheFromLdConf, type LdConfCache, type LdConfCacheTarget } from './ldconfig-cache.js';

@@ -76,7 +76,8 @@ export {
   type LdCacheInput,
   type LdCacheTarget,
 } from './ldcache/index.js';
-export { readLdConf, buildCacheFromLdConf, LD_SO_CONF, type LdConf, type LdConfDirectory } from './ldconf.js';
+export { readLdConf, LD_SO_CONF, type LdConf, type LdConfDirectory } from './ldconf.js';
+export { buildCacheFromLdConf } from './ldconfig-cache.js';
 export { S_ISUID_BIT, S_ISGID_BIT } from './modes.js';
 export { readDlopenNotes, parseDlopenJson, NT_FDO_DLOPEN_METADATA, type DlopenNote, type DlopenPriority } from './elf/notes.js';
 export { globComponentRegExp, hasGlobChars } from './glob.js';

@@ -5,7 +5,8 @@
  * ld.so.conf, labelled 'ld.so.conf' wherever it decides something.
  */
 import { LD_SO_CACHE, lookupLdCache, readLdCache, type LdCache } from './ldcache/index.js';
-import { buildCacheFromLdConf, readLdConf, LD_SO_CONF } from './ldconf.js';
+import { readLdConf, LD_SO_CONF } from './ldconf.js';
+import { buildCacheFromLdConf } from './ldconfig-cache.js';
 import type { SysRoot } from './sysroot.js';
 import type { LoaderTarget } from './target.js';
 
