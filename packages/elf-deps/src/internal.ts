@@ -1,23 +1,19 @@
 /**
- * @elfcopy/elf-deps/internal: everything the package's modules export, for the sibling packages
- * (jail-copy, the cli) and the tests. Not the public API (index.ts is): names here may change in any
- * release.
+ * @elfcopy/elf-deps/internal: the public API (index.ts) and the internals the sibling packages
+ * (jail-copy, the cli) and the tests use. Names beyond index.ts's may change in any release.
  */
 export * from './index.js';
-export * from './errors.js';
+
 export { ByteSource } from './bytes.js';
 export * from './elf/constants.js';
-export { ELF_MACHINES, readelfMachineName } from './elf/machines.js';
-export type { ElfClass, ByteOrder } from './elf/fields.js';
-export { FieldReader } from './elf/fields.js';
-export { readHeader, readIdent, type ElfHeader, type ElfIdent } from './elf/header.js';
-export { readProgramHeaders, vaddrToOffset, type ProgramHeader } from './elf/program-headers.js';
-export type { VersionNeed, VersionDefinition } from './elf/versions.js';
-export { readElf, ElfFile, type ElfInfo, type DynamicInfo, type ElfKind, type ReadElfOptions, type ElfRaw } from './elf/file.js';
-export { SysRoot, type SysRootOptions, type SysRootObserver, type Resolution, type ResolvedLink, type PathComponent, MAX_SYMLINKS } from './sysroot.js';
-export { targetFor, machineKey, type LoaderTarget, type TargetOverrides, type TargetKey, type MachineDescription, type CpuUsed, type TargetWarning } from './target.js';
+export { ELF_MACHINES } from './elf/machines.js';
+
+export { readHeader, readIdent, type ElfIdent } from './elf/header.js';
+export { readProgramHeaders, vaddrToOffset } from './elf/program-headers.js';
+
+export { MAX_SYMLINKS } from './sysroot.js';
+export { machineKey, type CpuUsed } from './target.js';
 export {
-  parseCpuinfo,
   hostCpu,
   vendorKind,
   x86IsaLevel,
@@ -27,58 +23,40 @@ export {
   x86LegacyDirs,
   VENDOR_IDS,
   X86_64_HWCAPS,
-  type CpuDescription,
   type X86VendorKind,
   type X86LoaderCpu,
 } from './cpu/x86.js';
-export { readGlibcRelease, compareRelease, type GlibcRelease, type ReleaseReading } from './loader/glibc-release.js';
+export { compareRelease, type ReleaseReading } from './loader/glibc-release.js';
 export { glibcRules, formatRelease, DEFAULT_GLIBC_RELEASE, type GlibcRules } from './loader/glibc-rules.js';
-export { ARCH_TABLE, archFor, genericArch, describeGenericRules, cacheFlagsFor, type ArchRow, type ArchKey, type CpuModelKind } from './arch/table.js';
+export { genericArch, describeGenericRules, cacheFlagsFor, type ArchKey, type CpuModelKind } from './arch/table.js';
 export type { LdconfigPort } from './arch/ldconfig-port.js';
 export { LOADER_FAMILIES, familyFor } from './loader/families.js';
-export type { LoaderFamily, FamilyContext, FamilySearch, FamilyMapResult, LoadedView, LoaderWarning, SearchEnv } from './loader/family.js';
+export type {
+  LoaderFamily,
+  FamilyContext,
+  FamilySearch,
+  FamilyMapResult,
+  LoadedView,
+  LoaderWarning,
+  SearchEnv,
+} from './loader/family.js';
 export { MUSL_FAMILY, MUSL_LDSO_ARCH, muslLdsoArch } from './loader/musl.js';
 export { isMuslReservedName, expandMuslOrigin } from './loader/musl-search.js';
-export { readMuslSystemPath, muslPathFileFor, MUSL_DEFAULT_PATH, type MuslSystemPath } from './loader/musl-path-file.js';
-export { expandDst, expandSearchList, splitLdLibraryPath, verifyCandidate, type SearchPath, type SearchSource, type RejectedCandidate, type DstContext } from './search.js';
+export { muslPathFileFor, MUSL_DEFAULT_PATH } from './loader/musl-path-file.js';
 export {
-  Resolver,
-  resolveClosure,
-  analyzeDeps,
-  whyChains,
-  type ClosureGraph,
-  type ClosureNode,
-  type RootClosure,
-  type MissingLibrary,
-  type FoundVia,
-  type EdgeVia,
-  type TriedDirectory,
-  type ResolveOptions,
-} from './resolve/index.js';
-export { collectInputs, expandGlob, hasElfMagic, type InputSet } from './inputs.js';
+  expandDst,
+  expandSearchList,
+  splitLdLibraryPath,
+  verifyCandidate,
+  type SearchPath,
+  type DstContext,
+} from './search.js';
+
+export { expandGlob } from './inputs.js';
 export { openLibraryIndex, type LibraryIndex, type IndexHit, type LibraryIndexOptions } from './library-index.js';
-export {
-  LD_SO_CACHE,
-  parseLdCache,
-  readLdCache,
-  lookupLdCache,
-  buildLdCache,
-  serializeLdCache,
-  ldCacheBytes,
-  expectedCacheFlags,
-  describeCacheFlags,
-  formatCacheEntry,
-  dlCacheLibcmp,
-  LdCacheFormatError,
-  LdCacheWriteError,
-  type LdCache,
-  type LdCacheEntry,
-  type LdCacheInput,
-  type LdCacheTarget,
-} from './ldcache/index.js';
-export { readLdConf, LD_SO_CONF, type LdConf, type LdConfDirectory } from './ldconf.js';
-export { buildCacheFromLdConf } from './ldconfig-cache.js';
+export { expectedCacheFlags, dlCacheLibcmp } from './ldcache/index.js';
+
 export { S_ISUID_BIT, S_ISGID_BIT } from './modes.js';
-export { readDlopenNotes, parseDlopenJson, NT_FDO_DLOPEN_METADATA, type DlopenNote, type DlopenPriority } from './elf/notes.js';
+export { readDlopenNotes, parseDlopenJson, NT_FDO_DLOPEN_METADATA } from './elf/notes.js';
 export { globComponentRegExp, hasGlobChars } from './glob.js';
-export { readDynamicSymbols, type DynamicSymbol } from './elf/symbols.js';
+export { readDynamicSymbols } from './elf/symbols.js';

@@ -14,7 +14,6 @@ import { ElfFile } from './elf/file.js';
 import { readX86IsaLevel } from './elf/gnu-property.js';
 import type { ByteOrder, ElfClass } from './elf/fields.js';
 import { ElfDepsError } from './errors.js';
-import type { ByteSource } from './bytes.js';
 import { buildLdCache, dlCacheLibcmp, FLAG_ELF, FLAG_ELF_LIBC5, FLAG_ELF_LIBC6, type LdCache, type LdCacheInput } from './ldcache/index.js';
 import { byteOrder, inodeKey, type LdConf, type LdConfDirectory } from './ldconf.js';
 import type { SysRoot } from './sysroot.js';
@@ -95,21 +94,14 @@ type Classified = { flag: number; soname?: string; isaLevel: number } | { skip: 
  * file, its SONAME, its FLAG_* value and (x86) its ISA level.
  */
 function classifyLibrary(root: SysRoot, file: string, target: LdConfCacheTarget, port: LdconfigPort, known: KnownNames): Classified {
-  let src: ByteSource;
+  let elf: ElfFile;
   try {
-    src = root.open(file);
+    elf = ElfFile.using(() => root.open(file));
   } catch (err) {
     if (err instanceof ElfDepsError) return { skip: err.reason };
     throw err;
   }
   try {
-    let elf: ElfFile;
-    try {
-      elf = ElfFile.from(src);
-    } catch (err) {
-      if (err instanceof ElfDepsError) return { skip: err.reason };
-      throw err;
-    }
     const info = elf.info;
     const tags = elf.dynamicTags();
     if (info.type !== ET_DYN) return { skip: 'not a shared object (e_type is not ET_DYN)' };
@@ -129,11 +121,11 @@ function classifyLibrary(root: SysRoot, file: string, target: LdConfCacheTarget,
     const verdict = port.classify(info, flag);
     if ('skip' in verdict) return verdict;
     flag = verdict.flag;
-    const out: { flag: number; soname?: string; isaLevel: number } = { flag, isaLevel: port.readsIsaLevel ? readX86IsaLevel(src, elf.fields, elf.programHeaders) : 0 };
+    const out: { flag: number; soname?: string; isaLevel: number } = { flag, isaLevel: port.readsIsaLevel ? elf.withSource((src) => readX86IsaLevel(src, elf.fields, elf.programHeaders)) : 0 };
     if (info.dynamic.soname !== undefined) out.soname = info.dynamic.soname;
     return out;
   } finally {
-    src.close();
+    elf.close();
   }
 }
 
