@@ -47,10 +47,10 @@ export {
   expandDst,
   expandSearchList,
   splitLdLibraryPath,
-  verifyCandidate,
   type SearchPath,
   type DstContext,
 } from './search.js';
+export { verifyCandidate, type VerifyOutcome } from './open-verify.js';
 
 export { expandGlob } from './inputs.js';
 export { openLibraryIndex, type LibraryIndex, type IndexHit, type LibraryIndexOptions } from './library-index.js';

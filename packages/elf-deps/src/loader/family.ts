@@ -11,7 +11,8 @@
  */
 import type { ArchRow } from '../arch/table.js';
 import type { ElfInfo } from '../elf/file.js';
-import type { RejectedCandidate, SearchSource, VerifyOutcome } from '../search.js';
+import type { VerifyOutcome } from '../open-verify.js';
+import type { RejectedCandidate, SearchSource } from '../search.js';
 import type { SysRoot } from '../sysroot.js';
 import type { LoaderTarget, MachineDescription, TargetOverrides } from '../target.js';
 

@@ -13,12 +13,11 @@ import {
   expandSearchList,
   relativeDirsOf,
   subdirsFor,
-  verifyCandidate,
   type DstContext,
   type RejectedCandidate,
   type SearchPath,
-  type VerifyOutcome,
 } from '../search.js';
+import { verifyCandidate, type VerifyOutcome } from '../open-verify.js';
 import type { SysRoot } from '../sysroot.js';
 import type { LoaderTarget } from '../target.js';
 import type { FoundVia, MissingLibrary, TriedDirectory } from './graph.js';
