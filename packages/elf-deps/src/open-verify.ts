@@ -11,7 +11,7 @@ import type { LoaderTarget } from './target.js';
 import type { SysRoot } from './sysroot.js';
 
 export type VerifyOutcome =
-  | { ok: true; info: ElfInfo; file: ElfFile }
+  | { ok: true; info: ElfInfo; file?: ElfFile }
   | { ok: false; reason: 'wrong-class' | 'wrong-machine'; detail: string }
   | { ok: false; reason: 'invalid'; detail: string; error: ElfDepsError };
 

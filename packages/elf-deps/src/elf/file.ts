@@ -299,6 +299,8 @@ export class ElfFile {
 
   /** `info` with the parts `options` names filled in (readElf's shape). */
   snapshot(options: Omit<ReadElfOptions, 'displayPath'> = {}): ElfInfo {
+    // No copy when nothing is added: the resolver asks this of every file it meets.
+    if (!options.versions && !options.symbols && !options.notes) return this.info;
     const info: ElfInfo = { ...this.info };
     if (options.versions) {
       info.versionNeeds = this.versionNeeds();

@@ -47,8 +47,12 @@ export class ObjectMapper {
     let v = this.verified.get(key);
     if (!v) {
       v = verifyCandidate(this.root, candidate, target, this.readOptions());
+      if (v.ok) {
+        // --list's thousands of files are let go of (elfFile() opens one anew); a graph's are kept.
+        if (v.file && this.options.detail !== 'objects' && !this.files.has(candidate)) this.files.set(candidate, v.file);
+        v = { ok: true, info: v.info };
+      }
       this.verified.set(key, v);
-      if (v.ok && !this.files.has(candidate)) this.files.set(candidate, v.file);
     }
     return v;
   }
@@ -67,7 +71,7 @@ export class ObjectMapper {
       } finally {
         file.close();
       }
-      this.files.set(p, file);
+      if (this.options.detail !== 'objects') this.files.set(p, file);
     }
     return file;
   }
