@@ -7,7 +7,7 @@ import { ElfDepsError, ElfFormatError, NotElfError, UnreadableFileError } from '
 import { ELFOSABI_GNU, ELFOSABI_SYSV, ET_DYN, ET_EXEC, EV_CURRENT, machineName } from './elf/constants.js';
 import { ElfFile, type ElfInfo } from './elf/file.js';
 import { PHDR_SIZE, readHeader } from './elf/header.js';
-import type { LoaderTarget } from './target.js';
+import type { ByteOrder, ElfClass } from './elf/fields.js';
 import type { SysRoot } from './sysroot.js';
 
 export type VerifyOutcome =
@@ -20,7 +20,14 @@ export type VerifyOutcome =
  * defect (not ELF, truncated, other byte order, OS ABI, e_type, phentsize) is fatal for this name.
  */
 /** With `notes`, the info carries the file's `.note.dlopen` entries; the file's descriptor is closed either way. */
-export function verifyCandidate(root: SysRoot, candidate: string, target: LoaderTarget, read: { notes?: boolean } = {}): VerifyOutcome {
+/** The part of a LoaderTarget open_verify checks a file against. */
+export interface VerifyTarget {
+  elfClass: ElfClass;
+  machine: number;
+  byteOrder: ByteOrder;
+}
+
+export function verifyCandidate(root: SysRoot, candidate: string, target: VerifyTarget, read: { notes?: boolean } = {}): VerifyOutcome {
   let src: ByteSource;
   try {
     src = root.open(candidate);

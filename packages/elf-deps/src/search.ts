@@ -4,7 +4,6 @@
  * found or skipped. Candidates are verified by reading their ELF header (open-verify.ts).
  */
 import * as path from 'node:path';
-import type { LoaderTarget } from './target.js';
 
 /** Where a directory of a search path came from. */
 export type SearchSource =
@@ -115,6 +114,6 @@ export function splitLdLibraryPath(value: string): string[] {
 }
 
 /** The subdirectories open_path tries inside every search directory, in order, ending with the dir itself. */
-export function subdirsFor(target: LoaderTarget): string[] {
+export function subdirsFor(target: { readonly hwcaps: readonly string[]; readonly legacyHwcapDirs: readonly string[] }): string[] {
   return [...target.hwcaps.map((h) => `glibc-hwcaps/${h}`), ...target.legacyHwcapDirs, ''];
 }
