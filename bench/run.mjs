@@ -3,7 +3,8 @@
  * npm run bench: elfcopy and the anchors side by side in one run, medians over repetitions, ratios.
  * Wall time and peak RSS of each whole process come from GNU time (/usr/bin/time -f '%e %M').
  * Never a timed test: machines are noisy, so read the ratios, not the absolute figures.
- * "work" is elfcopy's median minus the median of `node -e 0` in the same interleaved run.
+ * "work" is elfcopy's median minus the median of `node -e 0` in the same interleaved run. The goals
+ * use medians; the fastest run of each command ("min s") is printed beside them, for a busy machine.
  *
  *   W1  closure of php-fpm8.2           elfcopy deps --list | ldd | libtree -vv -p | lddtree -l
  *   W2  closure of every dynamic executable in /usr/bin and /usr/sbin in one process (ldd: a loop);
@@ -86,7 +87,7 @@ function measure(entries) {
       samples[i].status.add(o.status);
     });
   }
-  return entries.map((e, i) => ({ name: e.name, same: e.same, wall: median(samples[i].wall), rss: Math.max(...samples[i].rss), status: [...samples[i].status].join(',') }));
+  return entries.map((e, i) => ({ name: e.name, same: e.same, wall: median(samples[i].wall), min: Math.min(...samples[i].wall), rss: Math.max(...samples[i].rss), status: [...samples[i].status].join(',') }));
 }
 
 function runOnceAll(entries) {
@@ -97,10 +98,10 @@ const rows = [];
 function report(workload, results, floorName) {
   const floor = results.find((r) => r.name === floorName);
   console.log(`\n${workload}`);
-  console.log(`  ${'command'.padEnd(44)} ${'median s'.padStart(9)} ${'work s'.padStart(8)} ${'peak RSS'.padStart(10)} ${'exit'.padStart(5)}`);
+  console.log(`  ${'command'.padEnd(44)} ${'median s'.padStart(9)} ${'work s'.padStart(8)} ${'min s'.padStart(8)} ${'peak RSS'.padStart(10)} ${'exit'.padStart(5)}`);
   for (const r of results) {
     const work = floor && r.name.startsWith('elfcopy') ? Math.max(0, r.wall - floor.wall) : undefined;
-    console.log(`  ${r.name.padEnd(44)} ${r.wall.toFixed(3).padStart(9)} ${(work === undefined ? '' : work.toFixed(3)).padStart(8)} ${`${(r.rss / 1024).toFixed(1)} MB`.padStart(10)} ${String(r.status).padStart(5)}`);
+    console.log(`  ${r.name.padEnd(44)} ${r.wall.toFixed(3).padStart(9)} ${(work === undefined ? '' : work.toFixed(3)).padStart(8)} ${(r.min === undefined ? '' : r.min.toFixed(3)).padStart(8)} ${`${(r.rss / 1024).toFixed(1)} MB`.padStart(10)} ${String(r.status).padStart(5)}`);
     rows.push({ workload, ...r, work });
   }
 }
