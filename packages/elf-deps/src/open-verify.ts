@@ -5,7 +5,7 @@
 import { ByteSource } from './bytes.js';
 import { ElfDepsError, ElfFormatError, NotElfError, UnreadableFileError } from './errors.js';
 import { ELFOSABI_GNU, ELFOSABI_SYSV, ET_DYN, ET_EXEC, EV_CURRENT, machineName } from './elf/constants.js';
-import { ElfFile, type ElfInfo } from './elf/file.js';
+import { ElfFile, readElfInfo, type ElfInfo } from './elf/file.js';
 import { PHDR_SIZE, readHeader } from './elf/header.js';
 import type { ByteOrder, ElfClass } from './elf/fields.js';
 import type { SysRoot } from './sysroot.js';
@@ -19,7 +19,10 @@ export type VerifyOutcome =
  * dl-load.c open_verify: a file of another class or machine is skipped (the search goes on); any other
  * defect (not ELF, truncated, other byte order, OS ABI, e_type, phentsize) is fatal for this name.
  */
-/** With `notes`, the info carries the file's `.note.dlopen` entries; the file's descriptor is closed either way. */
+/**
+ * With `notes`, the info carries the file's `.note.dlopen` entries; with `keep`, the outcome carries the
+ * file as an ElfFile for later reads. The descriptor is closed either way.
+ */
 /** The part of a LoaderTarget open_verify checks a file against. */
 export interface VerifyTarget {
   elfClass: ElfClass;
@@ -27,7 +30,7 @@ export interface VerifyTarget {
   byteOrder: ByteOrder;
 }
 
-export function verifyCandidate(root: SysRoot, candidate: string, target: VerifyTarget, read: { notes?: boolean } = {}): VerifyOutcome {
+export function verifyCandidate(root: SysRoot, candidate: string, target: VerifyTarget, read: { notes?: boolean; keep?: boolean } = {}): VerifyOutcome {
   let src: ByteSource;
   try {
     src = root.open(candidate);
@@ -59,11 +62,12 @@ export function verifyCandidate(root: SysRoot, candidate: string, target: Verify
     }
     if (header.type !== ET_DYN && header.type !== ET_EXEC) return fail('only ET_DYN and ET_EXEC can be loaded', 'e_type', 16);
     if (header.phentsize !== PHDR_SIZE[header.elfClass]) return fail("ELF file's phentsize not the expected size", 'e_phentsize', 0);
+    if (!read.keep && !read.notes) return { ok: true, info: readElfInfo(src, parsed) };
     // The file owns src from here (and closes it when its opening read fails).
     adopted = true;
     const file = ElfFile.adopt(src, parsed, () => root.open(candidate));
     try {
-      return { ok: true, info: file.snapshot(read), file };
+      return read.keep ? { ok: true, info: file.snapshot(read), file } : { ok: true, info: file.snapshot(read) };
     } finally {
       file.close();
     }

@@ -5,7 +5,8 @@
  */
 import * as path from 'node:path';
 import { PathResolutionError, UnreadableFileError } from '../errors.js';
-import { ElfFile, type ElfInfo } from '../elf/file.js';
+import { ElfFile, readElfInfo, type ElfInfo } from '../elf/file.js';
+import { readHeader } from '../elf/header.js';
 import type { FamilySearch, SearchEnv } from '../loader/family.js';
 import { openLibraryIndex, type LibraryIndex, type LibraryIndexOptions } from '../library-index.js';
 import {
@@ -31,6 +32,7 @@ export class ObjectMapper {
   private readonly subdirCache = new Map<string, string[]>();
   private readonly defaultMemo = new Map<LoaderTarget, Map<string, DefaultSearch>>();
   private index: LibraryIndex | null | undefined;
+  private keepRead: { notes?: boolean; keep: true } | undefined;
 
   constructor(
     private readonly root: SysRoot,
@@ -46,10 +48,11 @@ export class ObjectMapper {
     const key = `${candidate}\0${target.elfClass}\0${target.machine}\0${target.byteOrder}`;
     let v = this.verified.get(key);
     if (!v) {
-      v = verifyCandidate(this.root, candidate, target, this.readOptions());
-      if (v.ok) {
-        // --list's thousands of files are let go of (elfFile() opens one anew); a graph's are kept.
-        if (v.file && this.options.detail !== 'objects' && !this.files.has(candidate)) this.files.set(candidate, v.file);
+      // --list's thousands of files are let go of (elfFile() opens one anew); a graph's are kept.
+      const keep = this.options.detail !== 'objects' && !this.files.has(candidate);
+      v = verifyCandidate(this.root, candidate, target, keep ? (this.keepRead ??= { ...this.readOptions(), keep: true }) : this.readOptions());
+      if (v.ok && v.file) {
+        this.files.set(candidate, v.file);
         v = { ok: true, info: v.info };
       }
       this.verified.set(key, v);
@@ -74,6 +77,17 @@ export class ObjectMapper {
       if (this.options.detail !== 'objects') this.files.set(p, file);
     }
     return file;
+  }
+
+  /** An input's info; under --list (detail 'objects') read once and let go of, as verified candidates are. */
+  readInput(p: string): ElfInfo {
+    if (this.options.detail !== 'objects' || this.options.dlopen) return this.elfFile(p).snapshot(this.readOptions());
+    const src = this.root.open(p);
+    try {
+      return readElfInfo(src, readHeader(src));
+    } finally {
+      src.close();
+    }
   }
 
   readOptions(): { notes?: boolean } {

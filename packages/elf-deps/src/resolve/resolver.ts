@@ -16,24 +16,19 @@ import { familyFor } from '../loader/families.js';
 import type { FamilySearch } from '../loader/family.js';
 import { collectInputs } from '../inputs.js';
 import type { ClosureGraph, ClosureNode, FoundVia, MissingLibrary, RootClosure, TriedDirectory } from './graph.js';
-import { ObjectMapper, type MapResult } from './map-object.js';
+import { ObjectMapper } from './map-object.js';
 import { addToNamespace, type LoadedObject, type Namespace } from './namespace.js';
 import type { ResolveOptions } from './options.js';
 
 const PRIORITY_RANK: Record<DlopenPriority, number> = { required: 0, recommended: 1, suggested: 2 };
 
-/** Where and why an object was placed in a namespace: what its graph node records. */
+/** Where and why an object was placed in a namespace: what its graph node records (a MapResult of kind 'new' is one). */
 interface Placement {
-  via: FoundVia;
-  loader: LoadedObject | undefined;
-  tried: TriedDirectory[];
-  rejected: RejectedCandidate[];
-  hwcapsSubdir: string | undefined;
-  variants: string[];
-}
-
-function placement(r: Extract<MapResult, { kind: 'new' }>): Omit<Placement, 'loader'> {
-  return { via: r.via, tried: r.tried, rejected: r.rejected, hwcapsSubdir: r.hwcapsSubdir, variants: r.variants };
+  readonly via: FoundVia;
+  readonly tried: TriedDirectory[];
+  readonly rejected: RejectedCandidate[];
+  readonly hwcapsSubdir: string | undefined;
+  readonly variants: string[];
 }
 
 /** Resolves many inputs in one run: files are parsed once (by real path), directories listed once. */
@@ -59,7 +54,7 @@ export class Resolver {
 
   /** Reads an input: throws UnreadableFileError / NotElfError / ElfFormatError for bad input. */
   readInput(p: string): ElfInfo {
-    return this.mapper.elfFile(p).snapshot(this.mapper.readOptions());
+    return this.mapper.readInput(p);
   }
 
   /**
@@ -209,7 +204,7 @@ export class Resolver {
     };
     const loaded: Namespace = { objects: [], byName: new Map() };
     addToNamespace(loaded, main);
-    this.record(graph, rc, main, { via: { kind: 'input' }, loader: undefined, tried: [], rejected: [], hwcapsSubdir: undefined, variants: [] });
+    this.record(graph, rc, main, { via: { kind: 'input' }, tried: [], rejected: [], hwcapsSubdir: undefined, variants: [] }, undefined);
     if (!mainTarget) return rc;
     const target = mainTarget;
 
@@ -237,7 +232,7 @@ export class Resolver {
         origin: () => path.posix.dirname(interpPath),
       };
       addToNamespace(loaded, obj);
-      this.record(graph, rc, obj, { via: { kind: 'interpreter' }, loader: main, tried: [], rejected: [], hwcapsSubdir: undefined, variants: [] });
+      this.record(graph, rc, obj, { via: { kind: 'interpreter' }, tried: [], rejected: [], hwcapsSubdir: undefined, variants: [] }, main);
       if (full) rc.edges.push({ from: abs, name: interpPath, to: interpPath, via: { kind: 'interpreter' } });
     } else {
       rc.missing.push({ name: interpPath, neededBy: [abs], reason: interp.reason, detail: interp.detail, tried: [], rejected: [] });
@@ -284,7 +279,7 @@ export class Resolver {
         queue.push(obj);
         deps?.push({ name, path: obj.path });
         if (full) rc.edges.push({ from: requester.path, name, to: obj.path, via: result.via });
-        this.record(graph, rc, obj, { ...placement(result), loader: requester });
+        this.record(graph, rc, obj, result, requester);
       }
       for (const group of this.dlopenGroups(requester.info)) {
         let done = false;
@@ -307,7 +302,7 @@ export class Resolver {
           addToNamespace(loaded, result.object);
           queue.push(result.object);
           rc.edges.push({ from: requester.path, name, to: result.object.path, via: result.via, dlopen: true });
-          this.record(graph, rc, result.object, { ...placement(result), loader: requester });
+          this.record(graph, rc, result.object, result, requester);
           break;
         }
         if (!done && lastMissing) {
@@ -321,8 +316,8 @@ export class Resolver {
   }
 
   /** Adds `obj` to the input's object list and, the first time it is met in any namespace, to the graph. */
-  private record(graph: ClosureGraph, rc: RootClosure, obj: LoadedObject, placed: Placement): void {
-    const { via, loader, tried, rejected, hwcapsSubdir, variants } = placed;
+  private record(graph: ClosureGraph, rc: RootClosure, obj: LoadedObject, placed: Placement, loader: LoadedObject | undefined): void {
+    const { via, tried, rejected, hwcapsSubdir, variants } = placed;
     rc.objects.push(obj.path);
     rc.loaders.set(obj.path, loader?.path);
     let node = graph.nodes.get(obj.path);
