@@ -15,8 +15,8 @@ import { build } from 'esbuild';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { UnreadableFileError } from '@elfcopy/elf-deps';
 import { JailConflictError, JailEscapeError } from '../src/errors.js';
-import { StagingDirs, cleanupTemps, ensureDir, isUpToDate, removeEntry, symlinkAtomic, writeFileAtomic } from '../src/fileops.js';
-import { Jail, type TrustLink } from '../src/inroot.js';
+import { StagingDirs, cleanupTemps, ensureDir, isUpToDate, removeEntry, symlinkAtomic, writeFileAtomic } from '../src/copy/fileops.js';
+import { Jail, type TrustLink } from '../src/confine/inroot.js';
 import { requireRoot, sha256File, snapshot, stagingLeftovers, tempDir } from './helpers/jail.js';
 
 const tmp = tempDir('fileops');

@@ -7,9 +7,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { JailCopyError } from '../errors.js';
-import { Jail } from '../inroot.js';
-import { readJailText } from '../jail-text.js';
-import { MANIFEST_PATH, parseManifest } from '../manifest.js';
+import { Jail } from '../confine/inroot.js';
+import { readJailText } from '../confine/jail-text.js';
+import { MANIFEST_PATH, parseManifest } from '../copy/manifest.js';
 import {
   ANNOTATION_CREATED,
   ANNOTATION_JAIL_MANIFEST,

@@ -1,6 +1,6 @@
 /** Reading a small text file of the jail (manifest, plan cache) without trusting any link in it. */
 import * as fs from 'node:fs';
-import { JailConflictError } from './errors.js';
+import { JailConflictError } from '../errors.js';
 import type { Jail } from './inroot.js';
 
 /** The manifest of a jail of a whole distribution is a few MB; anything this large was not written by elfcopy. */

@@ -6,9 +6,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SysRoot, hasElfMagic } from '@elfcopy/elf-deps';
 import type { Finding, Severity } from './findings.js';
-import { climbsAboveRoot } from './inroot.js';
-import { walkJail } from './walk.js';
-import { manifestReasons, shellOnPurpose } from './profile-checks.js';
+import { climbsAboveRoot } from '../confine/inroot.js';
+import { walkJail } from '../confine/walk.js';
+import { manifestReasons, shellOnPurpose } from '../profiles/profile-checks.js';
 
 export interface AuditOptions {
   /** Paths (in-jail) that service users may own or write: `/var/log/nginx`, `/run/php`, … (and below). */

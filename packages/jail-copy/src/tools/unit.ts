@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import { SysRoot } from '@elfcopy/elf-deps';
-import { JailCopyError } from './errors.js';
+import { JailCopyError } from '../errors.js';
 
 export interface UnitOptions {
   jail: string;

@@ -13,8 +13,8 @@ import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { UnreadableFileError, type UnreadableKind } from '@elfcopy/elf-deps';
-import { JailConflictError, asJailIoError } from './errors.js';
-import { Jail, JailDir, TMP_PREFIX, errnoOf, lstatOrUndefined, setMeta, tmpName, type FileMeta, type ResolveOptions } from './inroot.js';
+import { JailConflictError, asJailIoError } from '../errors.js';
+import { Jail, JailDir, TMP_PREFIX, errnoOf, lstatOrUndefined, setMeta, tmpName, type FileMeta, type ResolveOptions } from '../confine/inroot.js';
 
 export { TMP_PREFIX, type FileMeta };
 const C = fs.constants;

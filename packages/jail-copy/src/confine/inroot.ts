@@ -22,7 +22,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MAX_SYMLINKS } from '@elfcopy/elf-deps';
-import { BadJailError, JailConflictError, JailEscapeError, type JailEntryKind } from './errors.js';
+import { BadJailError, JailConflictError, JailEscapeError, type JailEntryKind } from '../errors.js';
 
 /** Where the kernel shows this process's descriptors: PROC_FD/N/name is openat(N, name). */
 const PROC_FD = '/proc/self/fd';

@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import { SysRoot } from '@elfcopy/elf-deps';
-import type { TrustLink } from './inroot.js';
+import type { TrustLink } from '../confine/inroot.js';
 import type { Manifest } from './manifest.js';
 
 export function trustLinkFor(manifest: Manifest | undefined, hostRoot: string): TrustLink {

@@ -8,13 +8,13 @@ import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import { Resolver, SysRoot, hasElfMagic, readElfFrom, type ClosureGraph, type ElfInfo } from '@elfcopy/elf-deps';
 import type { Finding, Severity } from './findings.js';
-import { nssModulesNeeded, parseNsswitch, DEFAULT_SERVICES } from './nss.js';
-import { climbsAboveRoot } from './inroot.js';
-import { MANIFEST_PATH, parseManifest } from './manifest.js';
-import { walkJail } from './walk.js';
-import { checksSymbolVersions, glibcLibc, loaderWarnings, originWithoutProcMessage } from './loader-families.js';
+import { nssModulesNeeded, parseNsswitch, DEFAULT_SERVICES } from '../copy/nss.js';
+import { climbsAboveRoot } from '../confine/inroot.js';
+import { MANIFEST_PATH, parseManifest } from '../copy/manifest.js';
+import { walkJail } from '../confine/walk.js';
+import { checksSymbolVersions, glibcLibc, loaderWarnings, originWithoutProcMessage } from '../copy/loader-families.js';
 import { missingInContext } from './namespace-context.js';
-import { profileNeedsFindings } from './profile-checks.js';
+import { profileNeedsFindings } from '../profiles/profile-checks.js';
 
 export interface VerifyOptions {
   /** Also compare every regular file with the host file at the same path (a stale jail). */

@@ -13,7 +13,7 @@
  */
 import * as path from 'node:path';
 import type { SysRoot } from '@elfcopy/elf-deps';
-import { readDpkgDatabase, type DpkgDatabase, type DpkgPackage, type DpkgRelation } from './dpkg/index.js';
+import { readDpkgDatabase, type DpkgDatabase, type DpkgPackage, type DpkgRelation } from '../dpkg/index.js';
 
 export interface PackageFiles {
   files: string[];

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { ElfDepsError, globComponentRegExp, hasElfMagic, type SysRoot } from '@elfcopy/elf-deps';
-import { globInRoot } from './glob.js';
+import { globInRoot } from '../confine/glob.js';
 import { localeFiles } from './locale-files.js';
 import type { ProfileRequest } from './profile-spec.js';
 import { isProgramPath, packageRuntimeFiles } from './package-files.js';

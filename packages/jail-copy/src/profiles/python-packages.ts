@@ -6,7 +6,7 @@
  */
 import * as path from 'node:path';
 import type { SysRoot } from '@elfcopy/elf-deps';
-import { globInRoot } from './glob.js';
+import { globInRoot } from '../confine/glob.js';
 
 /** Where Debian's python3 looks for packages beside the stdlib (site.py's getsitepackages, Debian patch). */
 export function sitePackageDirs(versions: readonly string[]): string[] {

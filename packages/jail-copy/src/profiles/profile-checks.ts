@@ -6,8 +6,8 @@
  */
 import * as path from 'node:path';
 import type { SysRoot } from '@elfcopy/elf-deps';
-import type { Finding } from './findings.js';
-import { MANIFEST_PATH, parseManifest } from './manifest.js';
+import type { Finding } from '../tools/findings.js';
+import { MANIFEST_PATH, parseManifest } from '../copy/manifest.js';
 import { expandPattern, loadProfiles, profileEnv, type Profile } from './profiles.js';
 
 /** Findings for the programs of a jail whose profiles' `needs` are missing there. */

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { SysRoot, buildCacheFromLdConf, readLdConf, serializeLdCache, targetFor, type ElfInfo } from '@elfcopy/elf-deps';
 import { ensureDir, writeFileAtomic } from './fileops.js';
-import { Jail } from './inroot.js';
+import { Jail } from '../confine/inroot.js';
 
 export interface JailLdCacheResult {
   path: string;

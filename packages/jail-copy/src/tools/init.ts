@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import { ElfDepsError, SysRoot } from '@elfcopy/elf-deps';
 import { ALLOWED_DEVICES } from './audit.js';
-import { mirrorSteps, StepSet, type PlanStep } from './plan.js';
+import { mirrorSteps, StepSet, type PlanStep } from '../copy/plan.js';
 
 export interface Account {
   name: string;

@@ -8,8 +8,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Jail, lstatOrUndefined, missingInJail, type TrustLink } from './inroot.js';
-import { readJailText } from './jail-text.js';
+import { Jail, lstatOrUndefined, missingInJail, type TrustLink } from '../confine/inroot.js';
+import { readJailText } from '../confine/jail-text.js';
 import { LEGACY_COPY, MANIFEST_PATH, ownersOf, parseManifest, type Manifest, type ManifestEntry } from './manifest.js';
 import type { PlanStep } from './plan.js';
 import { trustLinkFor } from './trust.js';

@@ -6,7 +6,7 @@
  */
 import * as path from 'node:path';
 import type { SysRoot } from '@elfcopy/elf-deps';
-import { globInRoot } from './glob.js';
+import { globInRoot } from '../confine/glob.js';
 
 export const LOCALE_DIR = '/usr/lib/locale';
 const ARCHIVE = `${LOCALE_DIR}/locale-archive`;

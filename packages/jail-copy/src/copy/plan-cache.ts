@@ -20,8 +20,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { MissingLibrary } from '@elfcopy/elf-deps';
-import { Jail } from './inroot.js';
-import { readJailText } from './jail-text.js';
+import { Jail } from '../confine/inroot.js';
+import { readJailText } from '../confine/jail-text.js';
 import { MANIFEST_DIR, MANIFEST_PATH } from './manifest.js';
 import type { NssReport, PlanStep } from './plan.js';
 

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { SysRoot } from '@elfcopy/elf-deps';
-import { planCopy, resolverFor, type CopyPlan, type PlanOptions } from './plan.js';
+import { planCopy, resolverFor, type CopyPlan, type PlanOptions } from '../copy/plan.js';
 import { expandProfiles, loadProfiles, profilesDir, selectProfiles, type Profile, type ProfileContext } from './profiles.js';
 import type { ProfileRequest } from './profile-spec.js';
 
