@@ -23,3 +23,5 @@ export { reusablePlan, savePlanCache, hostSignatures, planCacheKey, signatureOf,
 export * from './dpkg/index.js';
 export * from './image/index.js';
 export * from './sbom/index.js';
+export { copyIntoJail, type CopyIntoJailOptions, type CopyIntoJailEvents, type CopyIntoJailResult, type CopyPlanReport } from './copy/copy-into-jail.js';
+export { DEFAULTS } from './defaults.js';

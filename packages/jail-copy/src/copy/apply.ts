@@ -18,9 +18,10 @@ import { INIT_OWNER, MANIFEST_DIR, MANIFEST_PATH, emptyManifest, ownersOf, seria
 import type { PlanStep } from './plan.js';
 import { planPrune, readJailManifest, type PruneStep } from './prune.js';
 import { trustLinkFor } from './trust.js';
+import { DEFAULTS } from '../defaults.js';
 
 export interface ApplyOptions {
-  /** Parallel copies (default 4). */
+  /** Parallel copies (default DEFAULTS.jobs). */
   jobs?: number;
   /** Decide "up to date" by sha256 instead of size and mtime. */
   checksum?: boolean;
@@ -94,7 +95,7 @@ async function applyIn(jail: Jail, steps: readonly PlanStep[], jailDir: string, 
     tick();
   }
 
-  const limit = pLimit(Math.max(1, options.jobs ?? 4));
+  const limit = pLimit(Math.max(1, options.jobs ?? DEFAULTS.jobs));
   // Host-side staging for 'write' steps (init's files), made only when there are some.
   let tmpDir: string | undefined;
   let untrackTmp: (() => void) | undefined;

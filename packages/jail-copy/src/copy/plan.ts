@@ -14,9 +14,7 @@ import {
   type ClosureGraph,
   type ElfInfo,
   type MissingLibrary,
-  type MachineDescription,
   type ResolveOptions,
-  type DlopenPriority,
   targetFor,
 } from '@elfcopy/elf-deps';
 import { glibcDefaultEntries, nssModulesNeeded, parseNsswitch, type NssEntry } from './nss.js';
@@ -86,15 +84,14 @@ export interface CopyPlan {
   consultedListings?: string[];
 }
 
-export interface PlanOptions {
+/**
+ * How to plan a copy: the resolver's own options (root, LD_LIBRARY_PATH, target overrides such as
+ * hwcaps and $PLATFORM, the machine, dlopen notes, ld.so.conf), as elf-deps defines them, and what the
+ * copy adds.
+ */
+export interface PlanOptions extends Pick<ResolveOptions, 'ldLibraryPath' | 'target' | 'machine' | 'dlopen' | 'ldConf'> {
   /** Copy from this sysroot instead of the host. */
   root?: string;
-  ldLibraryPath?: string;
-  hwcaps?: string[];
-  /** `$PLATFORM` of the target's loader (default: what the CPU model computes). */
-  platform?: string;
-  /** The machine the jail is for, when not this one (another /proc/cpuinfo, a CPU vendor). */
-  machine?: MachineDescription;
   /** Bring the NSS modules nsswitch.conf names (default true). */
   nss?: boolean;
   /**
@@ -112,10 +109,6 @@ export interface PlanOptions {
   extraFiles?: { path: string; reason: string }[];
   /** Further ELF files whose closure to bring (with their reason). */
   extraElf?: { path: string; reason: string }[];
-  /** Follow `.note.dlopen` metadata at this priority or above (default: off). */
-  dlopen?: DlopenPriority | false;
-  /** In a root without ld.so.cache, predict the cache from its ld.so.conf (see ResolveOptions.ldConf). */
-  ldConf?: boolean;
   /** The caller will write the jail's own ld.so.cache (--ldcache): no warning about cache-only libraries. */
   writesLdCache?: boolean;
   /** Record every host path the plan reads (CopyPlan.consulted), so a later run can reuse the plan. */
@@ -303,8 +296,7 @@ export function resolverFor(options: PlanOptions): Resolver {
   const resolveOptions: ResolveOptions = {};
   if (options.root !== undefined) resolveOptions.root = options.root;
   if (options.ldLibraryPath !== undefined) resolveOptions.ldLibraryPath = options.ldLibraryPath;
-  if (options.hwcaps !== undefined) resolveOptions.target = { hwcaps: options.hwcaps };
-  if (options.platform !== undefined) resolveOptions.target = { ...resolveOptions.target, platform: options.platform };
+  if (options.target) resolveOptions.target = options.target;
   if (options.machine) resolveOptions.machine = options.machine;
   if (options.dlopen) resolveOptions.dlopen = options.dlopen;
   if (options.ldConf) resolveOptions.ldConf = true;

@@ -15,6 +15,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ElfDepsError, hasElfMagic, readElf } from '@elfcopy/elf-deps';
+import { DEFAULTS } from '../defaults.js';
 
 export type TraceMethod = 'strace' | 'ld-debug';
 
@@ -136,7 +137,8 @@ export async function traceCommand(command: readonly string[], options: TraceOpt
   const argv = !contained ? traced : method === 'strace' ? [...UNSHARE, ...traced] : [...UNSHARE, 'sh', '-c', REAPER, 'sh', ...traced];
   const env = { ...options.env, ...(method === 'ld-debug' ? (contained ? { ELFCOPY_TRACE_OUT: out } : { LD_DEBUG: 'files', LD_DEBUG_OUTPUT: out }) : {}) };
   const execa = await loadExeca();
-  const child = execa(argv[0]!, argv.slice(1), {
+  const [program = cmd, ...programArgs] = argv;
+  const child = execa(program, programArgs, {
     reject: false,
     cwd: options.cwd,
     env,
@@ -172,7 +174,7 @@ export async function traceCommand(command: readonly string[], options: TraceOpt
   const timer = setTimeout(() => {
     timedOut = true;
     end();
-  }, options.timeoutMs ?? 30_000);
+  }, options.timeoutMs ?? DEFAULTS.traceTimeoutSeconds * 1000);
   let result: Awaited<typeof child>;
   try {
     result = await child;
@@ -192,10 +194,11 @@ export async function traceCommand(command: readonly string[], options: TraceOpt
     for (const line of text.split('\n')) {
       if (method === 'strace') {
         const m = OPEN_RE.exec(line);
-        if (m) opened.add(unescapeStrace(m[1]!));
+        const name = m?.[1];
+        if (name !== undefined) opened.add(unescapeStrace(name));
       } else {
-        const m = LD_INIT_RE.exec(line) ?? LD_FILE_RE.exec(line);
-        if (m && m[1]!.startsWith('/')) objects.add(realOrSelf(m[1]!));
+        const name = (LD_INIT_RE.exec(line) ?? LD_FILE_RE.exec(line))?.[1];
+        if (name?.startsWith('/')) objects.add(realOrSelf(name));
       }
     }
   }

@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
-import { Resolver, SysRoot, hasElfMagic, readElfFrom, type ClosureGraph, type ElfInfo } from '@elfcopy/elf-deps';
+import { Resolver, SysRoot, hasElfMagic, readElfFrom, type ClosureGraph, type ElfInfo, type ResolveOptions } from '@elfcopy/elf-deps';
 import type { Finding, Severity } from './findings.js';
 import { nssModulesNeeded, parseNsswitch, DEFAULT_SERVICES } from '../copy/nss.js';
 import { climbsAboveRoot } from '../confine/inroot.js';
@@ -16,10 +16,10 @@ import { checksSymbolVersions, glibcLibc, loaderWarnings, originWithoutProcMessa
 import { missingInContext } from './namespace-context.js';
 import { profileNeedsFindings } from '../profiles/profile-checks.js';
 
-export interface VerifyOptions {
+/** The machine the jail is for (its CPU, hwcaps levels, $PLATFORM), as elf-deps' ResolveOptions say it. */
+export interface VerifyOptions extends Pick<ResolveOptions, 'target' | 'machine'> {
   /** Also compare every regular file with the host file at the same path (a stale jail). */
   againstHost?: boolean;
-  hwcaps?: string[];
   /**
    * Also check that every undefined (non-weak) dynamic symbol of each plugin — a shared library that no
    * object in the jail needs, i.e. one loaded with dlopen (php's pdo_mysql.so) — is defined somewhere
@@ -93,7 +93,7 @@ export function verifyJail(jail: string, options: VerifyOptions = {}): VerifyRep
     }
   }
 
-  const resolver = new Resolver(options.hwcaps ? { root, target: { hwcaps: options.hwcaps } } : { root });
+  const resolver = new Resolver({ root, ...(options.target ? { target: options.target } : {}), ...(options.machine ? { machine: options.machine } : {}) });
   // Only programs and loadable objects; relocatable objects and core files are not loaded by ld.so.
   const graph = resolver.resolve(elfFiles);
   for (const err of graph.inputErrors) add('malformed-elf', 'medium', err.path, err.message);
