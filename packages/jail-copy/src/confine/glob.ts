@@ -8,9 +8,6 @@ import { globComponentRegExp, hasGlobChars, type SysRoot } from '@elfcopy/elf-de
 
 const MAX_MATCHES = 200_000;
 
-
-
-
 /** The in-root paths matching `pattern` (absolute), sorted; directories only when named without `**`. */
 export function globInRoot(root: SysRoot, pattern: string): string[] {
   const parts = pattern.split('/').filter((p) => p.length > 0);
@@ -21,7 +18,8 @@ export function globInRoot(root: SysRoot, pattern: string): string[] {
       if (root.lstat(base)) out.add(base);
       return;
     }
-    const part = parts[i]!;
+    const part = parts[i];
+    if (part === undefined) return;
     if (part === '**') {
       walkAll(root, base, out);
       return;

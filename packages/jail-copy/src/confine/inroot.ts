@@ -265,12 +265,6 @@ export class Jail {
     }
   }
 
-  /** Host path of the entry itself (its parent resolved in the jail, the entry not followed). */
-  hostPathOf(p: string, opts: ResolveOptions = {}): string {
-    const parent = this.resolveParent(p, opts);
-    return path.join(parent.hostDir, parent.name);
-  }
-
   private dirAt(fd: number, jailPath: string, created: boolean): JailDir {
     return new JailDir(fd, jailPath, this.host(jailPath), this.anchored, created);
   }

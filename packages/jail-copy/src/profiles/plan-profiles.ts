@@ -87,7 +87,8 @@ export function planCopyWithProfiles(paths: readonly string[], jail: string, opt
   if (plan.consulted) {
     const files = profileFiles();
     plan.consulted = [...new Set([...plan.consulted, ...files, ...extraConsulted, ...extraListings])].sort();
-    plan.consultedListings = [...new Set([...(plan.consultedListings ?? []), files[0]!, ...extraListings])].sort();
+    // profileFiles() lists the directory first: its listing decides which profiles exist.
+    plan.consultedListings = [...new Set([...(plan.consultedListings ?? []), ...files.slice(0, 1), ...extraListings])].sort();
   }
   // A fallback profile that found nothing to bring (ls: coreutils is base) was not applied.
   const applied = chosen.filter((p) => !p.auto?.fallback || plan.steps.some((s) => s.reasons.includes(`profile ${p.name}`)));

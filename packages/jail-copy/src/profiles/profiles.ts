@@ -386,8 +386,10 @@ function matchesPath(pattern: string, p: string): boolean {
   const xs = p.split('/').filter(Boolean);
   const rec = (i: number, j: number): boolean => {
     if (i === pp.length) return j === xs.length;
-    if (pp[i] === '**') return xs.length >= j && [...Array(xs.length - j + 1).keys()].some((k) => rec(i + 1, j + k));
-    return j < xs.length && globComponentRegExp(pp[i]!).test(xs[j]!) && rec(i + 1, j + 1);
+    const part = pp[i];
+    if (part === '**') return xs.length >= j && [...Array(xs.length - j + 1).keys()].some((k) => rec(i + 1, j + k));
+    const name = xs[j];
+    return part !== undefined && name !== undefined && globComponentRegExp(part).test(name) && rec(i + 1, j + 1);
   };
   return rec(0, 0);
 }
@@ -435,14 +437,14 @@ export function opensslModules(root: SysRoot, triplet: string): string[] {
   sections.set('', cur);
   for (const raw of text.split('\n')) {
     const line = raw.replace(/#.*/, '').trim();
-    const sec = /^\[\s*([^\]\s]+)\s*\]$/.exec(line);
-    if (sec) {
+    const sec = /^\[\s*(?<name>[^\]\s]+)\s*\]$/.exec(line)?.groups;
+    if (sec?.name !== undefined) {
       cur = new Map();
-      sections.set(sec[1]!, cur);
+      sections.set(sec.name, cur);
       continue;
     }
-    const kv = /^([^=]+?)\s*=\s*(.*)$/.exec(line);
-    if (kv) cur.set(kv[1]!, kv[2]!);
+    const kv = /^(?<key>[^=]+?)\s*=\s*(?<value>.*)$/.exec(line)?.groups;
+    if (kv?.key !== undefined && kv.value !== undefined) cur.set(kv.key, kv.value);
   }
   const out: string[] = [];
   for (const [name, body] of sections) {
