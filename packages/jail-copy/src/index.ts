@@ -5,7 +5,6 @@ export { auditJail, writableCodeWarnings, ALLOWED_DEVICES, type AuditOptions, ty
 export { atOrAbove, SEVERITY_RANK, type Finding, type Severity } from './tools/findings.js';
 export { walkJail, type JailEntry } from './confine/walk.js';
 export { loadProfiles, selectProfiles, expandProfiles, profilesDir, nginxModules, opensslModules, gconvAllowList, ProfileError, type Profile, type ProfileContext, type ProfileSelection } from './profiles/profiles.js';
-export { globInRoot } from './confine/glob.js';
 export { traceCommand, TraceError, type TraceOptions, type TraceResult, type TraceMethod } from './tools/trace.js';
 export { planInit, parseWritable, ESSENTIAL_ETC, MINIMAL_NSSWITCH, InitError, type InitOptions, type InitPlan, type Account, type WritableDir } from './tools/init.js';
 export { StepSet } from './copy/plan.js';

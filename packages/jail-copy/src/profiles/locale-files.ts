@@ -5,8 +5,8 @@
  * (intl/l10nflist.c: _nl_normalize_codeset — "UTF-8" → "utf8").
  */
 import * as path from 'node:path';
-import type { SysRoot } from '@elfcopy/elf-deps';
-import { globInRoot } from '../confine/glob.js';
+import { globInRoot, type SysRoot } from '@elfcopy/elf-deps';
+import { PROFILE_GLOB } from './profile-glob.js';
 
 export const LOCALE_DIR = '/usr/lib/locale';
 const ARCHIVE = `${LOCALE_DIR}/locale-archive`;
@@ -82,7 +82,7 @@ export function localeFiles(root: SysRoot, names: readonly string[]): { files: s
       continue;
     }
     const dir = candidates.map((c) => path.posix.join(LOCALE_DIR, c)).find((d) => root.stat(d)?.isDirectory());
-    if (dir) files.push(...globInRoot(root, `${dir}/**`));
+    if (dir) files.push(...globInRoot(root, `${dir}/**`, PROFILE_GLOB));
     else warnings.push(`locale '${name}' is neither in ${ARCHIVE} nor a directory of ${LOCALE_DIR} (run locale-gen on the host)`);
   }
   return { files, warnings };

@@ -7,8 +7,8 @@
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { ElfDepsError, globComponentRegExp, hasElfMagic, type SysRoot } from '@elfcopy/elf-deps';
-import { globInRoot } from '../confine/glob.js';
+import { ElfDepsError, globInRoot, hasElfMagic, matchesGlobPath, type SysRoot } from '@elfcopy/elf-deps';
+import { PROFILE_GLOB } from './profile-glob.js';
 import { localeFiles } from './locale-files.js';
 import type { ProfileRequest } from './profile-spec.js';
 import { isProgramPath, packageRuntimeFiles } from './package-files.js';
@@ -319,7 +319,7 @@ export function expandProfiles(profiles: readonly Profile[], ctx: ProfileContext
     const paramNames = new Set(Object.keys(p.params ?? {}));
     const expandAll = (xs: readonly string[] | undefined): { pattern: string; used: [string, string][] }[] => (xs ?? []).flatMap((x) => expandPattern(x, env));
     const excludes = expandAll(p.exclude).map((e) => e.pattern);
-    const excluded = (x: string): boolean => excludes.some((e) => matchesPath(e, x));
+    const excluded = (x: string): boolean => excludes.some((e) => matchesGlobPath(e, x));
     const reason = `profile ${p.name}`;
     // A parameter value no pattern found anything for is the user's typo or a file this machine lacks.
     const found = new Set<string>();
@@ -339,7 +339,7 @@ export function expandProfiles(profiles: readonly Profile[], ctx: ProfileContext
     const globAll = (xs: readonly string[] | undefined): string[] => {
       const hits: string[] = [];
       for (const e of expandAll(xs)) {
-        const h = globInRoot(ctx.root, e.pattern);
+        const h = globInRoot(ctx.root, e.pattern, PROFILE_GLOB);
         for (const [k, v] of e.used) {
           if (!paramNames.has(k)) continue;
           asked.add(`${k}=${v}`);
@@ -375,24 +375,12 @@ export function expandProfiles(profiles: readonly Profile[], ctx: ProfileContext
     for (const h of plainHits) push(sel.files, h);
     for (const a of asked) if (!found.has(a)) sel.warnings.push(`profile ${p.name}: ${a.replace('=', " '")}' matches no file on this machine`);
     if (elfHits.length + plainHits.length === 0 && (p.files?.length || p.elf?.length)) sel.warnings.push(`profile ${p.name}: none of its files exist on this machine`);
-    for (const e of expandAll(p.keepOwner)) for (const h of globInRoot(ctx.root, e.pattern)) sel.keepOwner.push(h);
-    for (const e of expandAll(p.rootOwnedDirs)) sel.rootOwnedDirs.push(...globInRoot(ctx.root, e.pattern));
+    for (const e of expandAll(p.keepOwner)) for (const h of globInRoot(ctx.root, e.pattern, PROFILE_GLOB)) sel.keepOwner.push(h);
+    for (const e of expandAll(p.rootOwnedDirs)) sel.rootOwnedDirs.push(...globInRoot(ctx.root, e.pattern, PROFILE_GLOB));
   }
   return sel;
 }
 
-function matchesPath(pattern: string, p: string): boolean {
-  const pp = pattern.split('/').filter(Boolean);
-  const xs = p.split('/').filter(Boolean);
-  const rec = (i: number, j: number): boolean => {
-    if (i === pp.length) return j === xs.length;
-    const part = pp[i];
-    if (part === '**') return xs.length >= j && [...Array(xs.length - j + 1).keys()].some((k) => rec(i + 1, j + k));
-    const name = xs[j];
-    return part !== undefined && name !== undefined && globComponentRegExp(part).test(name) && rec(i + 1, j + 1);
-  };
-  return rec(0, 0);
-}
 
 /** `load_module` lines of nginx.conf and the files it includes (modules-enabled/*.conf), relative to the prefix. */
 export function nginxModules(root: SysRoot, config: string, prefix: string): string[] {
@@ -415,7 +403,7 @@ export function nginxModules(root: SysRoot, config: string, prefix: string): str
       if (words[0] === 'load_module') out.push(arg.startsWith('/') ? arg : path.posix.join(prefix, arg));
       if (words[0] === 'include') {
         const pat = arg.startsWith('/') ? arg : path.posix.join(path.posix.dirname(config), arg);
-        for (const f of globInRoot(root, pat)) visit(f, depth + 1);
+        for (const f of globInRoot(root, pat, PROFILE_GLOB)) visit(f, depth + 1);
       }
     }
   };
@@ -464,7 +452,7 @@ export function opensslModules(root: SysRoot, triplet: string): string[] {
  */
 export function gconvAllowList(ctx: ProfileContext, modules: string[], charsets: string[]): string[] {
   const dir = `/usr/lib/${ctx.triplet}/gconv`;
-  const texts = [dir + '/gconv-modules', ...globInRoot(ctx.root, dir + '/gconv-modules.d/*.conf')].map((f) => {
+  const texts = [dir + '/gconv-modules', ...globInRoot(ctx.root, dir + '/gconv-modules.d/*.conf', PROFILE_GLOB)].map((f) => {
     try {
       return ctx.root.readText(f) ?? '';
     } catch {

@@ -5,8 +5,8 @@
  * pkg_resources see it as installed. `all` brings every directory whole.
  */
 import * as path from 'node:path';
-import type { SysRoot } from '@elfcopy/elf-deps';
-import { globInRoot } from '../confine/glob.js';
+import { globInRoot, type SysRoot } from '@elfcopy/elf-deps';
+import { PROFILE_GLOB } from './profile-glob.js';
 
 /** Where Debian's python3 looks for packages beside the stdlib (site.py's getsitepackages, Debian patch). */
 export function sitePackageDirs(versions: readonly string[]): string[] {
@@ -24,7 +24,7 @@ export function pythonPackageFiles(root: SysRoot, versions: readonly string[], p
   if (packages.length === 0) return { files, warnings };
   const dirs = sitePackageDirs(versions).filter((d) => root.stat(d)?.isDirectory());
   if (packages.includes('all')) {
-    for (const d of dirs) files.push(...globInRoot(root, `${d}/**`));
+    for (const d of dirs) files.push(...globInRoot(root, `${d}/**`, PROFILE_GLOB));
     return { files, warnings };
   }
   for (const name of packages) {
@@ -46,7 +46,7 @@ export function pythonPackageFiles(root: SysRoot, versions: readonly string[], p
         }
         if (!own && !meta) continue;
         if (own) hit = true;
-        files.push(...globInRoot(root, `${d}/${e}/**`), ...globInRoot(root, `${d}/${e}`));
+        files.push(...globInRoot(root, `${d}/${e}/**`, PROFILE_GLOB), ...globInRoot(root, `${d}/${e}`, PROFILE_GLOB));
       }
     }
     if (!hit) warnings.push(`python package '${name}' is in none of ${dirs.join(', ') || sitePackageDirs(versions).join(', ')}`);
