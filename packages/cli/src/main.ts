@@ -132,7 +132,7 @@ Exit status: 0 done, 1 a library is missing (the rest is copied), 2 bad usage or
     .option('--no-devices', 'make no device nodes (non-root)')
     .option('--dry-run', 'print the plan and change nothing')
     .action(async (jail: string, opts: InitCliOptions, cmd: Command) => {
-      const [{ runInit }, { withSignalCleanup }, { removeStaging }] = await Promise.all([import('./init.js'), import('./signals.js'), import('@elfcopy/jail-copy')]);
+      const [{ runInit }, { withSignalCleanup }, { removeStaging }] = await Promise.all([import('./init.js'), import('./signals.js'), import('@elfcopy/jail-copy/internal')]);
       setExit(await withSignalCleanup(removeStaging, () => runInit(jail, opts, makeReporter(cmd.optsWithGlobals()))));
     });
 
