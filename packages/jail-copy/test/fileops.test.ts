@@ -506,7 +506,7 @@ async function bundleForChild(): Promise<string> {
   const srcDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'src');
   const out = path.join(tmp, 'child-bundle.mjs');
   await build({
-    stdin: { contents: "export * from './inroot.ts'; export * from './fileops.ts';", resolveDir: srcDir, loader: 'ts' },
+    stdin: { contents: "export * from './confine/inroot.ts'; export * from './copy/fileops.ts';", resolveDir: srcDir, loader: 'ts' },
     bundle: true,
     platform: 'node',
     format: 'esm',
