@@ -6,12 +6,11 @@
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import pLimit from 'p-limit';
 import { JailConflictError, JailIoError, asJailIoError } from '../errors.js';
-import { StagingDirs, cleanupTemps, ensureDir, hasMeta, isUpToDate, removeEntry, symlinkAtomic, trackStaging, writeFileAtomic, writeJailText, type FileMeta } from './fileops.js';
-import { Jail } from '../confine/inroot.js';
+import { StagingDirs, cleanupTemps, ensureDir, hasMeta, isUpToDate, removeEntry, symlinkAtomic, trackStaging, writeFileAtomic, writeJailContent, writeJailText, type FileMeta } from './fileops.js';
+import { Jail, type TrustLink } from '../confine/inroot.js';
 import { Sha256Worker } from './hash-worker.js';
 import { readJailText } from '../confine/jail-text.js';
 import { INIT_OWNER, MANIFEST_DIR, MANIFEST_PATH, emptyManifest, ownersOf, serializeManifest, type Installer, type Manifest, type ManifestEntry } from './manifest.js';
@@ -70,35 +69,62 @@ export async function applyPlan(steps: readonly PlanStep[], jailDir: string, opt
   }
 }
 
+/** What every phase shares: the jail, the links it may follow, the result and manifest entries so far. */
+interface Run {
+  jail: Jail;
+  trustLink: TrustLink;
+  result: ApplyResult;
+  entries: ManifestEntry[];
+  /** One step done (the progress callback). */
+  tick: () => void;
+}
+
+/**
+ * The phases, in the order that keeps every state in between safe to stop at: directories; files
+ * (copies and writes, in parallel); what an earlier killed run left; links and devices; the prune;
+ * the manifest.
+ */
 async function applyIn(jail: Jail, steps: readonly PlanStep[], jailDir: string, options: ApplyOptions): Promise<ApplyResult> {
   const owner = options.owner ?? { id: options.installer === 'init' ? INIT_OWNER : 'copy' };
   // Computed before anything changes, as a dry run computes them.
   const removals = options.prune === true ? planPrune(jailDir, owner.id, steps, options.root).remove : options.prune || [];
-  const result: ApplyResult = { jail: jail.root, copied: [], unchanged: 0, linked: [], dirsCreated: [], written: [], devices: [], bytesCopied: 0, stripped: [], pruned: [], manifestChanged: false };
   const old = options.noManifest ? undefined : readJailManifest(jail);
-  const oldByPath = new Map((old?.entries ?? []).map((e) => [e.path, e]));
-  // A link in the jail is followed only where it is the mirror of the host's own link (or one we made).
-  const trustLink = trustLinkFor(old, options.root ?? '/');
-  const entries: ManifestEntry[] = [];
-  const total = steps.length;
   let done = 0;
-  const tick = (): void => {
-    done++;
-    options.onStep?.(done, total);
+  const run: Run = {
+    jail,
+    // A link in the jail is followed only where it is the mirror of the host's own link (or one we made).
+    trustLink: trustLinkFor(old, options.root ?? '/'),
+    result: { jail: jail.root, copied: [], unchanged: 0, linked: [], dirsCreated: [], written: [], devices: [], bytesCopied: 0, stripped: [], pruned: [], manifestChanged: false },
+    entries: [],
+    tick: () => options.onStep?.(++done, steps.length),
   };
+  await makeDirectories(run, steps);
+  await placeFiles(run, steps, old, options);
+  removeLeftovers(run, steps);
+  await placeLinksAndDevices(run, steps);
+  // Files and links first, then directories deepest first (planPrune's order), each only as planned.
+  for (const r of removals) {
+    if (await removeEntry(jail, r.path, { directory: r.kind === 'dir', trustLink: run.trustLink })) run.result.pruned.push(r.path);
+  }
+  if (!options.noManifest) run.result.manifestChanged = await recordManifest(run, old, owner, options.prune !== undefined && options.prune !== false, options.generator);
+  return run.result;
+}
 
+async function makeDirectories(run: Run, steps: readonly PlanStep[]): Promise<void> {
   for (const step of steps) {
     if (step.op !== 'mkdir') continue;
-    const created = await ensureDir(jail, step.path, { mode: step.mode, uid: step.uid, gid: step.gid, force: Boolean(step.enforce), trustLink });
-    if (created) result.dirsCreated.push(step.path);
-    entries.push({ path: step.path, kind: 'dir', mode: step.mode, reasons: step.reasons });
-    tick();
+    const created = await ensureDir(run.jail, step.path, { mode: step.mode, uid: step.uid, gid: step.gid, force: Boolean(step.enforce), trustLink: run.trustLink });
+    if (created) run.result.dirsCreated.push(step.path);
+    run.entries.push({ path: step.path, kind: 'dir', mode: step.mode, reasons: step.reasons });
+    run.tick();
   }
+}
 
+/** Copies and writes, `jobs` at a time, each file hashed for the manifest on the hashing thread. */
+async function placeFiles(run: Run, steps: readonly PlanStep[], old: Manifest | undefined, options: ApplyOptions): Promise<void> {
+  const { jail, trustLink, result } = run;
+  const oldByPath = new Map((old?.entries ?? []).map((e) => [e.path, e]));
   const limit = pLimit(Math.max(1, options.jobs ?? DEFAULTS.jobs));
-  // Host-side staging for 'write' steps (init's files), made only when there are some.
-  let tmpDir: string | undefined;
-  let untrackTmp: (() => void) | undefined;
   const staging = new StagingDirs();
   // Every source the manifest does not already know is sent to the hashing thread now, so it hashes
   // while this thread walks the jail and libuv's threads copy.
@@ -134,30 +160,23 @@ async function applyIn(jail: Jail, steps: readonly PlanStep[], jailDir: string, 
       if (step.strippedBits) result.stripped.push({ path: step.path, bits: step.strippedBits });
       // The slot is not held waiting for the hash: it is filled in once every copy is done.
       const entry: ManifestEntry = { path: step.path, kind: 'file', source: step.source, sha256: known ?? '', size: step.size, mtimeMs: step.mtimeMs, mode: step.mode, reasons: step.reasons };
-      entries.push(entry);
+      run.entries.push(entry);
       if (known === undefined) {
         const fill = hashOf(step.source).then((sha) => void (entry.sha256 = sha));
         // Handled here too: if a copy fails first, Promise.all below is never reached for it.
         fill.catch(() => undefined);
         shaFills.push(fill);
       }
-      tick();
+      run.tick();
     } else if (step.op === 'write') {
-      if (tmpDir === undefined) {
-        const made = fs.mkdtempSync(path.join(os.tmpdir(), 'elfcopy-write-'));
-        tmpDir = made;
-        untrackTmp = trackStaging(() => fs.rmSync(made, { recursive: true, force: true }));
-      }
-      const tmp = path.join(tmpDir, String(Math.random()).slice(2));
-      fs.writeFileSync(tmp, step.content, { mode: 0o600 });
-      const stat = fs.statSync(tmp);
-      if (await sameText(jail, step.path, step.content, { mode: step.mode, uid: step.uid, gid: step.gid }, trustLink)) result.unchanged++;
+      const meta = { mode: step.mode, uid: step.uid, gid: step.gid };
+      if (await sameText(jail, step.path, step.content, meta, trustLink)) result.unchanged++;
       else {
-        await writeFileAtomic(jail, step.path, tmp, { mode: step.mode, uid: step.uid, gid: step.gid, stripSetuid: true, trustLink });
+        await writeJailContent(jail, step.path, step.content, { ...meta, trustLink });
         result.written.push(step.path);
       }
-      entries.push({ path: step.path, kind: 'file', sha256: createHash('sha256').update(step.content).digest('hex'), size: stat.size, mode: step.mode, reasons: step.reasons });
-      tick();
+      run.entries.push({ path: step.path, kind: 'file', sha256: createHash('sha256').update(step.content).digest('hex'), size: Buffer.byteLength(step.content), mode: step.mode, reasons: step.reasons });
+      run.tick();
     }
   }
 
@@ -183,49 +202,51 @@ async function applyIn(jail: Jail, steps: readonly PlanStep[], jailDir: string, 
     await Promise.all(shaFills);
   } finally {
     staging.cleanup();
-    if (tmpDir !== undefined) fs.rmSync(tmpDir, { recursive: true, force: true });
-    untrackTmp?.();
     await hasher.close();
   }
-  // What a killed earlier run left behind (.elfcopy-tmp-* entries) goes now: every step stages beside
-  // its target, directories included, and so does the manifest.
+}
+
+/**
+ * What a killed earlier run left behind (.elfcopy-tmp-* entries) goes now: every step stages beside
+ * its target, directories included, and so does the manifest.
+ */
+function removeLeftovers(run: Run, steps: readonly PlanStep[]): void {
   const written = new Set([...steps.map((s) => path.posix.dirname(s.path)), MANIFEST_DIR]);
   for (const d of written) {
     try {
-      cleanupTemps(jail, d, { trustLink });
+      cleanupTemps(run.jail, d, { trustLink: run.trustLink });
     } catch {
       // A directory that does not resolve was reported by the step that needed it.
     }
   }
+}
 
+async function placeLinksAndDevices(run: Run, steps: readonly PlanStep[]): Promise<void> {
+  const { jail, trustLink, result } = run;
   for (const step of steps) {
     if (step.op === 'mknod') {
       if (await makeDevice(jail, step.path, step.major, step.minor, step.mode, trustLink)) result.devices.push(step.path);
       else result.unchanged++;
-      entries.push({ path: step.path, kind: 'device', mode: step.mode, reasons: step.reasons });
-      tick();
+      run.entries.push({ path: step.path, kind: 'device', mode: step.mode, reasons: step.reasons });
+      run.tick();
     } else if (step.op === 'symlink') {
       const r = await symlinkAtomic(jail, step.path, step.target, { trustLink });
       if (r === 'unchanged') result.unchanged++;
       else result.linked.push(step.path);
-      entries.push({ path: step.path, kind: 'symlink', target: step.target, reasons: step.reasons });
-      tick();
+      run.entries.push({ path: step.path, kind: 'symlink', target: step.target, reasons: step.reasons });
+      run.tick();
     }
   }
+}
 
-  // Files and links first, then directories deepest first (planPrune's order), each only as planned.
-  for (const r of removals) {
-    if (await removeEntry(jail, r.path, { directory: r.kind === 'dir', trustLink })) result.pruned.push(r.path);
-  }
-  if (!options.noManifest) {
-    const merged = mergeEntries(old?.entries ?? [], entries, owner.id, options.prune !== undefined && options.prune !== false, (p) => jail.lstat(p, { trustLink }) !== undefined);
-    const installers: Record<string, Installer> = { ...(old?.installers ?? {}), ...(owner.installer ? { [owner.id]: owner.installer } : {}) };
-    const used = new Set(merged.flatMap((e) => e.owners ?? []));
-    for (const id of Object.keys(installers)) if (!used.has(id)) delete installers[id];
-    const manifest: Manifest = { ...emptyManifest(options.generator ?? 'elfcopy'), installers, entries: merged };
-    result.manifestChanged = await writeManifest(jail, manifest, old);
-  }
-  return result;
+/** The manifest with this run's entries merged in (true when it changed). */
+async function recordManifest(run: Run, old: Manifest | undefined, owner: { id: string; installer?: Installer }, pruned: boolean, generator: string | undefined): Promise<boolean> {
+  const merged = mergeEntries(old?.entries ?? [], run.entries, owner.id, pruned, (p) => run.jail.lstat(p, { trustLink: run.trustLink }) !== undefined);
+  const installers: Record<string, Installer> = { ...(old?.installers ?? {}), ...(owner.installer ? { [owner.id]: owner.installer } : {}) };
+  const used = new Set(merged.flatMap((e) => e.owners ?? []));
+  for (const id of Object.keys(installers)) if (!used.has(id)) delete installers[id];
+  const manifest: Manifest = { ...emptyManifest(generator ?? 'elfcopy'), installers, entries: merged };
+  return writeManifest(run.jail, manifest, old);
 }
 
 /**

@@ -268,21 +268,28 @@ async function writeFromSource(jail: Jail, p: string, src: { fd: number; stat: f
 }
 
 /**
- * Writes `text` as root-only file `p` of the jail (the manifest, the plan cache): staged in a private
- * host temporary directory, then copied in by writeFileAtomic, so the jail only ever sees a whole file.
+ * Writes `content` as file `p` of the jail, with `meta`'s mode and owner (setuid/setgid stripped):
+ * staged in a private host temporary directory, then copied in by writeFileAtomic, so the jail only
+ * ever sees a whole file. The one way elfcopy writes what it made rather than copied (init's files,
+ * the jail's ld.so.cache, the manifest, the plan cache).
  */
-export async function writeJailText(jail: Jail, p: string, text: string): Promise<void> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'elfcopy-text-'));
+export async function writeJailContent(jail: Jail, p: string, content: string | Uint8Array, meta: FileMeta & Pick<WriteOptions, 'trustLink'>): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'elfcopy-write-'));
   const remove = (): void => fs.rmSync(dir, { recursive: true, force: true });
   const untrack = trackStaging(remove);
   try {
-    const tmp = path.join(dir, path.posix.basename(p));
-    fs.writeFileSync(tmp, text, { mode: 0o600 });
-    await writeFileAtomic(jail, p, tmp, { mode: 0o600, uid: 0, gid: 0, stripSetuid: true });
+    const tmp = path.join(dir, path.posix.basename(p) || 'content');
+    fs.writeFileSync(tmp, content, { mode: 0o600 });
+    await writeFileAtomic(jail, p, tmp, { ...meta, stripSetuid: true });
   } finally {
     remove();
     untrack();
   }
+}
+
+/** `text` as root-only file `p` of the jail (the manifest, the plan cache). */
+export async function writeJailText(jail: Jail, p: string, text: string): Promise<void> {
+  await writeJailContent(jail, p, text, { mode: 0o600, uid: 0, gid: 0 });
 }
 
 /**

@@ -4,11 +4,9 @@
  * ld.so would otherwise not look. Covers the directories of the jail's ld.so.conf, then every directory
  * of the jail that holds shared libraries, then the target's system directories (as Debian's ldconfig).
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { SysRoot, buildCacheFromLdConf, readLdConf, serializeLdCache, targetFor, type ElfInfo } from '@elfcopy/elf-deps';
-import { ensureDir, writeFileAtomic } from './fileops.js';
+import { ensureDir, writeJailContent } from './fileops.js';
 import { Jail } from '../confine/inroot.js';
 
 export interface JailLdCacheResult {
@@ -40,13 +38,6 @@ export async function writeJailLdCache(jailDir: string, like: Pick<ElfInfo, 'elf
   const built = buildCacheFromLdConf(root, conf, target);
   const bytes = serializeLdCache(built.cache);
   await ensureDir(jail, '/etc', { mode: 0o755, uid: 0, gid: 0 });
-  const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'elfcopy-ldcache-'));
-  try {
-    const tmp = path.join(tmpDir, 'ld.so.cache');
-    fs.writeFileSync(tmp, bytes);
-    await writeFileAtomic(jail, '/etc/ld.so.cache', tmp, { mode: 0o644, uid: 0, gid: 0 });
-  } finally {
-    fs.rmSync(tmpDir, { recursive: true, force: true });
-  }
+  await writeJailContent(jail, '/etc/ld.so.cache', bytes, { mode: 0o644, uid: 0, gid: 0 });
   return { path: '/etc/ld.so.cache', entries: built.cache.entries.length, directories: built.directories.map((d) => d.path) };
 }
