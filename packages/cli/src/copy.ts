@@ -85,6 +85,8 @@ function describeStep(s: PlanStep | PruneStep): string {
       return `write   ${s.path}`;
     case 'mknod':
       return `mknod   ${s.path} c ${s.major} ${s.minor}`;
+    case 'ldcache':
+      return `ldcache ${s.path} (${s.libraries.length} libraries)`;
     case 'remove':
       return `remove  ${s.path}${s.kind === 'dir' ? '/' : ''}`;
   }
@@ -174,7 +176,8 @@ async function runCopyIn(paths: string[], opts: CopyCliOptions, report: Reporter
     if (plan.prune) report.info(`elfcopy: dry run: ${plan.steps.length} steps, ${removals.length} to prune`);
     return code;
   }
-  if (r.ldCache) report.verbose(`ld.so.cache: ${r.ldCache.entries} entries from ${r.ldCache.directories.join(', ')}`);
+  const ldCache = r.applied?.ldCache;
+  if (ldCache) report.verbose(`ld.so.cache: ${ldCache.entries} entries from ${ldCache.directories.join(', ')}`);
   for (const w of r.codeWarnings) report.warn(w);
   return finishCopy(r, code, opts, report, stdout);
 }

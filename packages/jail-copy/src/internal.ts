@@ -5,7 +5,7 @@
 export { StepSet, resolverFor, mirrorSteps } from './copy/plan.js';
 export { removeStaging, ensureDir, writeFileAtomic, symlinkAtomic, removeEntry, isUpToDate, cleanupTemps } from './copy/fileops.js';
 export { reusablePlan, savePlanCache, hostSignatures, planCacheKey, signatureOf, PLAN_CACHE_PATH, type CachedPlan, type PathSignature } from './copy/plan-cache.js';
-export { writeJailLdCache, type JailLdCacheResult } from './copy/jail-ldcache.js';
+export { buildJailLdCache, type JailLdCacheResult } from './copy/jail-ldcache.js';
 export { ownersOf, serializeManifest, LEGACY_COPY } from './copy/manifest.js';
 export { nssModulesNeeded, BUILTIN_SINCE_2_34, type NssModuleNeed } from './copy/nss.js';
 export { Jail, leavesJail, climbsAboveRoot, type TrustLink } from './confine/inroot.js';

@@ -17,6 +17,7 @@ import { INIT_OWNER, MANIFEST_DIR, MANIFEST_PATH, emptyManifest, ownersOf, seria
 import type { PlanStep } from './plan.js';
 import { planPrune, readJailManifest, type PruneStep } from './prune.js';
 import { trustLinkFor } from './trust.js';
+import { buildJailLdCache, type JailLdCacheResult } from './jail-ldcache.js';
 import { DEFAULTS } from '../defaults.js';
 
 export interface ApplyOptions {
@@ -55,6 +56,8 @@ export interface ApplyResult {
   stripped: { path: string; bits: number }[];
   pruned: string[];
   manifestChanged: boolean;
+  /** The jail's ld.so.cache, when the plan has an `ldcache` step. */
+  ldCache?: JailLdCacheResult;
 }
 
 export async function applyPlan(steps: readonly PlanStep[], jailDir: string, options: ApplyOptions = {}): Promise<ApplyResult> {
@@ -82,7 +85,7 @@ interface Run {
 /**
  * The phases, in the order that keeps every state in between safe to stop at: directories; files
  * (copies and writes, in parallel); what an earlier killed run left; links and devices; the prune;
- * the manifest.
+ * the jail's ld.so.cache; the manifest.
  */
 async function applyIn(jail: Jail, steps: readonly PlanStep[], jailDir: string, options: ApplyOptions): Promise<ApplyResult> {
   const owner = options.owner ?? { id: options.installer === 'init' ? INIT_OWNER : 'copy' };
@@ -106,6 +109,8 @@ async function applyIn(jail: Jail, steps: readonly PlanStep[], jailDir: string, 
   for (const r of removals) {
     if (await removeEntry(jail, r.path, { directory: r.kind === 'dir', trustLink: run.trustLink })) run.result.pruned.push(r.path);
   }
+  // Last, over the jail as it now is: the libraries in place, the pruned ones gone.
+  await writeLdCaches(run, steps);
   if (!options.noManifest) run.result.manifestChanged = await recordManifest(run, old, owner, options.prune !== undefined && options.prune !== false, options.generator);
   return run.result;
 }
@@ -236,6 +241,18 @@ async function placeLinksAndDevices(run: Run, steps: readonly PlanStep[]): Promi
       run.entries.push({ path: step.path, kind: 'symlink', target: step.target, reasons: step.reasons });
       run.tick();
     }
+  }
+}
+
+async function writeLdCaches(run: Run, steps: readonly PlanStep[]): Promise<void> {
+  for (const step of steps) {
+    if (step.op !== 'ldcache') continue;
+    const built = buildJailLdCache(run.jail.root, step.target, step.libraries);
+    await writeJailContent(run.jail, step.path, built.bytes, { mode: step.mode, uid: 0, gid: 0, trustLink: run.trustLink });
+    run.result.written.push(step.path);
+    run.result.ldCache = { path: step.path, entries: built.entries, directories: built.directories };
+    run.entries.push({ path: step.path, kind: 'file', sha256: createHash('sha256').update(built.bytes).digest('hex'), size: built.bytes.length, mode: step.mode, reasons: step.reasons });
+    run.tick();
   }
 }
 

@@ -11,7 +11,6 @@ import { machineKey, type ElfDepsError } from '@elfcopy/elf-deps';
 // only when there is work (import() below), which keeps such a run ~15 ms shorter.
 import { planCacheKey, reusablePlan, type CachedPlan } from './plan-cache.js';
 import type { ApplyResult } from './apply.js';
-import type { JailLdCacheResult } from './jail-ldcache.js';
 import type { PlanStep } from './plan.js';
 import type { PrunePlan } from './prune.js';
 import type { ProfilePlanOptions } from '../profiles/plan-profiles.js';
@@ -26,7 +25,7 @@ export interface CopyIntoJailOptions extends ProfilePlanOptions {
   prune?: boolean;
   /** Compute and return the plan (and the prune), change nothing. */
   dryRun?: boolean;
-  /** Write the jail's own ld.so.cache for the libraries copied. */
+  /** Write the jail's own ld.so.cache for the libraries copied (the plan's `ldcache` step). */
   ldcache?: boolean;
   /** A command to run on the host under strace first: what it loads joins the closure (argv). */
   trace?: string[];
@@ -68,13 +67,9 @@ export interface CopyIntoJailResult {
   plan: CopyPlanReport;
   /** Undefined for a dry run, or when bad input left nothing to copy. */
   applied?: ApplyResult;
-  ldCache?: JailLdCacheResult;
   /** Programs and libraries now in a directory a service can write (also in plan.warnings). */
   codeWarnings: string[];
 }
-
-/** Libraries named as ld.so.cache lists them (what the jail's cache is written for). */
-const isSharedLibraryName = (p: string): boolean => /\.so(\.|$)/.test(path.posix.basename(p));
 
 export async function copyIntoJail(paths: readonly string[], jailDir: string, options: CopyIntoJailOptions = {}, events: CopyIntoJailEvents = {}): Promise<CopyIntoJailResult> {
   const jail = path.resolve(jailDir);
@@ -162,19 +157,13 @@ export async function copyIntoJail(paths: readonly string[], jailDir: string, op
     ...(planOptions.root ? { root: planOptions.root } : {}),
     ...(events.onStep ? { onStep: events.onStep } : {}),
   });
-  let ldCache: JailLdCacheResult | undefined;
-  if (ldcache && plan.target) {
-    const { writeJailLdCache } = await import('./jail-ldcache.js');
-    const libs = plan.steps.filter((s) => (s.op === 'copy' || s.op === 'symlink') && isSharedLibraryName(s.path)).map((s) => s.path);
-    ldCache = await writeJailLdCache(jail, plan.target, libs);
-  }
   // audit.ts: programs and libraries now in a directory a service can write (repeated when the plan is reused).
   const { writableCodeWarnings } = await import('../tools/audit.js');
   const codeWarnings = writableCodeWarnings(jail, plan.steps.flatMap((s) => (s.op === 'copy' ? [s.path] : [])));
   report.warnings = [...plan.warnings, ...codeWarnings];
   const cached: CachedPlan = { steps: report.steps, missing, warnings: report.warnings, profiles: report.profiles, ...(report.nss ? { nss: report.nss } : {}) };
   if (hostState && plan.consulted && !badInput) await savePlanCache(jail, key, cached, hostState, plan.consulted);
-  return { outcome: 'applied', jail, plan: report, applied, ...(ldCache ? { ldCache } : {}), codeWarnings };
+  return { outcome: 'applied', jail, plan: report, applied, codeWarnings };
 }
 
 /**

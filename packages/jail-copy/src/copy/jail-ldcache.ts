@@ -6,8 +6,6 @@
  */
 import * as path from 'node:path';
 import { SysRoot, buildCacheFromLdConf, readLdConf, serializeLdCache, targetFor, type ElfInfo } from '@elfcopy/elf-deps';
-import { ensureDir, writeJailContent } from './fileops.js';
-import { Jail } from '../confine/inroot.js';
 
 export interface JailLdCacheResult {
   path: string;
@@ -26,9 +24,13 @@ function libraryDirectories(root: SysRoot, libraryPaths: readonly string[]): str
   return [...dirs].sort();
 }
 
-export async function writeJailLdCache(jailDir: string, like: Pick<ElfInfo, 'elfClass' | 'machine' | 'byteOrder'>, libraryPaths: readonly string[]): Promise<JailLdCacheResult> {
-  const jail = Jail.open(jailDir);
-  const root = new SysRoot(jail.root);
+/**
+ * The cache for the jail as it now is (its libraries in place): the bytes to write and what they hold.
+ * Reads the jail through a SysRoot (every link resolved inside it); writes nothing — apply's
+ * `ldcache` step writes the bytes.
+ */
+export function buildJailLdCache(jailRoot: string, like: Pick<ElfInfo, 'elfClass' | 'machine' | 'byteOrder'>, libraryPaths: readonly string[]): { bytes: Uint8Array; entries: number; directories: string[] } {
+  const root = new SysRoot(jailRoot);
   const target = targetFor(like, root);
   const extra = libraryDirectories(root, libraryPaths).filter((d) => !target.systemDirs.includes(d));
   // ldconfig.c add_single_dir: a directory met again under another name (/lib/x86_64-linux-gnu is
@@ -36,8 +38,5 @@ export async function writeJailLdCache(jailDir: string, like: Pick<ElfInfo, 'elf
   // also brings its glibc-hwcaps subdirectories. Going through readLdConf's list does both.
   const conf = readLdConf(root, { builtinDirs: [...extra, ...target.systemDirs], libTypes: target.glibc?.ldconfigLibTypes ?? true });
   const built = buildCacheFromLdConf(root, conf, target);
-  const bytes = serializeLdCache(built.cache);
-  await ensureDir(jail, '/etc', { mode: 0o755, uid: 0, gid: 0 });
-  await writeJailContent(jail, '/etc/ld.so.cache', bytes, { mode: 0o644, uid: 0, gid: 0 });
-  return { path: '/etc/ld.so.cache', entries: built.cache.entries.length, directories: built.directories.map((d) => d.path) };
+  return { bytes: serializeLdCache(built.cache), entries: built.cache.entries.length, directories: built.directories.map((d) => d.path) };
 }

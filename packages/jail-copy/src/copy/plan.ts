@@ -35,6 +35,20 @@ export type PlanStep =
   | { op: 'write'; path: string; content: string; mode: number; uid: number; gid: number; reasons: string[] }
   | { op: 'symlink'; path: string; target: string; reasons: string[] }
   | {
+      /**
+       * The jail's own ld.so.cache, built once the libraries are in place (jail-ldcache.ts) from the
+       * jail's ld.so.conf, the directories holding `libraries` and the target's system directories.
+       */
+      op: 'ldcache';
+      path: string;
+      /** Class, machine and byte order the cache is written for. */
+      target: { elfClass: 32 | 64; machine: number; byteOrder: 'little' | 'big' };
+      /** In-jail paths of the shared libraries the plan installs. */
+      libraries: string[];
+      mode: number;
+      reasons: string[];
+    }
+  | {
       op: 'copy';
       path: string;
       /** Host path of the source (under the sysroot). */
@@ -109,7 +123,7 @@ export interface PlanOptions extends Pick<ResolveOptions, 'ldLibraryPath' | 'tar
   extraFiles?: { path: string; reason: string }[];
   /** Further ELF files whose closure to bring (with their reason). */
   extraElf?: { path: string; reason: string }[];
-  /** The caller will write the jail's own ld.so.cache (--ldcache): no warning about cache-only libraries. */
+  /** Write the jail's own ld.so.cache (--ldcache), as the plan's last step: no warning about cache-only libraries. */
   writesLdCache?: boolean;
   /** Record every host path the plan reads (CopyPlan.consulted), so a later run can reuse the plan. */
   recordAccess?: boolean;
@@ -128,7 +142,7 @@ export class StepSet {
     for (const r of step.reasons) if (!prev.reasons.includes(r)) prev.reasons.push(r);
   }
   ordered(): PlanStep[] {
-    const rank = { mkdir: 0, mknod: 1, write: 1, copy: 1, symlink: 2 } as const;
+    const rank = { mkdir: 0, mknod: 1, write: 1, copy: 1, symlink: 2, ldcache: 3 } as const;
     return [...this.byPath.values()].sort((a, b) => rank[a.op] - rank[b.op] || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 }
@@ -291,6 +305,17 @@ function warnCacheOnly(graph: ClosureGraph, root: SysRoot, plan: CopyPlan): void
   for (const d of dirs) plan.warnings.push(`libraries in ${d} were found through ld.so.cache, which the jail lacks: pass --ldcache so they load there`);
 }
 
+/** Libraries named as ld.so.cache lists them. */
+const isSharedLibraryName = (p: string): boolean => /\.so(\.|$)/.test(path.posix.basename(p));
+
+/** /etc/ld.so.cache for the libraries the plan installs (and /etc, when the plan makes no /etc of its own). */
+function addLdCacheStep(steps: StepSet, target: NonNullable<CopyPlan['target']>): void {
+  const libraries = [...steps.byPath.values()].filter((s) => (s.op === 'copy' || s.op === 'symlink') && isSharedLibraryName(s.path)).map((s) => s.path);
+  const reason = "the jail's own ld.so.cache (--ldcache): its libraries as ldconfig would list them";
+  steps.add({ op: 'mkdir', path: '/etc', mode: 0o755, uid: 0, gid: 0, reasons: ["directory of the jail's ld.so.cache"] });
+  steps.add({ op: 'ldcache', path: '/etc/ld.so.cache', target, libraries: libraries.sort(), mode: 0o644, reasons: [reason] });
+}
+
 /** The resolver a plan with these options uses (one per run: it parses each file once). */
 export function resolverFor(options: PlanOptions): Resolver {
   const resolveOptions: ResolveOptions = {};
@@ -375,6 +400,7 @@ export function planCopy(inputs: readonly string[], jail: string, options: PlanO
   for (const f of options.extraFiles ?? []) {
     if (!mirrorSteps(root, f.path, f.reason, options, steps)) plan.warnings.push(notMirrored(root, f.path));
   }
+  if (options.writesLdCache && plan.target) addLdCacheStep(steps, plan.target);
   // The jail's own root directory is the jail: never recreate or chmod it.
   steps.byPath.delete('/');
   plan.steps = steps.ordered();

@@ -47,12 +47,12 @@ function sha256File(p: string): string | undefined {
 }
 
 /**
- * Files elfcopy wrote for the jail instead of copying (init's accounts and nsswitch.conf: manifest
- * entries without a source; --ldcache's cache): the host's file at the same path is not their source,
+ * Files elfcopy wrote for the jail instead of copying (init's accounts and nsswitch.conf, --ldcache's
+ * cache: manifest entries without a source): the host's file at the same path is not their source,
  * so differing from it says nothing about staleness.
  */
 function writtenForJail(root: SysRoot): Set<string> {
-  const written = new Set(['/etc/ld.so.cache']);
+  const written = new Set<string>();
   // elfcopy's own file, read whole as apply.ts reads it (a large jail's manifest passes the config bound).
   for (const e of parseManifest(root.readText(MANIFEST_PATH, Number.POSITIVE_INFINITY) ?? '')?.entries ?? []) if (e.kind === 'file' && e.source === undefined) written.add(e.path);
   return written;
