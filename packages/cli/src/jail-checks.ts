@@ -1,7 +1,7 @@
 /** `elfcopy verify` and `elfcopy audit`: call the library check, print findings, exit by severity. */
 import * as fs from 'node:fs';
 import { DEFAULTS, atOrAbove, auditJail, parseWritable, verifyJail, type Finding, type Severity } from '@elfcopy/jail-copy';
-import { EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK } from './exit-codes.js';
+import { EXIT_INCOMPLETE, EXIT_OK } from './exit-codes.js';
 import { escapeName } from './format/escape.js';
 import { paint, useColor, type Reporter } from './report.js';
 import { resolveOptionsFrom, type ResolverCliOptions } from './resolver-options.js';
@@ -60,4 +60,3 @@ export function runAudit(jail: string, opts: { json?: boolean; failOn?: string; 
   return failing.length > 0 ? EXIT_INCOMPLETE : EXIT_OK;
 }
 
-export { EXIT_BAD_INPUT };

@@ -9,8 +9,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import pLimit from 'p-limit';
 import { JailConflictError, JailIoError, asJailIoError } from '../errors.js';
-import { StagingDirs, cleanupTemps, ensureDir, hasMeta, isUpToDate, removeEntry, symlinkAtomic, trackStaging, writeFileAtomic, writeJailContent, writeJailText, type FileMeta } from './fileops.js';
-import { Jail, type TrustLink } from '../confine/inroot.js';
+import { StagingDirs, cleanupTemps, ensureDir, hasMeta, isUpToDate, removeEntry, symlinkAtomic, trackStaging, writeFileAtomic, writeJailContent, writeJailText } from './fileops.js';
+import { Jail, type FileMeta, type TrustLink } from '../confine/inroot.js';
 import { Sha256Worker } from './hash-worker.js';
 import { readJailText } from '../confine/jail-text.js';
 import { INIT_OWNER, MANIFEST_DIR, MANIFEST_PATH, emptyManifest, ownersOf, serializeManifest, type Installer, type Manifest, type ManifestEntry } from './manifest.js';
@@ -338,4 +338,3 @@ async function makeDevice(jail: Jail, p: string, major: number, minor: number, m
   return true;
 }
 
-export { cleanupTemps };

@@ -16,7 +16,6 @@ import { UnreadableFileError, type UnreadableKind } from '@elfcopy/elf-deps';
 import { JailConflictError, asJailIoError } from '../errors.js';
 import { Jail, JailDir, TMP_PREFIX, errnoOf, lstatOrUndefined, setMeta, tmpName, type FileMeta, type ResolveOptions } from '../confine/inroot.js';
 
-export { TMP_PREFIX, type FileMeta };
 const C = fs.constants;
 /** Two stat times this close are the same time: utimes keeps microseconds (libuv truncates to them). */
 const MTIME_SLACK_NS = 2000n;
