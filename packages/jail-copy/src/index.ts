@@ -20,6 +20,7 @@ export { loadProfiles, profilesDir, ProfileError, type Profile } from './profile
 
 // The jail tools.
 export { planInit, parseWritable, InitError, type InitOptions, type InitPlan, type Account, type WritableDir } from './tools/init.js';
+export { initJail, type InitJailOptions, type InitJailEvents, type InitJailResult } from './tools/init-jail.js';
 export { verifyJail, type VerifyOptions, type VerifyReport } from './tools/verify.js';
 export { auditJail, type AuditOptions, type AuditReport } from './tools/audit.js';
 export { atOrAbove, SEVERITY_RANK, type Finding, type Severity } from './tools/findings.js';
