@@ -3,8 +3,14 @@
  * (component by component, as glob(3) does; `**` for any depth where asked), and a path tested against
  * a pattern with `**`.
  */
+import type * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { SysRoot } from './sysroot.js';
+
+/** What a glob reads of a root (SysRoot has both): entries not followed, and directory listings. */
+export interface GlobRoot {
+  lstat(p: string): fs.Stats | undefined;
+  listDir(p: string): ReadonlySet<string> | undefined;
+}
 
 /** Shell-style wildcards within one path component (`*`, `?`, `[…]`, `[!…]`), as glob(3) matches them. */
 export function globComponentRegExp(glob: string): RegExp {
@@ -50,7 +56,7 @@ export interface RootGlobOptions {
  * The in-root paths matching `pattern` (absolute), each once; dot files only for patterns that name
  * them. Every listing goes through the root, so an observer of its reads sees what the match depended on.
  */
-export function globInRoot(root: SysRoot, pattern: string, options: RootGlobOptions = {}): string[] {
+export function globInRoot(root: GlobRoot, pattern: string, options: RootGlobOptions = {}): string[] {
   const parts = pattern.split('/').filter((p) => p.length > 0);
   const max = options.maxMatches ?? Number.POSITIVE_INFINITY;
   const out = new Set<string>();
@@ -79,7 +85,7 @@ export function globInRoot(root: SysRoot, pattern: string, options: RootGlobOpti
 }
 
 /** Every non-directory entry below `dir` (or `dir` itself when it is not a directory), not following symlinked directories. */
-function walkBelow(root: SysRoot, dir: string, out: Set<string>, max: number): void {
+function walkBelow(root: GlobRoot, dir: string, out: Set<string>, max: number): void {
   const st = root.lstat(dir);
   if (!st) return;
   if (st.isSymbolicLink() || !st.isDirectory()) {
