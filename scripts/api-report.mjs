@@ -21,7 +21,7 @@ const ENTRIES = [
   ['elf-deps', 'elf-deps', 'index.d.ts'],
   ['jail-copy', 'jail-copy', 'index.d.ts'],
   ['jail-copy', 'jail-copy-internal', 'internal.d.ts'],
-  ['jail-copy', 'jail-copy-copy', 'copy/copy-into-jail.d.ts'],
+  ['jail-copy', 'jail-copy-copy', 'run/copy-into-jail.d.ts'],
   ['jail-copy', 'jail-copy-defaults', 'defaults.d.ts'],
   ['jail-copy', 'jail-copy-profile-spec', 'profiles/profile-spec.d.ts'],
   ['cli', 'elfcopy', 'main.d.ts'],

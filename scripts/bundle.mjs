@@ -57,7 +57,7 @@ await build({
   alias: {
     '@elfcopy/elf-deps': path.join(root, 'packages', 'elf-deps', 'src', 'index.ts'),
     '@elfcopy/jail-copy/internal': path.join(root, 'packages', 'jail-copy', 'src', 'internal.ts'),
-    '@elfcopy/jail-copy/copy': path.join(root, 'packages', 'jail-copy', 'src', 'copy', 'copy-into-jail.ts'),
+    '@elfcopy/jail-copy/copy': path.join(root, 'packages', 'jail-copy', 'src', 'run', 'copy-into-jail.ts'),
     '@elfcopy/jail-copy/defaults': path.join(root, 'packages', 'jail-copy', 'src', 'defaults.ts'),
     '@elfcopy/jail-copy/profile-spec': path.join(root, 'packages', 'jail-copy', 'src', 'profiles', 'profile-spec.ts'),
     '@elfcopy/jail-copy': path.join(root, 'packages', 'jail-copy', 'src', 'index.ts'),

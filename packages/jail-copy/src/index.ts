@@ -5,7 +5,7 @@
  */
 
 // The copy path: one call (copyIntoJail), or its parts — a plan (data), its application, a prune.
-export { copyIntoJail, type CopyIntoJailOptions, type CopyIntoJailEvents, type CopyIntoJailResult, type CopyPlanReport } from './copy/copy-into-jail.js';
+export { copyIntoJail, type CopyIntoJailOptions, type CopyIntoJailEvents, type CopyIntoJailResult, type CopyPlanReport } from './run/copy-into-jail.js';
 export { planCopy, type CopyPlan, type PlanStep, type PlanOptions, type NssReport } from './copy/plan.js';
 export { applyPlan, type ApplyOptions, type ApplyResult } from './copy/apply.js';
 export { planPrune, type PruneStep, type PrunePlan } from './copy/prune.js';
@@ -20,10 +20,10 @@ export { loadProfiles, profilesDir, ProfileError, type Profile } from './profile
 
 // The jail tools.
 export { planInit, parseWritable, InitError, type InitOptions, type InitPlan, type Account, type WritableDir } from './tools/init.js';
-export { initJail, type InitJailOptions, type InitJailEvents, type InitJailResult } from './tools/init-jail.js';
+export { initJail, type InitJailOptions, type InitJailEvents, type InitJailResult } from './run/init-jail.js';
 export { verifyJail, type VerifyOptions, type VerifyReport } from './tools/verify.js';
 export { auditJail, type AuditOptions, type AuditReport } from './tools/audit.js';
-export { atOrAbove, SEVERITY_RANK, type Finding, type Severity } from './tools/findings.js';
+export { atOrAbove, SEVERITY_RANK, type Finding, type Severity } from './findings.js';
 export { renderSystemdUnit, renderSysvScript, checkUnitProgram, UnitError, type UnitOptions } from './tools/unit.js';
 export { traceCommand, TraceError, type TraceOptions, type TraceResult, type TraceMethod } from './tools/trace.js';
 

@@ -6,7 +6,7 @@
  */
 import * as path from 'node:path';
 import type { SysRoot } from '@elfcopy/elf-deps';
-import type { Finding } from '../tools/findings.js';
+import type { Finding } from '../findings.js';
 import { MANIFEST_PATH, parseManifest } from '../copy/manifest.js';
 import { expandPattern, loadProfiles, profileEnv, type Profile } from './profiles.js';
 

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SysRoot, hasElfMagic } from '@elfcopy/elf-deps';
-import type { Finding, Severity } from './findings.js';
+import type { Finding, Severity } from '../findings.js';
 import { climbsAboveRoot } from '../confine/inroot.js';
 import { walkJail } from '../confine/walk.js';
 import { manifestReasons, shellOnPurpose } from '../profiles/profile-checks.js';

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import { Resolver, SysRoot, hasElfMagic, readElfFrom, type ClosureGraph, type ElfInfo, type ResolveOptions } from '@elfcopy/elf-deps';
-import type { Finding, Severity } from './findings.js';
+import type { Finding, Severity } from '../findings.js';
 import { nssModulesNeeded, parseNsswitch, DEFAULT_SERVICES } from '../copy/nss.js';
 import { climbsAboveRoot } from '../confine/inroot.js';
 import { MANIFEST_PATH, parseManifest } from '../copy/manifest.js';

@@ -9,10 +9,10 @@ import * as path from 'node:path';
 import { machineKey, type ElfDepsError } from '@elfcopy/elf-deps';
 // The plan-cache reader is all a run with nothing to do needs: planning, copying and hashing load
 // only when there is work (import() below), which keeps such a run ~15 ms shorter.
-import { planCacheKey, reusablePlan, type CachedPlan } from './plan-cache.js';
-import type { ApplyResult } from './apply.js';
-import type { PlanStep } from './plan.js';
-import type { PrunePlan } from './prune.js';
+import { planCacheKey, reusablePlan, type CachedPlan } from '../copy/plan-cache.js';
+import type { ApplyResult } from '../copy/apply.js';
+import type { PlanStep } from '../copy/plan.js';
+import type { PrunePlan } from '../copy/prune.js';
 import type { ProfilePlanOptions } from '../profiles/plan-profiles.js';
 import { DEFAULTS } from '../defaults.js';
 
@@ -109,13 +109,13 @@ export async function copyIntoJail(paths: readonly string[], jailDir: string, op
   }
 
   const [{ applyPlan }, { asJailIoError }, { copyOwner }, { removeStaging }, { hostSignatures, savePlanCache }, { planCopyWithProfiles }, { planPrune }] = await Promise.all([
-    import('./apply.js'),
+    import('../copy/apply.js'),
     import('../errors.js'),
-    import('./manifest.js'),
-    import('./fileops.js'),
-    import('./plan-cache.js'),
+    import('../copy/manifest.js'),
+    import('../copy/fileops.js'),
+    import('../copy/plan-cache.js'),
     import('../profiles/plan-profiles.js'),
-    import('./prune.js'),
+    import('../copy/prune.js'),
   ]);
   events.onCleanup?.(removeStaging);
   const plan = planCopyWithProfiles(paths, jail, {

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { applyPlan, type ApplyResult } from '../copy/apply.js';
 import { BadJailError } from '../errors.js';
-import { planInit, type InitOptions, type InitPlan } from './init.js';
+import { planInit, type InitOptions, type InitPlan } from '../tools/init.js';
 
 export interface InitJailOptions extends InitOptions {
   /** Compute and return the plan, change nothing (no jail directory is made). */
