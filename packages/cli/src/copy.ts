@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { copyIntoJail, type CopyIntoJailOptions, type CopyIntoJailResult, type CopyPlanReport } from '@elfcopy/jail-copy/copy';
 import { parseProfileSpec, type ProfileRequest } from '@elfcopy/jail-copy/profile-spec';
 import type { PlanStep, PruneStep } from '@elfcopy/jail-copy';
-import { resolveOptionsFrom } from './resolver-options.js';
+import { dlopenFrom, resolveOptionsFrom } from './resolver-options.js';
 import { buildId } from './build-id.js';
 import { EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK } from './exit-codes.js';
 import { escapeName } from './format/escape.js';
@@ -128,9 +128,8 @@ export function copyOptionsFrom(opts: CopyCliOptions): CopyIntoJailOptions {
   if (opts.checksum) out.checksum = true;
   if (opts.prune) out.prune = true;
   if (opts.dryRun) out.dryRun = true;
-  const dl = opts.dlopen ?? 'required';
-  if (dl !== 'required' && dl !== 'recommended' && dl !== 'suggested' && dl !== 'none') throw new UsageError('--dlopen takes required, recommended, suggested or none');
-  out.dlopen = dl === 'none' ? false : dl;
+  // copy follows the required dlopen notes unless told otherwise (a jail must start).
+  out.dlopen = dlopenFrom(opts.dlopen ?? 'required', { allowNone: true });
   if (opts.trace !== undefined) out.trace = opts.trace.split(' ').filter(Boolean);
   out.extraFiles = [...(opts.extraFiles ?? [])];
   // No --with is `auto`; `--with none` the bare closure (profile-spec.ts has the syntax).
