@@ -4,11 +4,10 @@ import * as path from 'node:path';
 // Only the orchestration's own module: planning, copying and hashing load when there is work.
 import { copyIntoJail, type CopyIntoJailOptions, type CopyIntoJailResult, type CopyPlanReport } from '@elfcopy/jail-copy/copy';
 import { parseProfileSpec, type ProfileRequest } from '@elfcopy/jail-copy/profile-spec';
-import type { PlanStep, PruneStep } from '@elfcopy/jail-copy';
 import { dlopenFrom, resolveOptionsFrom } from './resolver-options.js';
 import { buildId } from './build-id.js';
 import { EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK } from './exit-codes.js';
-import { escapeName } from './format/escape.js';
+import { formatPlan } from './format/plan.js';
 import { progressBar, type Progress } from './progress.js';
 import { withSignalCleanup } from './signals.js';
 import { describeError, type Reporter } from './report.js';
@@ -71,29 +70,6 @@ export function checkJailTarget(jail: string | undefined): { jail: string; missi
   if (real === '/') throw new UsageError(`${jail}: refusing to use / as a jail`);
   if (!fs.statSync(real).isDirectory()) throw new UsageError(`${jail}: not a directory`);
   return { jail: abs, missing: false };
-}
-
-function describeStep(s: PlanStep | PruneStep): string {
-  switch (s.op) {
-    case 'mkdir':
-      return `mkdir   ${s.path} (${s.mode.toString(8)} ${s.uid}:${s.gid})`;
-    case 'copy':
-      return `copy    ${s.path}${s.strippedBits ? ` (setuid/setgid stripped)` : ''}`;
-    case 'symlink':
-      return `symlink ${s.path} -> ${s.target}`;
-    case 'write':
-      return `write   ${s.path}`;
-    case 'mknod':
-      return `mknod   ${s.path} c ${s.major} ${s.minor}`;
-    case 'ldcache':
-      return `ldcache ${s.path} (${s.libraries.length} libraries)`;
-    case 'remove':
-      return `remove  ${s.path}${s.kind === 'dir' ? '/' : ''}`;
-  }
-}
-
-export function formatPlan(steps: readonly (PlanStep | PruneStep)[]): string {
-  return steps.map((s) => `${escapeName(describeStep(s)).padEnd(72)}  # ${escapeName(s.reasons[0] ?? '')}`).join('\n') + (steps.length ? '\n' : '');
 }
 
 export async function runCopy(paths: string[], opts: CopyCliOptions, report: Reporter, stdout: NodeJS.WritableStream = process.stdout): Promise<number> {

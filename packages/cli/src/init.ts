@@ -2,7 +2,7 @@
 import { ByteSource } from '@elfcopy/elf-deps';
 import { initJail, type InitOptions } from '@elfcopy/jail-copy';
 import { EXIT_OK } from './exit-codes.js';
-import { formatPlan } from './copy.js';
+import { formatPlan } from './format/plan.js';
 import type { Reporter } from './report.js';
 import { UsageError } from './usage-error.js';
 
