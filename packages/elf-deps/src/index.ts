@@ -73,5 +73,5 @@ export {
 export { readLdConf, buildCacheFromLdConf, LD_SO_CONF, type LdConf, type LdConfDirectory } from './ldconf.js';
 export { S_ISUID_BIT, S_ISGID_BIT, S_ISVTX_BIT } from './modes.js';
 export { readDlopenNotes, parseDlopenJson, NT_FDO_DLOPEN_METADATA, type DlopenNote, type DlopenPriority } from './elf/notes.js';
-export { globComponentRegExp, hasGlobChars } from './glob.js';
+export { globComponentRegExp, globInRoot, hasGlobChars, matchesGlobPath, type RootGlobOptions } from './glob.js';
 export { readDynamicSymbols, type DynamicSymbol } from './elf/symbols.js';
