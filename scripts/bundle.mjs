@@ -50,15 +50,17 @@ await build({
   // beside it, and required only when those commands run — bundled, they made every command's start-up
   // parse ~270 KB more (~3 ms of user time, measured on W1). The CycloneDX library's optional plug-ins
   // (XML, schema validation) are never used at run time; the library tries each in a try/catch.
-  external: ['tar-stream', '@cyclonedx/cyclonedx-library', 'packageurl-js', 'spdx-expression-parse', 'xmlbuilder2', 'libxmljs2', 'ajv', 'ajv-formats', 'ajv-formats-draft2019'],
+  external: ['tar-stream', '@cyclonedx/cyclonedx-library', 'packageurl-js', 'xmlbuilder2', 'libxmljs2', 'ajv', 'ajv-formats', 'ajv-formats-draft2019'],
   // import.meta is only read on the tsc build's path (version, profiles dir); the bundle defines or requires instead.
   logOverride: { 'empty-import-meta': 'silent' },
   // Workspace packages resolve to their TypeScript sources, so the bundle never lags the sources.
   alias: {
     '@elfcopy/elf-deps/internal': path.join(root, 'packages', 'elf-deps', 'src', 'internal.ts'),
     '@elfcopy/elf-deps': path.join(root, 'packages', 'elf-deps', 'src', 'index.ts'),
-    '@elfcopy/jail-copy/plan-cache': path.join(root, 'packages', 'jail-copy', 'src', 'plan-cache.ts'),
-    '@elfcopy/jail-copy/profile-spec': path.join(root, 'packages', 'jail-copy', 'src', 'profile-spec.ts'),
+    '@elfcopy/jail-copy/internal': path.join(root, 'packages', 'jail-copy', 'src', 'internal.ts'),
+    '@elfcopy/jail-copy/copy': path.join(root, 'packages', 'jail-copy', 'src', 'run', 'copy-into-jail.ts'),
+    '@elfcopy/jail-copy/defaults': path.join(root, 'packages', 'jail-copy', 'src', 'defaults.ts'),
+    '@elfcopy/jail-copy/profile-spec': path.join(root, 'packages', 'jail-copy', 'src', 'profiles', 'profile-spec.ts'),
     '@elfcopy/jail-copy': path.join(root, 'packages', 'jail-copy', 'src', 'index.ts'),
   },
 });

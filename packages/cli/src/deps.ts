@@ -8,7 +8,7 @@ import { closurePaths, formatList } from './format/list.js';
 import { formatTree } from './format/tree.js';
 import { namedFamily } from './format/found-via.js';
 import { describeError, paint, useColor, type Reporter } from './report.js';
-import { resolveOptionsFrom, type ResolverCliOptions } from './resolver-options.js';
+import { dlopenFrom, resolveOptionsFrom, type ResolverCliOptions } from './resolver-options.js';
 import { UsageError } from './usage-error.js';
 
 export interface DepsCliOptions extends ResolverCliOptions {
@@ -25,11 +25,7 @@ export interface DepsCliOptions extends ResolverCliOptions {
 export function runDeps(paths: string[], opts: DepsCliOptions, report: Reporter, stdout: NodeJS.WritableStream & { isTTY?: boolean } = process.stdout): number {
   const resolveOptions: ResolveOptions = resolveOptionsFrom(opts);
   if (opts.list) resolveOptions.detail = 'objects';
-  if (opts.dlopen !== undefined) {
-    const p = opts.dlopen;
-    if (p !== 'required' && p !== 'recommended' && p !== 'suggested') throw new UsageError('--dlopen takes required, recommended or suggested');
-    resolveOptions.dlopen = p;
-  }
+  if (opts.dlopen !== undefined) resolveOptions.dlopen = dlopenFrom(opts.dlopen, { allowNone: false });
   if (opts.null && !opts.list) throw new UsageError('-0/--null goes with --list');
   const graph = analyzeDeps(paths, resolveOptions);
   if (opts.json) stdout.write(formatJson(graph));

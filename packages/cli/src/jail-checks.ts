@@ -1,9 +1,10 @@
 /** `elfcopy verify` and `elfcopy audit`: call the library check, print findings, exit by severity. */
 import * as fs from 'node:fs';
-import { atOrAbove, auditJail, parseWritable, verifyJail, type Finding, type Severity } from '@elfcopy/jail-copy';
-import { EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK } from './exit-codes.js';
+import { DEFAULTS, atOrAbove, auditJail, parseWritable, verifyJail, type Finding, type Severity } from '@elfcopy/jail-copy';
+import { EXIT_INCOMPLETE, EXIT_OK } from './exit-codes.js';
 import { escapeName } from './format/escape.js';
 import { paint, useColor, type Reporter } from './report.js';
+import { resolveOptionsFrom, type ResolverCliOptions } from './resolver-options.js';
 import { UsageError } from './usage-error.js';
 
 export function checkJailDir(jail: string): void {
@@ -28,11 +29,19 @@ function printFindings(findings: Finding[], json: boolean, header: Record<string
   }
 }
 
-export function runVerify(jail: string, opts: { json?: boolean; againstHost?: boolean; symbols?: boolean }, report: Reporter, stdout: NodeJS.WritableStream & { isTTY?: boolean } = process.stdout): number {
+export interface VerifyCliOptions extends Omit<ResolverCliOptions, 'root' | 'ldLibraryPath' | 'ldSoConf'> {
+  json?: boolean;
+  againstHost?: boolean;
+  symbols?: boolean;
+}
+
+export function runVerify(jail: string, opts: VerifyCliOptions, report: Reporter, stdout: NodeJS.WritableStream & { isTTY?: boolean } = process.stdout): number {
   checkJailDir(jail);
-  const r = verifyJail(jail, { againstHost: Boolean(opts.againstHost), symbols: Boolean(opts.symbols) });
+  // The machine options as deps and copy parse them: the jail's loader, on the machine it is for.
+  const { target, machine } = resolveOptionsFrom(opts);
+  const r = verifyJail(jail, { againstHost: Boolean(opts.againstHost), symbols: Boolean(opts.symbols), ...(target ? { target } : {}), ...(machine ? { machine } : {}) });
   printFindings(r.findings, Boolean(opts.json), { schema: 'elfcopy.verify/1', jail: r.jail, checked: r.checked }, stdout);
-  const failing = atOrAbove(r.findings, 'medium');
+  const failing = atOrAbove(r.findings, DEFAULTS.failOn);
   report.info(`verify: ${r.checked} ELF files checked, ${r.findings.length} findings${failing.length ? '' : ' — the jail is complete'}`);
   return failing.length > 0 ? EXIT_INCOMPLETE : EXIT_OK;
 }
@@ -41,7 +50,7 @@ const SEVERITIES: readonly Severity[] = ['low', 'medium', 'high'];
 
 export function runAudit(jail: string, opts: { json?: boolean; failOn?: string; writable?: string[] }, report: Reporter, stdout: NodeJS.WritableStream & { isTTY?: boolean } = process.stdout): number {
   checkJailDir(jail);
-  const failOn = (opts.failOn ?? 'medium') as Severity;
+  const failOn = (opts.failOn ?? DEFAULTS.failOn) as Severity;
   if (!SEVERITIES.includes(failOn)) throw new UsageError(`--fail-on must be one of ${SEVERITIES.join(', ')}`);
   const writable = parseWritable(opts.writable ?? []).map((w) => w.dir);
   const r = auditJail(jail, { writable });
@@ -51,4 +60,3 @@ export function runAudit(jail: string, opts: { json?: boolean; failOn?: string; 
   return failing.length > 0 ? EXIT_INCOMPLETE : EXIT_OK;
 }
 
-export { EXIT_BAD_INPUT };

@@ -7,11 +7,13 @@ import { Command, CommanderError } from 'commander';
 import { ElfDepsError } from '@elfcopy/elf-deps';
 import type { DepsCliOptions } from './deps.js';
 import type { CopyCliOptions } from './copy.js';
+import type { VerifyCliOptions } from './jail-checks.js';
 import type { InitCliOptions } from './init.js';
 import type { TraceCliOptions } from './trace.js';
 import type { UnitCliOptions } from './unit.js';
 import type { ImageCliOptions } from './image.js';
 import type { SbomCliOptions } from './sbom.js';
+import { DEFAULTS } from '@elfcopy/jail-copy/defaults';
 import { EXIT_BAD_INPUT, EXIT_JAIL_IO } from './exit-codes.js';
 import { escapeName } from './format/escape.js';
 import { describeError, describeSystemError, makeReporter } from './report.js';
@@ -25,14 +27,20 @@ function version(): string {
 }
 
 function resolverOptions(cmd: Command): Command {
+  return machineOptions(
+    cmd
+      .option('--root <dir>', 'sysroot: read every file, config and cache under DIR (absolute links resolve inside it)')
+      .option('--ld-library-path <path>', 'search these directories as LD_LIBRARY_PATH would (never read from the environment)'),
+  ).option('--ld-so-conf', 'in a root without ld.so.cache, use the cache ldconfig would build from its ld.so.conf (ld.so itself would not)');
+}
+
+/** The machine a jail is for: every command that resolves (deps, copy, verify) takes these. */
+function machineOptions(cmd: Command): Command {
   return cmd
-    .option('--root <dir>', 'sysroot: read every file, config and cache under DIR (absolute links resolve inside it)')
-    .option('--ld-library-path <path>', 'search these directories as LD_LIBRARY_PATH would (never read from the environment)')
     .option('--hwcaps <levels>', "glibc-hwcaps levels the target CPU supports, best first, e.g. 'x86-64-v3,x86-64-v2', or 'none' (default: this CPU)")
     .option('--platform <name>', "$PLATFORM and the platform subdirectory of the target's loader, e.g. haswell or x86_64 (default: what glibc computes for the CPU)")
     .option('--cpu-vendor <vendor>', "the target CPU's vendor: intel, amd, hygon, centaur, zhaoxin, other, or a CPUID vendor string (default: this CPU's, or --cpuinfo's)")
-    .option('--cpuinfo <file>', "the target machine's /proc/cpuinfo (a copy), instead of this one's; --cpu-vendor, --platform and --hwcaps override what it gives")
-    .option('--ld-so-conf', 'in a root without ld.so.cache, use the cache ldconfig would build from its ld.so.conf (ld.so itself would not)');
+    .option('--cpuinfo <file>', "the target machine's /proc/cpuinfo (a copy), instead of this one's; --cpu-vendor, --platform and --hwcaps override what it gives");
 }
 
 export function buildProgram(setExit: (code: number) => void): Command {
@@ -89,7 +97,7 @@ Exit status: 0 closure complete, 1 a library is missing, 2 bad usage or input.`,
       .option('--ldcache', "write the jail's own /etc/ld.so.cache (needed when libraries live outside the system directories)")
       .option('--prune', 'remove what an earlier run of these same inputs installed, this run no longer needs and no other installer (init, another copy) claims')
       .option('--checksum', 'decide "up to date" by sha256 instead of size and mtime')
-      .option('--jobs <n>', 'parallel copies', '4')
+      .option('--jobs <n>', 'parallel copies', String(DEFAULTS.jobs))
       .option('--relative-links', 'rewrite absolute symlink targets as relative ones')
       .option('--keep-setuid', 'keep setuid/setgid bits (stripped by default)'),
   );
@@ -124,28 +132,29 @@ Exit status: 0 done, 1 a library is missing (the rest is copied), 2 bad usage or
     .option('--no-devices', 'make no device nodes (non-root)')
     .option('--dry-run', 'print the plan and change nothing')
     .action(async (jail: string, opts: InitCliOptions, cmd: Command) => {
-      const [{ runInit }, { withSignalCleanup }, { removeStaging }] = await Promise.all([import('./init.js'), import('./signals.js'), import('@elfcopy/jail-copy')]);
+      const [{ runInit }, { withSignalCleanup }, { removeStaging }] = await Promise.all([import('./init.js'), import('./signals.js'), import('@elfcopy/jail-copy/internal')]);
       setExit(await withSignalCleanup(removeStaging, () => runInit(jail, opts, makeReporter(cmd.optsWithGlobals()))));
     });
 
-  program
-    .command('verify')
-    .description('check, executing nothing, that every program in the jail will load there (libraries, versions, NSS, links)')
-    .argument('<jail>')
-    .option('--json', 'findings as JSON')
-    .option('--against-host', 'also report copies that differ from their host source')
-    .option('--symbols', "also check every plugin's undefined symbols (php: pdo_mysql.so needs pdo.so, which no DT_NEEDED says)")
-    .action(async (jail: string, opts: { json?: boolean; againstHost?: boolean; symbols?: boolean }, cmd: Command) => {
-      const { runVerify } = await import('./jail-checks.js');
-      setExit(runVerify(jail, opts, makeReporter(cmd.optsWithGlobals())));
-    });
+  machineOptions(
+    program
+      .command('verify')
+      .description('check, executing nothing, that every program in the jail will load there (libraries, versions, NSS, links)')
+      .argument('<jail>')
+      .option('--json', 'findings as JSON')
+      .option('--against-host', 'also report copies that differ from their host source')
+      .option('--symbols', "also check every plugin's undefined symbols (php: pdo_mysql.so needs pdo.so, which no DT_NEEDED says)"),
+  ).action(async (jail: string, opts: VerifyCliOptions, cmd: Command) => {
+    const { runVerify } = await import('./jail-checks.js');
+    setExit(runVerify(jail, opts, makeReporter(cmd.optsWithGlobals())));
+  });
 
   program
     .command('audit')
     .description("check the jail's hardening: setuid files, root accounts, shells, writable dirs, devices, links out")
     .argument('<jail>')
     .option('--json', 'findings as JSON')
-    .option('--fail-on <severity>', 'exit 1 when a finding is at or above: low, medium, high', 'medium')
+    .option('--fail-on <severity>', 'exit 1 when a finding is at or above: low, medium, high', DEFAULTS.failOn)
     .option('--writable <user:/dir,...>', 'directories service users may own and write (repeatable)', collect, [])
     .action(async (jail: string, opts: { json?: boolean; failOn?: string; writable?: string[] }, cmd: Command) => {
       const { runAudit } = await import('./jail-checks.js');
@@ -177,7 +186,7 @@ Exit status: 0 done, 1 a library is missing (the rest is copied), 2 bad usage or
     .option('--into <jail>', 'copy what it loaded, with closures, into the jail')
     .option('--json', 'the result as JSON')
     .option('--prefix <dir>', 'also report files it opened below DIR (repeatable)', collect, [])
-    .option('--timeout <seconds>', 'kill the command, and all it started (daemons too), after this long', '30')
+    .option('--timeout <seconds>', 'kill the command, and all it started (daemons too), after this long', String(DEFAULTS.traceTimeoutSeconds))
     .option('--method <m>', 'auto, strace or ld-debug', 'auto')
     .action(async (command: string[], opts: TraceCliOptions, cmd: Command) => {
       const globals = cmd.optsWithGlobals<{ quiet?: boolean; verbose?: boolean }>();

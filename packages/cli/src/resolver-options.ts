@@ -9,7 +9,8 @@
  * decides which of those subdirectories its loader still searches.
  */
 import * as fs from 'node:fs';
-import { parseCpuinfo, VENDOR_IDS, type MachineDescription, type ResolveOptions } from '@elfcopy/elf-deps/internal';
+import { parseCpuinfo, type DlopenPriority, type MachineDescription, type ResolveOptions } from '@elfcopy/elf-deps';
+import { VENDOR_IDS } from '@elfcopy/elf-deps/internal';
 import { UsageError } from './usage-error.js';
 
 export interface ResolverCliOptions {
@@ -87,4 +88,14 @@ export function resolveOptionsFrom(opts: ResolverCliOptions): ResolveOptions {
   const machine = machineFrom(opts);
   if (machine) out.machine = machine;
   return out;
+}
+
+/**
+ * --dlopen's priority. `none` (off) only where the command follows `.note.dlopen` by default (copy);
+ * deps follows none unless asked.
+ */
+export function dlopenFrom(value: string, options: { allowNone: boolean }): DlopenPriority | false {
+  if (value === 'required' || value === 'recommended' || value === 'suggested') return value;
+  if (value === 'none' && options.allowNone) return false;
+  throw new UsageError(`--dlopen takes required, recommended${options.allowNone ? ', suggested or none' : ' or suggested'}`);
 }

@@ -1,5 +1,5 @@
 /** `elfcopy trace [--into JAIL] -- CMD ARGS…`: run CMD on the host, report what it loaded. */
-import { traceCommand, type TraceMethod } from '@elfcopy/jail-copy';
+import { DEFAULTS, traceCommand, type TraceMethod } from '@elfcopy/jail-copy';
 import { EXIT_INCOMPLETE, EXIT_OK } from './exit-codes.js';
 import { runCopy, type CopyCliOptions } from './copy.js';
 import { escapeName } from './format/escape.js';
@@ -18,7 +18,7 @@ export interface TraceCliOptions {
 
 export async function runTrace(command: string[], opts: TraceCliOptions, report: Reporter, stdout: NodeJS.WritableStream = process.stdout): Promise<number> {
   if (command.length === 0) throw new UsageError('trace needs a command after --, e.g. elfcopy trace -- php8.2 -r "echo 1;"');
-  const timeout = opts.timeout === undefined ? 30 : Number(opts.timeout);
+  const timeout = opts.timeout === undefined ? DEFAULTS.traceTimeoutSeconds : Number(opts.timeout);
   if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError('--timeout takes a number of seconds');
   const method = (opts.method ?? 'auto') as TraceMethod | 'auto';
   if (!['auto', 'strace', 'ld-debug'].includes(method)) throw new UsageError('--method takes auto, strace or ld-debug');

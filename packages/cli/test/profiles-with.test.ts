@@ -10,8 +10,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SysRoot } from '@elfcopy/elf-deps';
-import { localeArchiveNames, localeFiles, normalizeLocaleName } from '../../jail-copy/src/locale-files.js';
-import { parseProfileSpec } from '../../jail-copy/src/profile-spec.js';
+import { localeArchiveNames, localeFiles, normalizeLocaleName } from '../../jail-copy/src/profiles/locale-files.js';
+import { parseProfileSpec } from '../../jail-copy/src/profiles/profile-spec.js';
 import { elfcopy } from './helpers.js';
 
 let tmp: string;

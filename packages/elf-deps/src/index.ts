@@ -9,9 +9,10 @@ export { ElfDepsError, NotElfError, ElfFormatError, UnreadableFileError, PathRes
 // One ELF file.
 export { readElf, ElfFile, type ElfInfo, type DynamicInfo, type ElfKind, type ReadElfOptions, type ElfRaw } from './elf/file.js';
 export type { ElfClass, ByteOrder, FieldReader } from './elf/fields.js';
-export type { ElfHeader } from './elf/header.js';
+export type { ElfHeader, ElfIdent } from './elf/header.js';
+export { ByteSource } from './bytes.js';
 export type { ProgramHeader } from './elf/program-headers.js';
-export type { DynamicTags, StringTable } from './elf/dynamic.js';
+export type { AddressTag, DynamicTags, StringTable } from './elf/dynamic.js';
 export type { VersionNeed, VersionDefinition } from './elf/versions.js';
 export type { DynamicSymbol } from './elf/symbols.js';
 export type { DlopenNote, DlopenPriority } from './elf/notes.js';
@@ -36,13 +37,18 @@ export {
   type TriedDirectory,
 } from './resolve/index.js';
 export type { RejectedCandidate, SearchSource } from './search.js';
+export type { VerifyOutcome, VerifyTarget } from './open-verify.js';
 export { collectInputs, hasElfMagic, type InputSet } from './inputs.js';
 
 // The loader a file runs with.
-export { targetFor, type LoaderTarget, type TargetOverrides, type TargetKey, type MachineDescription, type TargetWarning } from './target.js';
-export { ARCH_TABLE, archFor, type ArchRow } from './arch/table.js';
-export { parseCpuinfo, type CpuDescription } from './cpu/x86.js';
-export { readGlibcRelease, type GlibcRelease } from './loader/glibc-release.js';
+export { targetFor, type LoaderTarget, type TargetOverrides, type TargetKey, type MachineDescription, type TargetWarning, type CpuUsed } from './target.js';
+export type { LoaderFamily, LoaderWarning, FamilyContext, FamilySearch, FamilyMapResult, FamilyTried, LoadedView, SearchEnv } from './loader/family.js';
+export type { GlibcRules } from './loader/glibc-rules.js';
+export type { LdconfigPort, PortObject, PortVerdict } from './arch/ldconfig-port.js';
+export type { LibraryIndex, IndexHit } from './library-index.js';
+export { ARCH_TABLE, archFor, type ArchRow, type ArchKey, type CpuModelKind } from './arch/table.js';
+export { parseCpuinfo, type CpuDescription, type X86VendorKind } from './cpu/x86.js';
+export { readGlibcRelease, type GlibcRelease, type ReleaseReading } from './loader/glibc-release.js';
 export { readMuslSystemPath, type MuslSystemPath } from './loader/musl-path-file.js';
 
 // ld.so.cache and ld.so.conf.
@@ -66,6 +72,10 @@ export {
   type ParseLdCacheOptions,
   type BuildLdCacheOptions,
   type LookupLdCacheOptions,
+  type LdCacheFormat,
+  type CacheFlagsRule,
+  type AbiVariant,
+  type LegacyHwcapRule,
 } from './ldcache/index.js';
-export { LD_SO_CONF, readLdConf, type LdConf, type LdConfDirectory } from './ldconf.js';
+export { LD_SO_CONF, readLdConf, type LdConf, type LdConfDirectory, type LdConfNote, type ReadLdConfOptions } from './ldconf.js';
 export { buildCacheFromLdConf, type LdConfCache, type LdConfCacheTarget } from './ldconfig-cache.js';

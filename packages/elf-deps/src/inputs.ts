@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describeNonRegular, errnoToUnreadable } from './bytes.js';
 import { ElfDepsError, NotElfError, UnreadableFileError } from './errors.js';
-import { globComponentRegExp, hasGlobChars } from './glob.js';
+import { globInRoot, hasGlobChars } from './glob.js';
 import type { SysRoot } from './sysroot.js';
 
 export interface InputSet {
@@ -52,26 +52,9 @@ function startsWithElfMagic(host: string): boolean {
   }
 }
 
-/** Expands a glob component by component inside the root ('**' is not special). */
+/** Expands a glob component by component inside the root ('**' is not special), as glob(3) orders it. */
 export function expandGlob(root: SysRoot, pattern: string): string[] {
-  const parts = pattern.split('/').filter((p) => p.length > 0);
-  let current = ['/'];
-  for (const part of parts) {
-    const next: string[] = [];
-    for (const base of current) {
-      if (!hasGlobChars(part)) {
-        const p = path.posix.join(base, part);
-        if (root.lstat(p)) next.push(p);
-        continue;
-      }
-      const names = root.listDir(base);
-      if (!names) continue;
-      const re = globComponentRegExp(part);
-      for (const n of [...names].sort()) if (re.test(n) && (!n.startsWith('.') || part.startsWith('.'))) next.push(path.posix.join(base, n));
-    }
-    current = next;
-  }
-  return current;
+  return globInRoot(root, pattern);
 }
 
 function walkDirectory(root: SysRoot, dir: string, out: string[], depth: number, seenDirs: Set<string>): void {

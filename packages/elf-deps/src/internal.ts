@@ -58,5 +58,5 @@ export { expectedCacheFlags, dlCacheLibcmp } from './ldcache/index.js';
 
 export { S_ISUID_BIT, S_ISGID_BIT } from './modes.js';
 export { readDlopenNotes, parseDlopenJson, NT_FDO_DLOPEN_METADATA } from './elf/notes.js';
-export { globComponentRegExp, hasGlobChars } from './glob.js';
+export { globComponentRegExp, globInRoot, hasGlobChars, matchesGlobPath, type RootGlobOptions } from './glob.js';
 export { readDynamicSymbols } from './elf/symbols.js';

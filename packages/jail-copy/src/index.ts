@@ -1,25 +1,36 @@
-export { planCopy, resolverFor, mirrorSteps, type CopyPlan, type PlanStep, type PlanOptions, type NssReport } from './plan.js';
-export { parseNsswitch, nssModulesNeeded, BUILTIN_SINCE_2_34, type NssEntry, type NssModuleNeed } from './nss.js';
-export { verifyJail, type VerifyOptions, type VerifyReport } from './verify.js';
-export { auditJail, writableCodeWarnings, ALLOWED_DEVICES, type AuditOptions, type AuditReport } from './audit.js';
+/**
+ * @elfcopy/jail-copy: mirror an ELF closure, its loader, its NSS modules and its runtime files into a
+ * jail, and the tools that check, run and ship one. This is the public surface, documented in the
+ * package's README; what the elfcopy CLI needs beyond it is behind '@elfcopy/jail-copy/internal'.
+ */
+
+// The copy path: one call (copyIntoJail), or its parts — a plan (data), its application, a prune.
+export { copyIntoJail, type CopyIntoJailOptions, type CopyIntoJailEvents, type CopyIntoJailResult, type CopyPlanReport } from './run/copy-into-jail.js';
+export { planCopy, type CopyPlan, type PlanStep, type PlanOptions, type NssReport } from './copy/plan.js';
+export { applyPlan, type ApplyOptions, type ApplyResult } from './copy/apply.js';
+export { planPrune, type PruneStep, type PrunePlan } from './copy/prune.js';
+export { MANIFEST_PATH, INIT_OWNER, copyOwner, parseManifest, type Installer, type Manifest, type ManifestEntry } from './copy/manifest.js';
+export { parseNsswitch, type NssEntry } from './copy/nss.js';
+export { DEFAULTS } from './defaults.js';
+
+// Profiles: the runtime files a program needs beyond its closure (locales, zoneinfo, python, …).
+export { planCopyWithProfiles, type ProfilePlanOptions, type ProfilePlan } from './profiles/plan-profiles.js';
+export { parseProfileSpec, ProfileSpecError, type ProfileRequest } from './profiles/profile-spec.js';
+export { loadProfiles, profilesDir, ProfileError, type Profile } from './profiles/profiles.js';
+
+// The jail tools.
+export { planInit, parseWritable, InitError, type InitOptions, type InitPlan, type Account, type WritableDir } from './tools/init.js';
+export { initJail, type InitJailOptions, type InitJailEvents, type InitJailResult } from './run/init-jail.js';
+export { verifyJail, type VerifyOptions, type VerifyReport } from './tools/verify.js';
+export { auditJail, type AuditOptions, type AuditReport } from './tools/audit.js';
 export { atOrAbove, SEVERITY_RANK, type Finding, type Severity } from './findings.js';
-export { walkJail, type JailEntry } from './walk.js';
-export { loadProfiles, selectProfiles, expandProfiles, profilesDir, nginxModules, opensslModules, gconvAllowList, ProfileError, type Profile, type ProfileContext, type ProfileSelection } from './profiles.js';
-export { globInRoot } from './glob.js';
-export { traceCommand, TraceError, type TraceOptions, type TraceResult, type TraceMethod } from './trace.js';
-export { planInit, parseWritable, ESSENTIAL_ETC, MINIMAL_NSSWITCH, InitError, type InitOptions, type InitPlan, type Account, type WritableDir } from './init.js';
-export { StepSet } from './plan.js';
-export { renderSystemdUnit, renderSysvScript, checkUnitProgram, UnitError, type UnitOptions } from './unit.js';
-export { applyPlan, type ApplyOptions, type ApplyResult } from './apply.js';
-export { MANIFEST_PATH, INIT_OWNER, LEGACY_COPY, copyOwner, ownersOf, parseManifest, serializeManifest, type Installer, type Manifest, type ManifestEntry } from './manifest.js';
-export { planPrune, type PruneStep, type PrunePlan } from './prune.js';
-export { Jail, leavesJail, climbsAboveRoot, type TrustLink } from './inroot.js';
-export { ensureDir, writeFileAtomic, symlinkAtomic, removeEntry, isUpToDate, cleanupTemps, removeStaging } from './fileops.js';
-export { JailCopyError, JailEscapeError, JailConflictError, BadJailError, JailIoError, JAIL_IO_ERRNOS, asJailIoError } from './errors.js';
-export { writeJailLdCache, type JailLdCacheResult } from './jail-ldcache.js';
-export { planCopyWithProfiles, type ProfilePlanOptions, type ProfilePlan } from './plan-profiles.js';
-export { parseProfileSpec, ProfileSpecError, type ProfileRequest } from './profile-spec.js';
-export { reusablePlan, savePlanCache, hostSignatures, planCacheKey, signatureOf, PLAN_CACHE_PATH, type CachedPlan, type PathSignature } from './plan-cache.js';
-export * from './dpkg/index.js';
-export * from './image/index.js';
-export * from './sbom/index.js';
+export { renderSystemdUnit, renderSysvScript, checkUnitProgram, UnitError, type UnitOptions } from './tools/unit.js';
+export { traceCommand, TraceError, type TraceOptions, type TraceResult, type TraceMethod } from './tools/trace.js';
+
+// Errors.
+export { JailCopyError, JailEscapeError, JailConflictError, BadJailError, JailIoError } from './errors.js';
+
+// Artifacts: OCI images, SBOMs, and the dpkg database they read.
+export { buildImage, DEFAULT_SOURCE_DATE_EPOCH, ImageError, type ImageErrorKind, type ImageOptions, type ImageResult, type LayerCompression } from './image/index.js';
+export { writeSbom, describeJail, type SbomOptions, type SbomResult, type SbomFormat, type JailInventory, type InventoryFile, type InventoryPackage, type InventoryOptions } from './sbom/index.js';
+export { readDpkgDatabase, DpkgDatabase, DpkgDatabaseError, type DpkgDatabaseOptions, type DpkgDiversion, type DpkgFileRecord, type DpkgPackage } from './dpkg/index.js';

@@ -15,8 +15,8 @@ import { build } from 'esbuild';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { UnreadableFileError } from '@elfcopy/elf-deps';
 import { JailConflictError, JailEscapeError } from '../src/errors.js';
-import { StagingDirs, cleanupTemps, ensureDir, isUpToDate, removeEntry, symlinkAtomic, writeFileAtomic } from '../src/fileops.js';
-import { Jail, type TrustLink } from '../src/inroot.js';
+import { StagingDirs, cleanupTemps, ensureDir, isUpToDate, removeEntry, symlinkAtomic, writeFileAtomic } from '../src/copy/fileops.js';
+import { Jail, type TrustLink } from '../src/confine/inroot.js';
 import { requireRoot, sha256File, snapshot, stagingLeftovers, tempDir } from './helpers/jail.js';
 
 const tmp = tempDir('fileops');
@@ -506,7 +506,7 @@ async function bundleForChild(): Promise<string> {
   const srcDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'src');
   const out = path.join(tmp, 'child-bundle.mjs');
   await build({
-    stdin: { contents: "export * from './inroot.ts'; export * from './fileops.ts';", resolveDir: srcDir, loader: 'ts' },
+    stdin: { contents: "export * from './confine/inroot.ts'; export * from './copy/fileops.ts';", resolveDir: srcDir, loader: 'ts' },
     bundle: true,
     platform: 'node',
     format: 'esm',

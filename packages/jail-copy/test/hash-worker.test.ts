@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Sha256Worker, sha256OfFile } from '../src/hash-worker.js';
+import { Sha256Worker, sha256OfFile } from '../src/copy/hash-worker.js';
 import { tempDir } from './helpers/jail.js';
 
 const tmp = tempDir('hash-worker');

@@ -8,7 +8,8 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildImage, Jail, jailTree, JailCopyError } from '../src/index.js';
+import { buildImage, JailCopyError } from '../src/index.js';
+import { Jail, jailTree } from '../src/internal.js';
 import { openJailFile } from '../src/image/tree.js';
 import { requireRoot, tempDir } from './helpers/jail.js';
 

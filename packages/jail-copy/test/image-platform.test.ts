@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readElf } from '@elfcopy/elf-deps';
 import { craftElf } from '../../elf-deps/test/helpers/elf-writer.js';
-import { OCI_PLATFORMS, platformOf } from '../src/index.js';
+import { OCI_PLATFORMS, platformOf } from '../src/internal.js';
 import { tempDir } from './helpers/jail.js';
 
 const tmp = tempDir('image-platform');

@@ -7,7 +7,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildImage, parseReference, ImageError } from '../src/index.js';
+import { buildImage, ImageError } from '../src/index.js';
+import { parseReference } from '../src/internal.js';
 import { tempDir } from './helpers/jail.js';
 
 let tmp = '';

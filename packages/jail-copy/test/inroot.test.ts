@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BadJailError, JailConflictError, JailEscapeError } from '../src/errors.js';
-import { Jail, climbsAboveRoot, leavesJail, type TrustLink } from '../src/inroot.js';
+import { Jail, climbsAboveRoot, leavesJail, type TrustLink } from '../src/confine/inroot.js';
 import { requireRoot, snapshot, tempDir } from './helpers/jail.js';
 
 const tmp = tempDir('inroot');

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SysRoot } from '@elfcopy/elf-deps';
-import { packageRuntimeFiles } from '../src/package-files.js';
+import { packageRuntimeFiles } from '../src/profiles/package-files.js';
 import { tempDir } from './helpers/jail.js';
 
 const tmp = tempDir('package-files');

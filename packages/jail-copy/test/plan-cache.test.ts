@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PLAN_CACHE_PATH } from '../src/index.js';
+import { PLAN_CACHE_PATH } from '../src/internal.js';
 import { contentTree, elfcopy, gcc, requireRoot, snapshot, tempDir } from './helpers/jail.js';
 
 const tmp = tempDir('plan-cache');

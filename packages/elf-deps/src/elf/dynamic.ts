@@ -55,7 +55,7 @@ export interface DynamicTags {
   exact?: Partial<Record<AddressTag, bigint>>;
 }
 
-type AddressTag = 'strtab' | 'verneed' | 'verdef' | 'symtab' | 'hash' | 'gnuHash';
+export type AddressTag = 'strtab' | 'verneed' | 'verdef' | 'symtab' | 'hash' | 'gnuHash';
 
 /** Where the dynamic string table lies in the file. */
 export interface StringTable {

@@ -7,9 +7,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { JailCopyError } from '../errors.js';
-import { Jail } from '../inroot.js';
-import { readJailText } from '../jail-text.js';
-import { MANIFEST_PATH, parseManifest } from '../manifest.js';
+import { Jail } from '../confine/inroot.js';
+import { readJailText } from '../confine/jail-text.js';
+import { MANIFEST_PATH, parseManifest } from '../copy/manifest.js';
 import {
   ANNOTATION_CREATED,
   ANNOTATION_JAIL_MANIFEST,
@@ -26,12 +26,12 @@ import {
 } from './config.js';
 import { ImageError } from './errors.js';
 import { LAYER_MEDIA_TYPE, asImageError, writeLayer, type LayerCompression, type LayerResult } from './layer.js';
-import { OciLayout, syncFile, type Descriptor } from './layout.js';
+import { OciLayout, syncFile, writeTextAtomically, type Descriptor } from './layout.js';
 import { platformKey, platformOf, type OciPlatform } from './platform.js';
 import { parseReference, type ImageReference } from './reference.js';
 import { jailElfFiles, jailTree, openJailDir, type JailEntry } from './tree.js';
 import { DEFAULT_SOURCE_DATE_EPOCH } from './epoch.js';
-import { writeSbom, writeTextAtomically, type SbomFormat } from '../sbom/write.js';
+import { writeSbom, type SbomFormat } from '../sbom/write.js';
 import { resolveUser } from './user.js';
 
 export { DEFAULT_SOURCE_DATE_EPOCH };

@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
 import { pack as tarPack, type Header, type Pack } from 'tar-stream';
 import { ImageError } from './errors.js';
-import type { Jail } from '../inroot.js';
+import type { Jail } from '../confine/inroot.js';
 import { openJailFile, type JailEntry } from './tree.js';
 
 export type LayerCompression = 'gzip' | 'none';

@@ -138,17 +138,7 @@ export class OciLayout {
   }
 
   private writeText(name: string, text: string): void {
-    const temp = path.join(this.dir, `${TMP_PREFIX}${randomBytes(6).toString('hex')}`);
-    this.temps.add(temp);
-    const final = path.join(this.dir, name);
-    try {
-      fs.writeFileSync(temp, text, { flag: 'wx', mode: 0o644 });
-      syncFile(temp);
-      fs.renameSync(temp, final);
-      this.temps.delete(temp);
-    } catch (err) {
-      throw asImageError(final, err);
-    }
+    writeTextAtomically(path.join(this.dir, name), text);
   }
 }
 
@@ -172,6 +162,22 @@ function readSmallJson(file: string, max: number): unknown {
 }
 
 /** fsync of a file or directory by name: a rename is durable only once both are on disk. */
+/**
+ * `text` as host file `file`, whole or not at all (an index.json, an SBOM): written to a temporary
+ * beside it, synced, then renamed over it; on failure the temporary goes, and the error names `file`.
+ */
+export function writeTextAtomically(file: string, text: string): void {
+  const temp = path.join(path.dirname(file), `${TMP_PREFIX}${randomBytes(6).toString('hex')}`);
+  try {
+    fs.writeFileSync(temp, text, { flag: 'wx', mode: 0o644 });
+    syncFile(temp);
+    fs.renameSync(temp, file);
+  } catch (err) {
+    fs.rmSync(temp, { force: true });
+    throw asImageError(file, err);
+  }
+}
+
 export function syncFile(file: string): void {
   const fd = fs.openSync(file, 'r');
   try {

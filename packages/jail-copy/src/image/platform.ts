@@ -2,7 +2,7 @@
  * The OCI platform of a jail, taken from its ELF files: one row per architecture, as the OCI image spec
  * (config.md, "architecture" and "variant", after Go's GOARCH) names it.
  */
-import { ARCH_TABLE, archFor, type ByteOrder, type ElfClass } from '@elfcopy/elf-deps/internal';
+import { ARCH_TABLE, archFor, type ByteOrder, type ElfClass } from '@elfcopy/elf-deps';
 
 export interface OciPlatform {
   architecture: string;

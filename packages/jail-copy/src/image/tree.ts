@@ -6,9 +6,9 @@
 import * as fs from 'node:fs';
 import { hasElfMagic, readElf, ElfDepsError, type ElfInfo } from '@elfcopy/elf-deps';
 import { BadJailError, JailCopyError } from '../errors.js';
-import type { Jail } from '../inroot.js';
-import { MANIFEST_DIR } from '../manifest.js';
-import { walkJail, type JailEntry } from '../walk.js';
+import type { Jail } from '../confine/inroot.js';
+import { MANIFEST_DIR } from '../copy/manifest.js';
+import { walkJail, type JailEntry } from '../confine/walk.js';
 
 export type { JailEntry };
 

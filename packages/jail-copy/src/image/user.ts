@@ -2,8 +2,8 @@
  * `--user`: a name resolved to `uid:gid` in the jail's own /etc/passwd (an image has no NSS to ask at
  * run time, and the ids that count are the jail's, not the host's), or numeric ids taken as they are.
  */
-import type { Jail } from '../inroot.js';
-import { readJailText } from '../jail-text.js';
+import type { Jail } from '../confine/inroot.js';
+import { readJailText } from '../confine/jail-text.js';
 import { ImageError } from './errors.js';
 
 export function resolveUser(jail: Jail, user: string): string {

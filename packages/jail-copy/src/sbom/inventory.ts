@@ -11,15 +11,15 @@ import { resolveClosure, SysRoot } from '@elfcopy/elf-deps';
 import { readDpkgDatabase, type DpkgDatabase } from '../dpkg/database.js';
 import type { DpkgPackage } from '../dpkg/package.js';
 import { JailCopyError } from '../errors.js';
-import { Jail } from '../inroot.js';
-import { readJailText } from '../jail-text.js';
-import { MANIFEST_PATH, parseManifest } from '../manifest.js';
+import { Jail } from '../confine/inroot.js';
+import { readJailText } from '../confine/jail-text.js';
+import { MANIFEST_PATH, parseManifest } from '../copy/manifest.js';
 import { jailElfFiles, jailTree, openJailDir, openJailFile, type JailEntry } from '../image/tree.js';
 import { readDep5Licenses } from './dep5.js';
 import { PackageURL } from 'packageurl-js';
 import { distroQualifier, readOsRelease, type OsRelease } from './os-release.js';
 import { loadedByEdges } from './loaded-by.js';
-import { loadProfiles } from '../profiles.js';
+import { loadProfiles } from '../profiles/profiles.js';
 
 export interface InventoryFile {
   /** In-jail path. */

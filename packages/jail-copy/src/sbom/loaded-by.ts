@@ -6,7 +6,7 @@
  * ImageMagick's coders by libMagickCore, Python's lib-dynload by python3.N).
  */
 import * as path from 'node:path';
-import type { Profile } from '../profiles.js';
+import type { Profile } from '../profiles/profiles.js';
 
 /** What glibc's libc.so.6 dlopens itself. */
 const LOADED_BY_LIBC: readonly { file: RegExp; why: string }[] = [

@@ -2,11 +2,9 @@
  * `writeSbom`: the SBOM of a jail as text, on request written to a file (beside it under a temporary
  * name, then renamed: never half-written at the final path).
  */
-import { createHash, randomBytes } from 'node:crypto';
-import * as fs from 'node:fs';
+import { createHash } from 'node:crypto';
 import * as path from 'node:path';
-import { asImageError } from '../image/layer.js';
-import { syncFile } from '../image/layout.js';
+import { writeTextAtomically } from '../image/layout.js';
 import { DEFAULT_SOURCE_DATE_EPOCH } from '../image/epoch.js';
 import { toCycloneDx } from './cyclonedx.js';
 import { describeJail, type InventoryOptions } from './inventory.js';
@@ -56,16 +54,4 @@ export async function writeSbom(jail: string, options: SbomOptions = {}): Promis
     result.output = out;
   }
   return result;
-}
-
-export function writeTextAtomically(file: string, text: string): void {
-  const temp = path.join(path.dirname(file), `.elfcopy-tmp-${randomBytes(6).toString('hex')}`);
-  try {
-    fs.writeFileSync(temp, text, { flag: 'wx', mode: 0o644 });
-    syncFile(temp);
-    fs.renameSync(temp, file);
-  } catch (err) {
-    fs.rmSync(temp, { force: true });
-    throw asImageError(file, err);
-  }
 }

@@ -8,8 +8,9 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { PLAN_CACHE_PATH, type Manifest } from '../../src/index.js';
-import { MANIFEST_DIR } from '../../src/manifest.js';
+import { type Manifest } from '../../src/index.js';
+import { PLAN_CACHE_PATH } from '../../src/internal.js';
+import { MANIFEST_DIR } from '../../src/copy/manifest.js';
 
 export { ELFCOPY, elfcopy } from '../../../cli/test/helpers.js';
 
