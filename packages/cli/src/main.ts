@@ -14,7 +14,7 @@ import type { UnitCliOptions } from './unit.js';
 import type { ImageCliOptions } from './image.js';
 import type { SbomCliOptions } from './sbom.js';
 import { DEFAULTS } from '@elfcopy/jail-copy/defaults';
-import { EXIT_BAD_INPUT, EXIT_JAIL_IO } from './exit-codes.js';
+import { EXIT_BAD_INPUT, EXIT_JAIL_IO, EXIT_SIGPIPE } from './exit-codes.js';
 import { escapeName } from './format/escape.js';
 import { describeError, describeSystemError, makeReporter } from './report.js';
 import { UsageError } from './usage-error.js';
@@ -256,7 +256,23 @@ function checkDirectory(dir: string, option: string): void {
   if (!ok) throw new UsageError(`${option} ${dir}: not a directory`);
 }
 
+/**
+ * A reader that stops early (`| head`, `| jq -e`) closes the pipe: stop at once and quietly, with the
+ * status a program killed by SIGPIPE has (Node ignores the signal, so the write fails with EPIPE, which
+ * an unwatched stream throws from the event loop). Output is written after the work, so nothing is left
+ * half-done. Watched at the process level so that no output stream is made before it is needed.
+ */
+function endQuietlyOnClosedPipe(): void {
+  process.on('uncaughtException', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(EXIT_SIGPIPE);
+    process.stderr.write(`elfcopy: internal error: ${escapeName(String(err))} (this is a bug in elfcopy; ELFCOPY_DEBUG=1 shows the stack)\n`);
+    if (process.env.ELFCOPY_DEBUG) process.stderr.write(`${String(err.stack)}\n`);
+    process.exit(70);
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
+  endQuietlyOnClosedPipe();
   let code = 0;
   const program = buildProgram((c) => (code = c));
   const report = makeReporter({});

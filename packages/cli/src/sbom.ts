@@ -20,11 +20,7 @@ export async function runSbom(jail: string, opts: SbomCliOptions, report: Report
   });
   for (const w of r.warnings) report.warn(w);
   if (opts.output === undefined) {
-    // A reader that stops early (`| head`, `| jq -e …`) closes the pipe on a document this long: that
-    // ends the output, it is not an error of ours.
-    stdout.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EPIPE') report.error(`standard output: ${err.message}`);
-    });
+    // A reader that closes the pipe early ends the run quietly (main.ts: exit 141, as SIGPIPE).
     stdout.write(r.text);
   }
   else report.info(`${r.format} ${r.output ?? ''}: ${r.packages} packages, ${r.files} files`);
