@@ -19,6 +19,7 @@ const update = process.argv.includes('--update');
 /** [package folder, report name, entry .d.ts under dist]: every entry point the exports map offers. */
 const ENTRIES = [
   ['elf-deps', 'elf-deps', 'index.d.ts'],
+  ['elf-deps', 'elf-deps-internal', 'internal.d.ts'],
   ['jail-copy', 'jail-copy', 'index.d.ts'],
   ['jail-copy', 'jail-copy-internal', 'internal.d.ts'],
   ['jail-copy', 'jail-copy-copy', 'run/copy-into-jail.d.ts'],

@@ -55,6 +55,7 @@ await build({
   logOverride: { 'empty-import-meta': 'silent' },
   // Workspace packages resolve to their TypeScript sources, so the bundle never lags the sources.
   alias: {
+    '@elfcopy/elf-deps/internal': path.join(root, 'packages', 'elf-deps', 'src', 'internal.ts'),
     '@elfcopy/elf-deps': path.join(root, 'packages', 'elf-deps', 'src', 'index.ts'),
     '@elfcopy/jail-copy/internal': path.join(root, 'packages', 'jail-copy', 'src', 'internal.ts'),
     '@elfcopy/jail-copy/copy': path.join(root, 'packages', 'jail-copy', 'src', 'run', 'copy-into-jail.ts'),

@@ -1,5 +1,5 @@
 /** `elfcopy init JAIL`: parse, call initJail, print the plan (--dry-run) or the summary. */
-import { ByteSource } from '@elfcopy/elf-deps';
+import { ByteSource } from '@elfcopy/elf-deps/internal';
 import { initJail, type InitOptions } from '@elfcopy/jail-copy';
 import { EXIT_OK } from './exit-codes.js';
 import { formatPlan } from './format/plan.js';

@@ -9,7 +9,8 @@
  * decides which of those subdirectories its loader still searches.
  */
 import * as fs from 'node:fs';
-import { parseCpuinfo, VENDOR_IDS, type DlopenPriority, type MachineDescription, type ResolveOptions } from '@elfcopy/elf-deps';
+import { parseCpuinfo, type DlopenPriority, type MachineDescription, type ResolveOptions } from '@elfcopy/elf-deps';
+import { VENDOR_IDS } from '@elfcopy/elf-deps/internal';
 import { UsageError } from './usage-error.js';
 
 export interface ResolverCliOptions {

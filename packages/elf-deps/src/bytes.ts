@@ -153,7 +153,8 @@ export class ByteSource {
       const nul = slice.indexOf(0);
       if (nul >= 0) {
         parts.push(slice.subarray(0, nul));
-        return parts.length === 1 ? parts[0]!.toString('utf8') : Buffer.concat(parts).toString('utf8');
+        const first = parts[0];
+        return parts.length === 1 && first ? first.toString('utf8') : Buffer.concat(parts).toString('utf8');
       }
       parts.push(slice);
       pos += slice.length;

@@ -4,8 +4,9 @@
  * option (`ldConf: true`) a root without a cache is given the cache `ldconfig` would write from its
  * ld.so.conf, labelled 'ld.so.conf' wherever it decides something.
  */
-import { LD_SO_CACHE, lookupLdCache, readLdCache, type LdCache } from './ldcache.js';
-import { buildCacheFromLdConf, readLdConf, LD_SO_CONF } from './ldconf.js';
+import { LD_SO_CACHE, lookupLdCache, readLdCache, type LdCache } from './ldcache/index.js';
+import { readLdConf, LD_SO_CONF } from './ldconf.js';
+import { buildCacheFromLdConf } from './ldconfig-cache.js';
 import type { SysRoot } from './sysroot.js';
 import type { LoaderTarget } from './target.js';
 

@@ -1,17 +1,9 @@
 /**
  * The search rules of glibc's ld.so (dl-load.c: _dl_map_object, decompose_rpath, fillin_rpath,
- * _dl_dst_substitute, open_path, open_verify), one function each, returning candidates with the reason
- * they were found or skipped. Nothing here executes or maps a file: candidates are verified by reading
- * their ELF header.
+ * _dl_dst_substitute, open_path), one function each, returning candidates with the reason they were
+ * found or skipped. Candidates are verified by reading their ELF header (open-verify.ts).
  */
 import * as path from 'node:path';
-import { ByteSource } from './bytes.js';
-import { ElfDepsError, ElfFormatError, NotElfError, UnreadableFileError } from './errors.js';
-import { ELFOSABI_GNU, ELFOSABI_SYSV, ET_DYN, ET_EXEC, EV_CURRENT, machineName } from './elf/constants.js';
-import { readElfFrom, type ElfInfo, type ReadElfOptions } from './elf/file.js';
-import { PHDR_SIZE, readHeader } from './elf/header.js';
-import type { LoaderTarget } from './target.js';
-import type { SysRoot } from './sysroot.js';
 
 /** Where a directory of a search path came from. */
 export type SearchSource =
@@ -122,58 +114,6 @@ export function splitLdLibraryPath(value: string): string[] {
 }
 
 /** The subdirectories open_path tries inside every search directory, in order, ending with the dir itself. */
-export function subdirsFor(target: LoaderTarget): string[] {
+export function subdirsFor(target: { readonly hwcaps: readonly string[]; readonly legacyHwcapDirs: readonly string[] }): string[] {
   return [...target.hwcaps.map((h) => `glibc-hwcaps/${h}`), ...target.legacyHwcapDirs, ''];
-}
-
-export type VerifyOutcome =
-  | { ok: true; info: ElfInfo }
-  | { ok: false; reason: 'wrong-class' | 'wrong-machine'; detail: string }
-  | { ok: false; reason: 'invalid'; detail: string; error: ElfDepsError };
-
-/**
- * dl-load.c open_verify: a file of another class or machine is skipped (the search goes on); any other
- * defect (not ELF, truncated, other byte order, OS ABI, e_type, phentsize) is fatal for this name.
- */
-export function verifyCandidate(root: SysRoot, candidate: string, target: LoaderTarget, read: ReadElfOptions = {}): VerifyOutcome {
-  let src: ByteSource;
-  try {
-    src = root.open(candidate);
-  } catch (err) {
-    if (err instanceof ElfDepsError) return { ok: false, reason: 'invalid', detail: err.message, error: err };
-    throw err;
-  }
-  try {
-    const parsed = readHeader(src);
-    const { header } = parsed;
-    if (header.elfClass !== target.elfClass) {
-      return { ok: false, reason: 'wrong-class', detail: `ELF${header.elfClass}, the loader needs ELF${target.elfClass}` };
-    }
-    const fail = (msg: string, field: string, offset: number): VerifyOutcome => ({
-      ok: false,
-      reason: 'invalid',
-      detail: msg,
-      error: new ElfFormatError(candidate, field, offset, msg),
-    });
-    if (header.byteOrder !== target.byteOrder) return fail(`ELF file data encoding not ${target.byteOrder}-endian`, 'e_ident[EI_DATA]', 5);
-    if (header.identVersion !== EV_CURRENT) return fail('ELF file version ident does not match current one', 'e_ident[EI_VERSION]', 6);
-    if (header.osAbi !== ELFOSABI_SYSV && header.osAbi !== ELFOSABI_GNU) return fail('ELF file OS ABI invalid', 'e_ident[EI_OSABI]', 7);
-    if (header.abiVersion !== 0 && !(header.osAbi === ELFOSABI_GNU && header.abiVersion <= 4)) return fail('ELF file ABI version invalid', 'e_ident[EI_ABIVERSION]', 8);
-    if (!header.padZero) return fail('nonzero padding in e_ident', 'e_ident[EI_PAD]', 9);
-    if (header.version !== EV_CURRENT) return fail('ELF file version does not match current one', 'e_version', 20);
-    if (header.machine !== target.machine) {
-      return { ok: false, reason: 'wrong-machine', detail: `${machineName(header.machine)}, the loader needs ${machineName(target.machine)}` };
-    }
-    if (header.type !== ET_DYN && header.type !== ET_EXEC) return fail('only ET_DYN and ET_EXEC can be loaded', 'e_type', 16);
-    if (header.phentsize !== PHDR_SIZE[header.elfClass]) return fail("ELF file's phentsize not the expected size", 'e_phentsize', 0);
-    return { ok: true, info: readElfFrom(src, read, parsed) };
-  } catch (err) {
-    if (err instanceof NotElfError || err instanceof ElfFormatError || err instanceof UnreadableFileError) {
-      const detail = err instanceof NotElfError ? 'invalid ELF header' : err.message;
-      return { ok: false, reason: 'invalid', detail, error: err };
-    }
-    throw err;
-  } finally {
-    src.close();
-  }
 }

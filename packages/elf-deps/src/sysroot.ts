@@ -31,8 +31,8 @@ export interface Resolution {
   links: ResolvedLink[];
 }
 
-/** One component met while tracing a path: what ld.so's open() walks through. */
-export interface TraceEntry {
+/** One component met while walking a path: what ld.so's open() walks through. */
+export interface PathComponent {
   /** In-root path of this component (its parent already resolved). */
   path: string;
   kind: 'directory' | 'symlink' | 'file' | 'other';
@@ -41,21 +41,33 @@ export interface TraceEntry {
   stat: fs.Stats;
 }
 
-export interface SysRootOptions {
+/**
+ * Told of everything a SysRoot consults, so that an upper layer can tell later whether any of it changed
+ * (jail-copy's plan cache attaches one). SysRoot keeps no such record itself.
+ */
+export interface SysRootObserver {
+  /** An in-root path looked up: a file opened, stat'd or read, or a component of a path resolved. */
+  seen(path: string): void;
+  /** A directory whose listing was read: a new entry there could change a result. */
+  listed(path: string): void;
   /**
-   * Keep the in-root path of everything consulted (files opened or read, directories listed, every
-   * component of every path resolved), so a caller can tell later whether any of it changed (a jail's
-   * plan cache). Links are then resolved by the component walk, which sees each link on the way.
+   * Resolve paths on the host by the component walk as well, so that `seen` hears of every component
+   * and every link on the way: the kernel's realpath, used otherwise on the host, hides them.
    */
-  recordAccess?: boolean;
+  readonly walkComponents?: boolean;
+}
+
+export interface SysRootOptions {
+  observer?: SysRootObserver;
 }
 
 export class SysRoot {
   /** The root as a normalized absolute host path ("/" for the host). */
   readonly root: string;
   readonly isHost: boolean;
-  /** In-root path → whether its listing was read ('listed') or it was only looked up ('seen'). */
-  private readonly consulted: Map<string, 'listed' | 'seen'> | undefined;
+  private readonly observer: SysRootObserver | undefined;
+  /** Resolve by the component walk even on the host (an observer asked for it). */
+  private readonly componentWalk: boolean;
   private readonly dirCache = new Map<string, ReadonlySet<string> | null>();
   /** listDir results by the path exactly as asked (no normalisation on the hot path). */
   private readonly listCache = new Map<string, ReadonlySet<string> | null>();
@@ -69,35 +81,18 @@ export class SysRoot {
     const abs = path.resolve(root);
     this.root = abs;
     this.isHost = abs === '/';
-    if (options.recordAccess) this.consulted = new Map();
-  }
-
-  /**
-   * With `recordAccess`: the in-root paths consulted so far (sorted), each with whether its directory
-   * listing was read (a new entry there could change a result) or it was only looked up; else empty.
-   */
-  consultedPaths(): { path: string; listed: boolean }[] {
-    if (!this.consulted) return [];
-    return [...this.consulted].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([p, how]) => ({ path: p, listed: how === 'listed' }));
+    this.observer = options.observer;
+    this.componentWalk = options.observer?.walkComponents ?? false;
   }
 
   private see(p: string): void {
-    if (this.consulted && !this.consulted.has(p)) this.consulted.set(p, 'seen');
+    this.observer?.seen(p);
   }
 
   /** The host path of an in-root path, joined lexically (no link resolution). */
   hostPath(inRoot: string): string {
     const norm = path.posix.normalize('/' + inRoot);
     return this.isHost ? norm : norm === '/' ? this.root : this.root + norm;
-  }
-
-  /** The in-root path of a host path below the root, or undefined when it is not below it. */
-  fromHost(hostPath: string): string | undefined {
-    const abs = path.resolve(hostPath);
-    if (this.isHost) return abs;
-    if (abs === this.root) return '/';
-    if (abs.startsWith(this.root + '/')) return abs.slice(this.root.length);
-    return undefined;
   }
 
   /**
@@ -117,7 +112,7 @@ export class SysRoot {
     const cached = this.realCache.get(key);
     if (cached !== undefined) return cached ?? undefined;
     let real: string | undefined;
-    if (this.isHost && !this.consulted) {
+    if (this.isHost && !this.componentWalk) {
       try {
         real = fs.realpathSync.native(key);
       } catch (err) {
@@ -167,7 +162,7 @@ export class SysRoot {
 
   /** The names in a directory (cached), or undefined when it is not a readable directory. */
   listDir(p: string): ReadonlySet<string> | undefined {
-    this.consulted?.set(p, 'listed');
+    this.observer?.listed(p);
     const hit = this.listCache.get(p);
     if (hit !== undefined) return hit ?? undefined;
     const names = this.listDirUncached(p);
@@ -178,7 +173,7 @@ export class SysRoot {
   private listDirUncached(p: string): ReadonlySet<string> | undefined {
     const real = this.realpath(p);
     if (real === undefined) return undefined;
-    this.consulted?.set(real, 'listed');
+    this.observer?.listed(real);
     const cached = this.dirCache.get(real);
     if (cached !== undefined) return cached ?? undefined;
     let names: ReadonlySet<string> | null;
@@ -196,7 +191,7 @@ export class SysRoot {
    * directory walk reads each directory once). Undefined when it cannot be read.
    */
   readDirEntries(p: string): fs.Dirent[] | undefined {
-    this.consulted?.set(p, 'listed');
+    this.observer?.listed(p);
     try {
       return fs.readdirSync(this.hostPath(p), { withFileTypes: true });
     } catch {
@@ -204,7 +199,7 @@ export class SysRoot {
     }
   }
 
-  /** Records (with `recordAccess`) a file read by other means than open(): a magic-number test. */
+  /** Tells the observer of a file read by other means than open(): a magic-number test. */
   noteRead(p: string): void {
     this.see(p);
   }
@@ -247,7 +242,7 @@ export class SysRoot {
   /** Opens a file for ELF reading; errors name the in-root path. */
   open(p: string): ByteSource {
     // On the host the kernel's own lookup is the right one; a sysroot needs the in-root walk.
-    if (this.consulted) {
+    if (this.observer) {
       this.see(p);
       // Every link on the way is part of what was read.
       this.realpath(p);
@@ -283,8 +278,8 @@ export class SysRoot {
    * kernel meets them (a link's target is walked where the link stands). Undefined when `p` is missing.
    * This is what a jail must reproduce for the same path to open the same way.
    */
-  trace(p: string): TraceEntry[] | undefined {
-    const out: TraceEntry[] = [];
+  pathComponents(p: string): PathComponent[] | undefined {
+    const out: PathComponent[] = [];
     return this.walkComponents(p, true, (e) => out.push(e)) === undefined ? undefined : out;
   }
 
@@ -294,11 +289,11 @@ export class SysRoot {
   }
 
   /**
-   * The one walk behind realpath, resolve and trace: components in order, each looked at with lstat,
+   * The one walk behind realpath, resolve and pathComponents: components in order, each looked at with lstat,
    * a link's target walked where the link stands (absolute: from the root), `..` applied to the path
    * resolved so far, as the kernel does. `visit` sees every entry met; the result is the real path.
    */
-  private walkComponents(p: string, followLast: boolean, visit?: (e: TraceEntry) => unknown): string | undefined {
+  private walkComponents(p: string, followLast: boolean, visit?: (e: PathComponent) => unknown): string | undefined {
     const pending = p.split('/').filter((c) => c.length > 0);
     const done: string[] = [];
     let followed = 0;

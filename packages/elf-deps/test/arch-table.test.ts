@@ -24,7 +24,7 @@ import {
   targetFor,
   type ArchRow,
   type LdCache,
-} from '../src/index.js';
+} from '../src/internal.js';
 import { patchelf } from './helpers/fixtures.js';
 import { parseDiagnostics, parseLdSoHelp } from './helpers/loader-report.js';
 import { inRoot, runLoader, testRootOrSkip, type TestRoot } from './helpers/test-roots.js';

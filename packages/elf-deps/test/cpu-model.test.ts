@@ -24,7 +24,7 @@ import {
   x86_64LoaderCpu,
   type CpuDescription,
   type X86LoaderCpu,
-} from '../src/index.js';
+} from '../src/internal.js';
 import { subdirsFor } from '../src/search.js';
 import { buildCpuinfoProbe } from './helpers/cpuid-cpuinfo.js';
 import { compileC, makeTempDir } from './helpers/fixtures.js';

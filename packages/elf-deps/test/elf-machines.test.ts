@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ELF_MACHINES, readElf, readelfMachineName } from '../src/index.js';
+import { ELF_MACHINES, readElf, readelfMachineName } from '../src/internal.js';
 import { makeTempDir } from './helpers/fixtures.js';
 
 const tmp = makeTempDir('elf-machines');

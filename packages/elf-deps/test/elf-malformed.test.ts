@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ElfDepsError, ElfFormatError, NotElfError, UnreadableFileError, readElf, vaddrToOffset } from '../src/index.js';
+import { ElfDepsError, ElfFormatError, NotElfError, UnreadableFileError, readElf, vaddrToOffset } from '../src/internal.js';
 import { craftElf, DT, dynValueOffset, ehdrFields, FieldWriter, phdrFields, phdrOffset, UNMAPPED_ADDRESS, type CraftSpec } from './helpers/elf-writer.js';
 import { bundleReaderRunner, compileC, makeTempDir, outcomeName, readElfRaw, readInChild, readOutcome } from './helpers/fixtures.js';
 
@@ -283,6 +283,20 @@ describe('hostile fields in a crafted file give ElfFormatError naming the field'
       const fe = expectFormatError(craftedWith(BASE_SPEC, (f, l) => f.addr(phdrOffset(l, l.phIndex.dynamic) + ph[field], odd)), new RegExp(`^PT_DYNAMIC p_${field}$`));
       expect(fe.message).toContain(exact);
     }
+  });
+
+  it('addresses above 2^53 are printed exactly, never through a double (DT_STRTAB, DT_VERNEED, e_shoff)', () => {
+    const odd = (1n << 64n) - 65609n;
+    const exact = `0x${odd.toString(16)}`;
+    // Without section headers nothing else can locate .dynstr: DT_STRTAB's address is the error.
+    const strtab = expectFormatError(craftedWith({ ...BASE_SPEC, noSections: true }, (f, l) => f.addr(dynValueOffset(l, 64, DT.STRTAB), odd)), /^DT_STRTAB$/);
+    expect(strtab.message).toContain(exact);
+    const verneed = expectFormatError(craftedWith(BASE_SPEC, (f, l) => f.addr(dynValueOffset(l, 64, DT.VERNEED), odd)), /^DT_VERNEED$/);
+    expect(verneed.message).toContain(exact);
+    // e_shoff is followed only when DT_STRTAB does not translate through PT_LOAD.
+    const shoff = expectFormatError(craftedWith({ ...BASE_SPEC, strtabOutsideLoad: true }, (f) => f.addr(eh.shoff, odd)), /^e_shoff$/);
+    expect(shoff.message).toContain(exact);
+    expect(shoff.offset).toBe(eh.shoff);
   });
 
   it('e_phentsize smaller than a program header', () => {

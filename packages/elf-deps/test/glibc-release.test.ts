@@ -22,7 +22,7 @@ import {
   resolveClosure,
   targetFor,
   type LdCache,
-} from '../src/index.js';
+} from '../src/internal.js';
 import { buildExe, buildLib, copyWithMachine, loaderTrace } from './helpers/build-fixtures.js';
 import { makeTempDir } from './helpers/fixtures.js';
 import { inRoot, parseTraceList, testRootOrSkip, type TestRoot } from './helpers/test-roots.js';

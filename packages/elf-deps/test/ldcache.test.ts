@@ -21,11 +21,11 @@ import {
   parseLdCache,
   readLdCache,
   serializeLdCache,
-  writeLdCache,
+  ldCacheBytes,
   type LdCache,
   type LdCacheInput,
   type LdCacheTarget,
-} from '../src/ldcache.js';
+} from '../src/ldcache/index.js';
 import { SysRoot } from '../src/sysroot.js';
 import { useTempDirs } from './helpers/temp-dirs.js';
 
@@ -193,7 +193,7 @@ describe.skipIf(!haveLdconfig || !fs.existsSync('/etc/ld.so.cache'))("this machi
     const cache = parseLdCache(snap.bytes, snap.file);
     const shuffled = scramble(cache.entries);
     const out = path.join(snap.dir, 'written.cache');
-    fs.writeFileSync(out, writeLdCache(shuffled, cache.generator === undefined ? { generator: null } : { generator: cache.generator }));
+    fs.writeFileSync(out, ldCacheBytes(shuffled, cache.generator === undefined ? { generator: null } : { generator: cache.generator }));
     const original = ldconfigPrint(snap.file);
     const rewritten = ldconfigPrint(out);
     expect(rewritten.lines).toEqual(original.lines);
@@ -367,7 +367,7 @@ describe.skipIf(!haveLdconfig || !haveGcc || !onX86_64)('a root whose cache the 
     const dir = tempDir('ldcache-write-');
     const out = path.join(dir, 'ours.cache');
     const inputs: LdCacheInput[] = scramble(cache.entries);
-    fs.writeFileSync(out, writeLdCache(inputs, cache.generator === undefined ? {} : { generator: cache.generator }));
+    fs.writeFileSync(out, ldCacheBytes(inputs, cache.generator === undefined ? {} : { generator: cache.generator }));
     expect(ldconfigPrint(out)).toEqual(ldconfigPrint(cacheFile()));
     const back = parseLdCache(fs.readFileSync(out), out);
     expect(back.entries.map(({ index: _i, ...e }) => e)).toEqual(cache.entries.map(({ index: _i, ...e }) => e));
@@ -378,7 +378,7 @@ describe.skipIf(!haveLdconfig || !haveGcc || !onX86_64)('a root whose cache the 
 
 describe('malformed caches', () => {
   const sample = (): Buffer =>
-    writeLdCache(
+    ldCacheBytes(
       [
         { name: 'libfoo.so.1', path: '/opt/a/libfoo.so.1', flags: 0x303 },
         { name: 'libfoo.so.1', path: '/opt/a/glibc-hwcaps/x86-64-v3/libfoo.so.1', flags: 0x303, hwcaps: 'x86-64-v3', isaLevel: 2 },
@@ -410,7 +410,7 @@ describe('malformed caches', () => {
 
   it('a built cache parses back to what was written, in both byte orders', () => {
     for (const byteOrder of ['little', 'big'] as const) {
-      const bytes = writeLdCache(
+      const bytes = ldCacheBytes(
         [
           { name: 'libfoo.so.1', path: '/a/libfoo.so.1', flags: 0x303 },
           { name: 'libfoo.so.1', path: '/a/glibc-hwcaps/x86-64-v2/libfoo.so.1', flags: 0x303, hwcaps: 'x86-64-v2', isaLevel: 1 },

@@ -8,8 +8,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EM_X86_64 } from '../src/elf/constants.js';
-import { FLAG_ELF_LIBC5, FLAG_ELF_LIBC6, formatCacheEntry, lookupLdCache, readLdCache, type LdCache } from '../src/ldcache.js';
-import { buildCacheFromLdConf, readLdConf, type LdConf, type LdConfDirectory } from '../src/ldconf.js';
+import { FLAG_ELF_LIBC5, FLAG_ELF_LIBC6, formatCacheEntry, lookupLdCache, readLdCache, type LdCache } from '../src/ldcache/index.js';
+import { readLdConf, type LdConf, type LdConfDirectory } from '../src/ldconf.js';
+import { buildCacheFromLdConf } from '../src/ldconfig-cache.js';
 import { SysRoot } from '../src/sysroot.js';
 import { useTempDirs } from './helpers/temp-dirs.js';
 

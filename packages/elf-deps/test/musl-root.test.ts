@@ -8,8 +8,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FLAG_ELF_LIBC6, FLAG_X8664_LIB64 } from '../src/cache-flags.js';
-import { resolveClosure, writeLdCache, type ClosureGraph } from '../src/index.js';
+import { FLAG_ELF_LIBC6, FLAG_X8664_LIB64 } from '../src/ldcache/flags.js';
+import { resolveClosure, ldCacheBytes, type ClosureGraph } from '../src/index.js';
 import { MUSL_LOADER, muslExe, muslLib, muslList, muslMissing, ourSet } from './helpers/musl.js';
 import { useTempDirs } from './helpers/temp-dirs.js';
 
@@ -81,7 +81,7 @@ describe.skipIf(muslMissing !== undefined)(`a musl root, checked with chroot ROO
     put(root, PATH_FILE, '/opt/a\n');
     lib(root, 'opt/c', 'libx.so');
     lib(root, 'opt/a', 'liby.so');
-    put(root, '/etc/ld.so.cache', writeLdCache([{ name: 'libx.so', path: '/opt/c/libx.so', flags: FLAG_ELF_LIBC6 | FLAG_X8664_LIB64 }]));
+    put(root, '/etc/ld.so.cache', ldCacheBytes([{ name: 'libx.so', path: '/opt/c/libx.so', flags: FLAG_ELF_LIBC6 | FLAG_X8664_LIB64 }]));
     const p = muslExe(path.join(root, 'bin'), 'prog', { needed: ['libx.so', 'liby.so'], flags: ['-Wl,-z,nodeflib'] });
     expect(p).toBe(path.join(root, 'bin/prog'));
     const g = agree(root, '/bin/prog');

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { EM_AARCH64, resolveClosure, type ClosureGraph, type ResolveOptions } from '../src/index.js';
+import { EM_AARCH64, resolveClosure, type ClosureGraph, type ResolveOptions } from '../src/internal.js';
 import { copyWithMachine } from './helpers/build-fixtures.js';
 import { MUSL_LOADER, muslExe, muslLib, muslList, muslMissing, muslRun, ourSet, type MuslRun } from './helpers/musl.js';
 import { useTempDirs } from './helpers/temp-dirs.js';

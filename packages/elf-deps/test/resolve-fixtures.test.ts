@@ -16,7 +16,7 @@ import {
   type ClosureGraph,
   type ClosureNode,
   type ResolveOptions,
-} from '../src/index.js';
+} from '../src/internal.js';
 import { buildChrootTracer, buildExe, buildLib, copyWithMachine, loaderTrace, resolvedSet, type LoaderRun } from './helpers/build-fixtures.js';
 import { makeTempDir } from './helpers/fixtures.js';
 import { loaderRunner, parseDiagnostics, parseLdSoHelp } from './helpers/loader-report.js';

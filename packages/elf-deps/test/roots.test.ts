@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Resolver, SysRoot, readElfFrom, type ElfInfo } from '../src/index.js';
+import { ElfFile, Resolver, SysRoot, type ElfInfo } from '../src/internal.js';
 import { parseTraceList, runLoader, inRoot, testRootOrSkip, type TestRoot, type TraceList } from './helpers/test-roots.js';
 
 const CLI = new URL('../../cli/bin/elfcopy.cjs', import.meta.url).pathname;
@@ -29,7 +29,7 @@ function programsOf(root: SysRoot): { path: string; info: ElfInfo }[] {
       const src = root.open(p);
       try {
         if (src.size < 4 || src.read(0, 4, 'magic').toString('latin1') !== '\x7fELF') continue;
-        out.push({ path: p, info: readElfFrom(src) });
+        out.push({ path: p, info: ElfFile.from(src).info });
       } finally {
         src.close();
       }
@@ -127,7 +127,7 @@ for (const [name, oracle] of [
 
     it("the root's glibc version is read from its files as its loader reports it (--version)", async () => {
       if (!root) return;
-      const { readGlibcRelease } = await import('../src/index.js');
+      const { readGlibcRelease } = await import('../src/internal.js');
       // (--list-diagnostics would say it too, but 2.36's armhf loader asserts on a format in it.)
       const version = runLoader(root, ['--version']).stdout;
       const m = /^ld\.so .* release version (\d+)\.(\d+)\.?$/m.exec(version);

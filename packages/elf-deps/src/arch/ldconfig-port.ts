@@ -22,7 +22,7 @@ import {
   FLAG_SPARC_LIB64,
   FLAG_X8664_LIB64,
   FLAG_X8664_LIBX32,
-} from '../cache-flags.js';
+} from '../ldcache/flags.js';
 import { EM_386, EM_X86_64 } from '../elf/constants.js';
 import type { ElfClass } from '../elf/fields.js';
 

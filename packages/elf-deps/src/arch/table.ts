@@ -29,7 +29,7 @@ import {
   FLAG_SPARC_LIB64,
   FLAG_X8664_LIB64,
   FLAG_X8664_LIBX32,
-} from '../cache-flags.js';
+} from '../ldcache/flags.js';
 import {
   EM_386,
   EM_AARCH64,
@@ -544,11 +544,6 @@ export function archOfLoader(t: { arch?: ArchRow; elfClass: ElfClass; machine: n
   if (t.interpreter !== undefined) key.interpreter = t.interpreter;
   if (t.byteOrder !== undefined) key.byteOrder = t.byteOrder;
   return archFor(key);
-}
-
-/** A row by its Debian architecture name. */
-export function archByName(name: string): ArchRow | undefined {
-  return ARCH_TABLE.find((r) => r.name === name);
 }
 
 /**

@@ -82,11 +82,6 @@ export function hostCpu(): CpuDescription | undefined {
   return hostCache ?? undefined;
 }
 
-/** The host CPU's feature flags from /proc/cpuinfo (empty when unreadable or not x86). */
-export function hostCpuFlags(): Set<string> {
-  return new Set(hostCpu()?.flags ?? []);
-}
-
 const has = (flags: ReadonlySet<string>, names: readonly string[]): boolean => names.every((n) => flags.has(n));
 
 /**
@@ -187,9 +182,4 @@ export function i386LoaderCpu(cpu: CpuDescription, atPlatform = 'i686'): X86Load
 /** dl-hwcaps.c _dl_important_hwcaps (glibc ≤ 2.36): the legacy subdirectories for a platform and hwcap names. */
 export function x86LegacyDirs(platform: string, hwcapNames: readonly string[]): string[] {
   return legacyHwcapSubdirs(['tls', platform, ...[...hwcapNames].reverse()]);
-}
-
-/** The x86-64 ISA levels this CPU supports, best first (the active glibc-hwcaps names). */
-export function hostX86Levels(flags: ReadonlySet<string> = hostCpuFlags()): string[] {
-  return x86_64ActiveHwcaps(flags);
 }

@@ -26,7 +26,7 @@ import {
   SHT_DYNAMIC,
 } from './constants.js';
 import type { FieldReader } from './fields.js';
-import type { ElfHeader } from './header.js';
+import { hex, type ElfHeader } from './header.js';
 import { vaddrToOffset, type ProgramHeader } from './program-headers.js';
 import { readSectionHeaders } from './section-headers.js';
 
@@ -51,7 +51,11 @@ export interface DynamicTags {
   gnuHash?: number;
   /** File offset of the dynamic array. */
   offset: number;
+  /** The address tags whose value is above 2^53, exactly (the numbers above have lost low bits): for messages. */
+  exact?: Partial<Record<AddressTag, bigint>>;
 }
+
+export type AddressTag = 'strtab' | 'verneed' | 'verdef' | 'symtab' | 'hash' | 'gnuHash';
 
 /** Where the dynamic string table lies in the file. */
 export interface StringTable {
@@ -76,6 +80,10 @@ export function readDynamicTags(src: ByteSource, dynamic: ProgramHeader, fields:
     for (let i = 0; i < n; i++) {
       const tag = fields.tag(buf, i * entSize);
       const val = fields.addr(buf, i * entSize + fields.word);
+      const address = (key: AddressTag): number => {
+        if (!Number.isSafeInteger(val)) (tags.exact ??= {})[key] = fields.addrExact(buf, i * entSize + fields.word);
+        return val;
+      };
       switch (tag) {
         case DT_NULL:
           return tags;
@@ -98,7 +106,7 @@ export function readDynamicTags(src: ByteSource, dynamic: ProgramHeader, fields:
           tags.filter.push(val);
           break;
         case DT_STRTAB:
-          tags.strtab = val;
+          tags.strtab = address('strtab');
           break;
         case DT_STRSZ:
           tags.strsz = val;
@@ -111,25 +119,25 @@ export function readDynamicTags(src: ByteSource, dynamic: ProgramHeader, fields:
           tags.flags1 = fields.low32(buf, i * entSize + fields.word);
           break;
         case DT_VERNEED:
-          tags.verneed = val;
+          tags.verneed = address('verneed');
           break;
         case DT_VERNEEDNUM:
           tags.verneedNum = val;
           break;
         case DT_VERDEF:
-          tags.verdef = val;
+          tags.verdef = address('verdef');
           break;
         case DT_VERDEFNUM:
           tags.verdefNum = val;
           break;
         case DT_SYMTAB:
-          tags.symtab = val;
+          tags.symtab = address('symtab');
           break;
         case DT_HASH:
-          tags.hash = val;
+          tags.hash = address('hash');
           break;
         case DT_GNU_HASH:
-          tags.gnuHash = val;
+          tags.gnuHash = address('gnuHash');
           break;
         default:
           break;
@@ -165,7 +173,7 @@ export function locateStringTable(
     return { offset: strSection.offset, size: strSection.size };
   }
   if (tags.strtab !== undefined) {
-    throw new ElfFormatError(src.path, 'DT_STRTAB', tags.offset, `DT_STRTAB address 0x${tags.strtab.toString(16)} is in no PT_LOAD segment`);
+    throw new ElfFormatError(src.path, 'DT_STRTAB', tags.offset, `DT_STRTAB address ${hex(tags.exact?.strtab ?? tags.strtab)} is in no PT_LOAD segment`);
   }
   return undefined;
 }

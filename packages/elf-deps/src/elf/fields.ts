@@ -45,6 +45,15 @@ export class FieldReader {
     return hi * 0x1_0000_0000 + lo;
   }
 
+  /**
+   * An address, offset or Xword exactly, for messages: addr() of an ELF64 value above 2^53 has lost its
+   * low bits, and an error must print what the file says.
+   */
+  addrExact(buf: Buffer, at: number): bigint {
+    if (this.word === 4) return BigInt(this.u32(buf, at));
+    return this.byteOrder === 'little' ? buf.readBigUInt64LE(at) : buf.readBigUInt64BE(at);
+  }
+
   /** An address, offset or Xword: 4 bytes in ELF32, 8 in ELF64. */
   addr(buf: Buffer, at: number): number {
     return this.word === 8 ? this.u64(buf, at) : this.u32(buf, at);

@@ -51,8 +51,8 @@ export function readIdent(src: ByteSource): ElfIdent {
   }
   const ident = src.read(0, 16, 'e_ident');
   if (ident[0] !== 0x7f || ident[1] !== 0x45 || ident[2] !== 0x4c || ident[3] !== 0x46) throw new NotElfError(src.path, 'not an ELF file (no ELF magic)');
-  const eiClass = ident[4]!;
-  const eiData = ident[5]!;
+  const eiClass = ident.readUInt8(4);
+  const eiData = ident.readUInt8(5);
   if (eiClass !== ELFCLASS32 && eiClass !== ELFCLASS64) {
     throw new ElfFormatError(src.path, 'e_ident[EI_CLASS]', 4, `invalid ELF class ${eiClass}`);
   }
@@ -64,18 +64,19 @@ export function readIdent(src: ByteSource): ElfIdent {
   return {
     elfClass: eiClass === ELFCLASS64 ? 64 : 32,
     byteOrder: eiData === ELFDATA2MSB ? 'big' : 'little',
-    identVersion: ident[6]!,
-    osAbi: ident[7]!,
-    abiVersion: ident[8]!,
+    identVersion: ident.readUInt8(6),
+    osAbi: ident.readUInt8(7),
+    abiVersion: ident.readUInt8(8),
     padZero,
   };
 }
 
 /** Where e_phoff and e_phnum sit in the header of this class. */
-export function headerFieldOffset(elfClass: ElfClass, field: 'e_phoff' | 'e_phnum' | 'e_phentsize'): number {
+export function headerFieldOffset(elfClass: ElfClass, field: 'e_phoff' | 'e_shoff' | 'e_phnum' | 'e_phentsize'): number {
   const w = elfClass === 64 ? 8 : 4;
   const afterEntry = 24 + w;
   if (field === 'e_phoff') return afterEntry;
+  if (field === 'e_shoff') return afterEntry + w;
   return afterEntry + 2 * w + (field === 'e_phentsize' ? 6 : 8);
 }
 

@@ -112,3 +112,13 @@ export function vaddrToOffset(loads: readonly ProgramHeader[], vaddr: number): n
   }
   return undefined;
 }
+
+/**
+ * vaddrToOffset for a table a dynamic tag points at, or an ElfFormatError naming the tag; `exact` is the
+ * tag's value when it is above 2^53 (DynamicTags.exact), so the message prints what the file says.
+ */
+export function tableOffset(src: ByteSource, loads: readonly ProgramHeader[], vaddr: number, field: string, at: number, exact?: bigint): number {
+  const off = vaddrToOffset(loads, vaddr);
+  if (off === undefined) throw new ElfFormatError(src.path, field, at, `${field} address ${hex(exact ?? vaddr)} is in no PT_LOAD segment`);
+  return off;
+}

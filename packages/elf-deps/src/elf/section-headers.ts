@@ -4,7 +4,7 @@
  */
 import type { ByteSource } from '../bytes.js';
 import { ElfFormatError } from '../errors.js';
-import { SHDR_SIZE, type ElfHeader } from './header.js';
+import { exactWord, headerFieldOffset, hex, SHDR_SIZE, type ElfHeader } from './header.js';
 import type { FieldReader } from './fields.js';
 
 export interface SectionHeader {
@@ -26,7 +26,8 @@ export function readSectionHeaders(src: ByteSource, header: ElfHeader, fields: F
     throw new ElfFormatError(src.path, 'e_shentsize', header.elfClass === 64 ? 58 : 46, `e_shentsize is ${shentsize}, smaller than a section header (${minSize})`);
   }
   if (shnum > MAX_SECTION_HEADERS || !src.contains(shoff, shnum * shentsize)) {
-    throw new ElfFormatError(src.path, 'e_shoff', shoff, `section header table (${shnum} × ${shentsize} bytes) extends past the end of the file`);
+    const at = headerFieldOffset(header.elfClass, 'e_shoff');
+    throw new ElfFormatError(src.path, 'e_shoff', at, `section header table (${shnum} × ${shentsize} bytes at ${hex(exactWord(src, header.elfClass, header.byteOrder, at))}) extends past the end of the file (${src.size} bytes)`);
   }
   const out: SectionHeader[] = [];
   const buf = src.read(shoff, shnum * shentsize, 'section header table');

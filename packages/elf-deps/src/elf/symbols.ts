@@ -7,7 +7,7 @@ import { ElfFormatError } from '../errors.js';
 import { SHN_UNDEF, STB_GLOBAL, STB_GNU_UNIQUE, STB_WEAK } from './constants.js';
 import { readDynamicString, type DynamicTags, type StringTable } from './dynamic.js';
 import type { FieldReader } from './fields.js';
-import { vaddrToOffset, type ProgramHeader } from './program-headers.js';
+import { tableOffset, type ProgramHeader } from './program-headers.js';
 
 export interface DynamicSymbol {
   name: string;
@@ -18,20 +18,15 @@ export interface DynamicSymbol {
 /** More symbols than any real library exports (libicudata has a handful, libLLVM ~100k). */
 export const MAX_SYMBOLS = 2_000_000;
 
-function offsetOf(src: ByteSource, loads: readonly ProgramHeader[], vaddr: number, field: string, at: number): number {
-  const off = vaddrToOffset(loads, vaddr);
-  if (off === undefined) throw new ElfFormatError(src.path, field, at, `${field} address 0x${vaddr.toString(16)} is in no PT_LOAD segment`);
-  return off;
-}
 
 /** Number of entries of DT_SYMTAB: DT_HASH's nchain, or one past the highest index DT_GNU_HASH reaches. */
 function symbolCount(src: ByteSource, fields: FieldReader, loads: readonly ProgramHeader[], tags: DynamicTags): number {
   if (tags.hash !== undefined) {
-    const at = offsetOf(src, loads, tags.hash, 'DT_HASH', tags.offset);
+    const at = tableOffset(src, loads, tags.hash, 'DT_HASH', tags.offset, tags.exact?.hash);
     return fields.u32(src.read(at, 8, 'DT_HASH'), 4);
   }
   if (tags.gnuHash === undefined) return 0;
-  const at = offsetOf(src, loads, tags.gnuHash, 'DT_GNU_HASH', tags.offset);
+  const at = tableOffset(src, loads, tags.gnuHash, 'DT_GNU_HASH', tags.offset, tags.exact?.gnuHash);
   const head = src.read(at, 16, 'DT_GNU_HASH');
   const nbuckets = fields.u32(head, 0);
   const symoffset = fields.u32(head, 4);
@@ -61,14 +56,14 @@ export function readDynamicSymbols(
   if (tags.symtab === undefined) return [];
   const count = symbolCount(src, fields, loads, tags);
   if (count > MAX_SYMBOLS) throw new ElfFormatError(src.path, 'DT_SYMTAB', tags.offset, `${count} dynamic symbols is more than ${MAX_SYMBOLS}`);
-  const at = offsetOf(src, loads, tags.symtab, 'DT_SYMTAB', tags.offset);
+  const at = tableOffset(src, loads, tags.symtab, 'DT_SYMTAB', tags.offset, tags.exact?.symtab);
   const size = fields.elfClass === 64 ? 24 : 16;
   const table = src.read(at, count * size, 'DT_SYMTAB');
   const out: DynamicSymbol[] = [];
   for (let i = 1; i < count; i++) {
     const e = i * size;
     const nameIdx = fields.u32(table, e);
-    const info = fields.elfClass === 64 ? table[e + 4]! : table[e + 12]!;
+    const info = table.readUInt8(fields.elfClass === 64 ? e + 4 : e + 12);
     const shndx = fields.elfClass === 64 ? fields.u16(table, e + 6) : fields.u16(table, e + 14);
     const bind = info >> 4;
     if (bind !== STB_GLOBAL && bind !== STB_WEAK && bind !== STB_GNU_UNIQUE) continue;

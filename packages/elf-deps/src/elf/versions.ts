@@ -9,7 +9,7 @@ import { VER_FLG_BASE, VER_FLG_WEAK } from './constants.js';
 import type { DynamicTags, StringTable } from './dynamic.js';
 import { readDynamicString } from './dynamic.js';
 import type { FieldReader } from './fields.js';
-import { vaddrToOffset, type ProgramHeader } from './program-headers.js';
+import { tableOffset, type ProgramHeader } from './program-headers.js';
 
 export interface VersionNeed {
   /** vn_file: the DT_NEEDED name these versions are required from. */
@@ -27,11 +27,6 @@ export interface VersionDefinition {
 /** More entries than any real file has; protects against next-pointer loops in hostile files. */
 const MAX_VERSION_ENTRIES = 100_000;
 
-function tableOffset(src: ByteSource, loads: readonly ProgramHeader[], vaddr: number, field: string, dynOffset: number): number {
-  const off = vaddrToOffset(loads, vaddr);
-  if (off === undefined) throw new ElfFormatError(src.path, field, dynOffset, `${field} address 0x${vaddr.toString(16)} is in no PT_LOAD segment`);
-  return off;
-}
 
 export function readVersionNeeds(
   src: ByteSource,
@@ -42,7 +37,7 @@ export function readVersionNeeds(
 ): VersionNeed[] {
   if (tags.verneed === undefined) return [];
   const out: VersionNeed[] = [];
-  let at = tableOffset(src, loads, tags.verneed, 'DT_VERNEED', tags.offset);
+  let at = tableOffset(src, loads, tags.verneed, 'DT_VERNEED', tags.offset, tags.exact?.verneed);
   const limit = Math.min(tags.verneedNum ?? MAX_VERSION_ENTRIES, MAX_VERSION_ENTRIES);
   let total = 0;
   for (let i = 0; i < limit; i++) {
@@ -80,7 +75,7 @@ export function readVersionDefinitions(
 ): VersionDefinition[] {
   if (tags.verdef === undefined) return [];
   const out: VersionDefinition[] = [];
-  let at = tableOffset(src, loads, tags.verdef, 'DT_VERDEF', tags.offset);
+  let at = tableOffset(src, loads, tags.verdef, 'DT_VERDEF', tags.offset, tags.exact?.verdef);
   const limit = Math.min(tags.verdefNum ?? MAX_VERSION_ENTRIES, MAX_VERSION_ENTRIES);
   for (let i = 0; i < limit; i++) {
     const vd = src.read(at, 20, 'Elf_Verdef');

@@ -62,8 +62,6 @@ export function glibcRules(release: GlibcRelease, assumed = false): GlibcRules {
   };
 }
 
-export const GLIBC_2_36_RULES: GlibcRules = glibcRules(DEFAULT_GLIBC_RELEASE);
-
 export function formatRelease(r: GlibcRelease): string {
   return `${r.major}.${r.minor}`;
 }

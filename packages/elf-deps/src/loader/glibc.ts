@@ -6,8 +6,7 @@ import type { ArchRow } from '../arch/table.js';
 import { ARCH_TABLE, describeGenericRules } from '../arch/table.js';
 import { hostCpu, i386LoaderCpu, VENDOR_IDS, vendorKind, x86_64LoaderCpu, x86LegacyDirs, type CpuDescription } from '../cpu/x86.js';
 import type { SysRoot } from '../sysroot.js';
-import type { CpuUsed, LoaderTarget, MachineDescription, TargetWarning } from '../target.js';
-import type { FamilyContext, LoaderFamily } from './family.js';
+import type { CpuUsed, FamilyContext, LoaderFamily, LoaderTarget, MachineDescription, TargetWarning } from './family.js';
 import { readGlibcRelease } from './glibc-release.js';
 import { DEFAULT_GLIBC_RELEASE, formatRelease, glibcRules, type GlibcRules } from './glibc-rules.js';
 

@@ -13,7 +13,7 @@
  *   symlink loop) ends the whole search.
  */
 import { ElfDepsError, PathResolutionError, UnreadableFileError } from '../errors.js';
-import { readElfFrom } from '../elf/file.js';
+import { ElfFile } from '../elf/file.js';
 import type { RejectedCandidate, SearchSource } from '../search.js';
 import type { SysRoot } from '../sysroot.js';
 import type { FamilyMapResult, FamilySearch, FamilyTried, LoadedView, LoaderWarning, SearchEnv } from './family.js';
@@ -222,7 +222,7 @@ export class MuslSearch implements FamilySearch {
       try {
         const src = this.root.open(candidate);
         try {
-          const syms = readElfFrom(src, { symbols: true }).symbols ?? [];
+          const syms = ElfFile.from(src).dynamicSymbols();
           const defined = new Set(syms.filter((s) => s.defined).map((s) => s.name));
           known = defined.has('__libc_start_main') && defined.has('stdin');
         } finally {

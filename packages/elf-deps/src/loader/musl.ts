@@ -5,8 +5,7 @@
  */
 import * as path from 'node:path';
 import type { ArchRow } from '../arch/table.js';
-import type { LoaderTarget } from '../target.js';
-import type { FamilyContext, LoaderFamily } from './family.js';
+import type { FamilyContext, LoaderFamily, LoaderTarget } from './family.js';
 import { MuslSearch } from './musl-search.js';
 import { MUSL_DEFAULT_PATH, splitMuslPath } from './musl-path-file.js';
 

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildSync } from 'esbuild';
-import { ByteSource, ElfDepsError, readElf, readElfFrom, type ElfInfo, type ElfRaw, type ReadElfOptions } from '../../src/index.js';
+import { ElfDepsError, ElfFile, readElf, type ElfInfo, type ElfRaw, type ReadElfOptions } from '../../src/index.js';
 
 /** A fresh temp dir; remove it with `fs.rmSync(dir, { recursive: true, force: true })`. */
 export function makeTempDir(prefix: string): string {
@@ -105,10 +105,10 @@ export function readInChild(runner: string, file: string, timeoutMs: number): Ch
 
 /** readElf with the raw view (program headers, dynamic tags, string table location) typed in. */
 export function readElfRaw(file: string, options: ReadElfOptions = {}): ElfInfo & { raw?: ElfRaw } {
-  const src = ByteSource.open(file);
+  const elf = ElfFile.open(file);
   try {
-    return readElfFrom(src, { ...options, raw: true });
+    return { ...elf.snapshot(options), raw: elf.raw() };
   } finally {
-    src.close();
+    elf.close();
   }
 }

@@ -21,7 +21,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { MAX_SYMLINKS } from '@elfcopy/elf-deps';
+import { MAX_SYMLINKS } from '@elfcopy/elf-deps/internal';
 import { BadJailError, JailConflictError, JailEscapeError, type JailEntryKind } from '../errors.js';
 
 /** Where the kernel shows this process's descriptors: PROC_FD/N/name is openat(N, name). */

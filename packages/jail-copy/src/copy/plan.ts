@@ -10,7 +10,6 @@ import {
   Resolver,
   SysRoot,
   collectInputs,
-  readElfFrom,
   type ClosureGraph,
   type ElfInfo,
   type MissingLibrary,
@@ -19,6 +18,7 @@ import {
 } from '@elfcopy/elf-deps';
 import { glibcDefaultEntries, nssModulesNeeded, parseNsswitch, type NssEntry } from './nss.js';
 import { glibcLibc, loaderFamiliesOf, loaderFiles } from './loader-families.js';
+import { consultedPaths, recordingRoot } from './access-log.js';
 
 export type PlanStep =
   | {
@@ -157,7 +157,7 @@ function relativeTarget(linkPath: string, absTarget: string): string {
  * each symlink met (directory links of merged /usr, file chains), and the file itself.
  */
 export function mirrorSteps(root: SysRoot, p: string, reason: string, options: PlanOptions, into: StepSet): boolean {
-  const trace = root.trace(p);
+  const trace = root.pathComponents(p);
   if (!trace) return false;
   const owner = options.owner ?? { uid: 0, gid: 0 };
   for (const e of trace) {
@@ -196,14 +196,10 @@ function reasonFor(graph: ClosureGraph, p: string, isRoot: boolean): string {
   return `${node.name} needed by ${node.neededBy[0] ?? '?'} (${node.foundVia.kind})`;
 }
 
-function definesVersion(root: SysRoot, p: string, version: string): boolean {
+/** Whether `p` (a file the resolver read for the graph: not opened again) defines symbol version `version`. */
+function definesVersion(resolver: Resolver, p: string, version: string): boolean {
   try {
-    const src = root.open(p);
-    try {
-      return readElfFrom(src, { versions: true }).versionDefinitions?.some((d) => d.name === version) ?? false;
-    } finally {
-      src.close();
-    }
+    return resolver.elfFile(p).versionDefinitions().some((d) => d.name === version);
   } catch {
     return false;
   }
@@ -223,7 +219,7 @@ function nsswitchCandidates(root: SysRoot, jail: string, options: PlanOptions): 
 function consultedInRoot(root: SysRoot): { paths: string[]; listings: string[] } {
   const out = new Set<string>();
   const listings: string[] = [];
-  for (const c of root.consultedPaths()) {
+  for (const c of consultedPaths(root)) {
     if (c.listed) listings.push(root.hostPath(c.path));
     for (let cur = path.posix.normalize(c.path); !out.has(cur); cur = path.posix.dirname(cur)) {
       out.add(cur);
@@ -325,7 +321,7 @@ export function resolverFor(options: PlanOptions): Resolver {
   if (options.machine) resolveOptions.machine = options.machine;
   if (options.dlopen) resolveOptions.dlopen = options.dlopen;
   if (options.ldConf) resolveOptions.ldConf = true;
-  if (options.recordAccess) resolveOptions.root = new SysRoot(options.root ?? '/', { recordAccess: true });
+  if (options.recordAccess) resolveOptions.root = recordingRoot(options.root ?? '/');
   return new Resolver(resolveOptions);
 }
 
@@ -364,7 +360,9 @@ export function planCopy(inputs: readonly string[], jail: string, options: PlanO
   const libc = glibcLibc(graph);
   const first = graph.roots[0] ? graph.nodes.get(graph.roots[0].path) : undefined;
   if (first) {
-    plan.triplet = targetFor(first.info, root).lib.replace(/^lib\//, '');
+    // The architecture row's multiarch triplet: $LIB may be a biarch directory (lib32) that names none.
+    const triplet = targetFor(first.info, root).arch.triplet;
+    if (triplet !== '') plan.triplet = triplet;
     plan.target = { elfClass: first.info.elfClass, machine: first.info.machine, byteOrder: first.info.byteOrder };
   }
   if (libc) {
@@ -375,7 +373,7 @@ export function planCopy(inputs: readonly string[], jail: string, options: PlanO
     else plan.warnings.push('libgcc_s.so.1 not found: pthread_cancel and C++ unwinding will fail in the jail');
     if (options.nss !== false) {
       const { entries, source } = readNsswitch(root, jail, options);
-      const builtins = definesVersion(root, libc.path, 'GLIBC_2.34');
+      const builtins = definesVersion(resolver, libc.path, 'GLIBC_2.34');
       const report: NssReport = { source, builtin: builtins ? ['files', 'dns'] : [], modules: [], unavailable: [] };
       for (const need of nssModulesNeeded(entries, builtins)) {
         const found = resolver.locate(need.soname, like);

@@ -5,7 +5,8 @@
  * (intl/l10nflist.c: _nl_normalize_codeset — "UTF-8" → "utf8").
  */
 import * as path from 'node:path';
-import { globInRoot, type SysRoot } from '@elfcopy/elf-deps';
+import type { SysRoot } from '@elfcopy/elf-deps';
+import { globInRoot } from '@elfcopy/elf-deps/internal';
 import { PROFILE_GLOB } from './profile-glob.js';
 
 export const LOCALE_DIR = '/usr/lib/locale';

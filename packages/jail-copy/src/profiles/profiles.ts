@@ -7,7 +7,8 @@
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { ElfDepsError, globInRoot, hasElfMagic, matchesGlobPath, type SysRoot } from '@elfcopy/elf-deps';
+import { ElfDepsError, hasElfMagic, type SysRoot } from '@elfcopy/elf-deps';
+import { globInRoot, matchesGlobPath } from '@elfcopy/elf-deps/internal';
 import { PROFILE_GLOB } from './profile-glob.js';
 import { localeFiles } from './locale-files.js';
 import type { ProfileRequest } from './profile-spec.js';

@@ -5,7 +5,8 @@
  * pkg_resources see it as installed. `all` brings every directory whole.
  */
 import * as path from 'node:path';
-import { globInRoot, type SysRoot } from '@elfcopy/elf-deps';
+import type { SysRoot } from '@elfcopy/elf-deps';
+import { globInRoot } from '@elfcopy/elf-deps/internal';
 import { PROFILE_GLOB } from './profile-glob.js';
 
 /** Where Debian's python3 looks for packages beside the stdlib (site.py's getsitepackages, Debian patch). */

@@ -6,7 +6,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { machineKey, type ElfDepsError } from '@elfcopy/elf-deps';
+import { type ElfDepsError } from '@elfcopy/elf-deps';
+import { machineKey } from '@elfcopy/elf-deps/internal';
 // The plan-cache reader is all a run with nothing to do needs: planning, copying and hashing load
 // only when there is work (import() below), which keeps such a run ~15 ms shorter.
 import { planCacheKey, reusablePlan, type CachedPlan } from '../copy/plan-cache.js';

@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
-import { Resolver, SysRoot, hasElfMagic, readElfFrom, type ClosureGraph, type ElfInfo, type ResolveOptions } from '@elfcopy/elf-deps';
+import { Resolver, SysRoot, hasElfMagic, type ClosureGraph, type DynamicSymbol, type ElfFile, type ResolveOptions, type VersionDefinition, type VersionNeed } from '@elfcopy/elf-deps';
 import type { Finding, Severity } from '../findings.js';
 import { nssModulesNeeded, parseNsswitch, DEFAULT_SERVICES } from '../copy/nss.js';
 import { climbsAboveRoot } from '../confine/inroot.js';
@@ -108,31 +108,31 @@ export function verifyJail(jail: string, options: VerifyOptions = {}): VerifyRep
       add('missing-library', 'high', by, m.reason === 'invalid' ? `${m.name} cannot be loaded: ${m.detail ?? ''}` : `needs ${m.name}, which does not resolve inside the jail`);
     }
   }
-  checkVersions(root, graph, add);
-  if (options.symbols) checkSymbols(root, graph, add);
+  // One ElfFile per path, from the resolver that read the graph: each part of a file is parsed once.
+  const elfOf = (p: string): ElfFile | undefined => {
+    try {
+      return resolver.elfFile(p);
+    } catch {
+      return undefined;
+    }
+  };
+  checkVersions(elfOf, graph, add);
+  if (options.symbols) checkSymbols(elfOf, graph, add);
   checkOrigin(root, graph, add);
-  checkNss(root, resolver, graph, add);
+  checkNss(root, resolver, elfOf, graph, add);
   findings.push(...profileNeedsFindings(root, elfFiles));
   return { jail: root.root, checked: elfFiles.length, findings };
 }
 
 /** "version `GLIBC_2.xx' not found": every DT_VERNEED entry against the DT_VERDEF of what loads. */
-function checkVersions(root: SysRoot, graph: ClosureGraph, add: (rule: string, s: Severity, p: string, m: string) => void): void {
-  const cache = new Map<string, ElfInfo | undefined>();
-  const versionsOf = (p: string): ElfInfo | undefined => {
-    if (!cache.has(p)) {
-      try {
-        const src = root.open(p);
-        try {
-          cache.set(p, readElfFrom(src, { versions: true }));
-        } finally {
-          src.close();
-        }
-      } catch {
-        cache.set(p, undefined);
-      }
+function checkVersions(elfOf: (p: string) => ElfFile | undefined, graph: ClosureGraph, add: (rule: string, s: Severity, p: string, m: string) => void): void {
+  const versionsOf = (p: string): { versionNeeds: VersionNeed[]; versionDefinitions: VersionDefinition[] } | undefined => {
+    const file = elfOf(p);
+    try {
+      return file && { versionNeeds: file.versionNeeds(), versionDefinitions: file.versionDefinitions() };
+    } catch {
+      return undefined;
     }
-    return cache.get(p);
   };
   const reported = new Set<string>();
   for (const node of graph.nodes.values()) {
@@ -165,22 +165,13 @@ function checkVersions(root: SysRoot, graph: ClosureGraph, add: (rule: string, s
   }
 }
 
-function checkSymbols(root: SysRoot, graph: ClosureGraph, add: (rule: string, s: Severity, p: string, m: string) => void): void {
-  const symbolsOf = new Map<string, ElfInfo['symbols']>();
-  const read = (p: string): NonNullable<ElfInfo['symbols']> => {
-    if (!symbolsOf.has(p)) {
-      try {
-        const src = root.open(p);
-        try {
-          symbolsOf.set(p, readElfFrom(src, { symbols: true }).symbols ?? []);
-        } finally {
-          src.close();
-        }
-      } catch {
-        symbolsOf.set(p, []);
-      }
+function checkSymbols(elfOf: (p: string) => ElfFile | undefined, graph: ClosureGraph, add: (rule: string, s: Severity, p: string, m: string) => void): void {
+  const read = (p: string): DynamicSymbol[] => {
+    try {
+      return elfOf(p)?.dynamicSymbols() ?? [];
+    } catch {
+      return [];
     }
-    return symbolsOf.get(p) ?? [];
   };
   const real = (p: string): string => graph.nodes.get(p)?.realPath ?? p;
   const needed = new Set<string>();
@@ -210,19 +201,14 @@ function checkOrigin(root: SysRoot, graph: ClosureGraph, add: (rule: string, s: 
   }
 }
 
-function checkNss(root: SysRoot, resolver: Resolver, graph: ClosureGraph, add: (rule: string, s: Severity, p: string, m: string) => void): void {
+function checkNss(root: SysRoot, resolver: Resolver, elfOf: (p: string) => ElfFile | undefined, graph: ClosureGraph, add: (rule: string, s: Severity, p: string, m: string) => void): void {
   const libc = glibcLibc(graph);
   if (!libc) return;
   const text = root.readText('/etc/nsswitch.conf');
   const entries = text === undefined ? [{ database: '*', services: [...DEFAULT_SERVICES], line: 0 }] : parseNsswitch(text);
   let builtins = false;
   try {
-    const src = root.open(libc.path);
-    try {
-      builtins = readElfFrom(src, { versions: true }).versionDefinitions?.some((d) => d.name === 'GLIBC_2.34') ?? false;
-    } finally {
-      src.close();
-    }
+    builtins = elfOf(libc.path)?.versionDefinitions().some((d) => d.name === 'GLIBC_2.34') ?? false;
   } catch {
     builtins = false;
   }

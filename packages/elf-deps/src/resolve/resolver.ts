@@ -1,0 +1,385 @@
+/**
+ * The closure: a breadth-first walk of DT_NEEDED that maps names to files exactly as glibc's ld.so would
+ * (dl-deps.c _dl_map_object_deps; the mapping itself is map-object.ts), one namespace per input, without
+ * executing anything.
+ */
+import * as path from 'node:path';
+import { ElfDepsError } from '../errors.js';
+import type { ElfFile, ElfInfo } from '../elf/file.js';
+import type { DlopenPriority } from '../elf/notes.js';
+import { S_ISGID_BIT, S_ISUID_BIT } from '../modes.js';
+import { expandSearchList, splitLdLibraryPath, type DstContext, type RejectedCandidate } from '../search.js';
+import { SysRoot } from '../sysroot.js';
+import { targetFor, type LoaderTarget, type TargetKey } from '../target.js';
+import { archFor } from '../arch/table.js';
+import { familyFor } from '../loader/families.js';
+import type { FamilySearch } from '../loader/family.js';
+import { collectInputs } from '../inputs.js';
+import type { ClosureGraph, ClosureNode, FoundVia, MissingLibrary, RootClosure, TriedDirectory } from './graph.js';
+import { ObjectMapper } from './map-object.js';
+import { addToNamespace, type LoadedObject, type Namespace } from './namespace.js';
+import type { ResolveOptions } from './options.js';
+
+const PRIORITY_RANK: Record<DlopenPriority, number> = { required: 0, recommended: 1, suggested: 2 };
+
+/** Where and why an object was placed in a namespace: what its graph node records (a MapResult of kind 'new' is one). */
+interface Placement {
+  readonly via: FoundVia;
+  readonly tried: TriedDirectory[];
+  readonly rejected: RejectedCandidate[];
+  readonly hwcapsSubdir: string | undefined;
+  readonly variants: string[];
+}
+
+/** Resolves many inputs in one run: files are parsed once (by real path), directories listed once. */
+export class Resolver {
+  readonly root: SysRoot;
+  private readonly options: ResolveOptions;
+  private readonly cwd: string;
+  private readonly targets = new Map<string, LoaderTarget>();
+  private readonly familySearches = new Map<LoaderTarget, FamilySearch | null>();
+  private readonly neededBySets = new WeakMap<ClosureNode, Set<string>>();
+  private readonly mapper: ObjectMapper;
+  /** Every target's warnings, each once, in the order met. */
+  readonly warnings: string[] = [];
+  private versionWarned = false;
+
+  constructor(options: ResolveOptions = {}) {
+    this.options = options;
+    this.root = options.root instanceof SysRoot ? options.root : new SysRoot(options.root ?? '/');
+    this.cwd = options.cwd ?? (this.root.isHost ? process.cwd() : '/');
+    this.mapper = new ObjectMapper(this.root, options, this.cwd, (target) => this.familySearch(target));
+  }
+
+
+  /** Reads an input: throws UnreadableFileError / NotElfError / ElfFormatError for bad input. */
+  readInput(p: string): ElfInfo {
+    return this.mapper.readInput(p);
+  }
+
+  /**
+   * The ElfFile of in-root path `p`, opened once for the resolver's life (its descriptor freed after the
+   * opening read), so a caller asking later for versions or symbols of a file in the graph parses nothing
+   * twice. Throws UnreadableFileError / NotElfError / ElfFormatError.
+   */
+  elfFile(p: string): ElfFile {
+    return this.mapper.elfFile(p);
+  }
+
+  resolve(inputs: readonly string[]): ClosureGraph {
+    const graph: ClosureGraph = { roots: [], nodes: new Map(), missing: [], index: 'none', inputErrors: [], warnings: this.warnings };
+    const missingByKey = new Map<string, MissingLibrary>();
+    for (const input of inputs) {
+      let rc: RootClosure;
+      try {
+        rc = this.resolveOne(input, graph);
+      } catch (err) {
+        if (err instanceof ElfDepsError) {
+          graph.inputErrors.push(err);
+          continue;
+        }
+        throw err;
+      }
+      if (this.options.detail === 'objects') {
+        rc.edges = [];
+        rc.loaders = new Map();
+      }
+      for (const m of rc.missing) {
+        const key = `${m.name}\0${m.reason}`;
+        const prev = missingByKey.get(key);
+        if (prev) {
+          for (const n of m.neededBy) if (!prev.neededBy.includes(n)) prev.neededBy.push(n);
+        } else {
+          const copy = { ...m, neededBy: [...m.neededBy] };
+          missingByKey.set(key, copy);
+          graph.missing.push(copy);
+        }
+      }
+      graph.roots.push(rc);
+    }
+    const idx = this.mapper.libraryIndex();
+    graph.index = idx ? idx.source : 'none';
+    return graph;
+  }
+
+  /**
+   * Finds a library the way a dlopen() from libc finds it (NSS modules, libgcc_s): LD_LIBRARY_PATH (the
+   * option), ld.so.cache, then the system directories of the target of `like` (an ELF of the program).
+   * Nothing of RPATH/RUNPATH: libc has neither.
+   */
+  locate(name: string, like: ElfInfo): { path: string; info: ElfInfo } | undefined {
+    const target = this.targetOf(like);
+    const tried: TriedDirectory[] = [];
+    const rejected: RejectedCandidate[] = [];
+    const llp = this.options.ldLibraryPath;
+    if (llp !== undefined) {
+      const ctx: DstContext = { origin: () => undefined, lib: target.lib, platform: target.platform, secure: false, trusted: target.systemDirs };
+      const dirs = expandSearchList(splitLdLibraryPath(llp), ctx, this.cwd);
+      const r = this.mapper.searchPaths(name, [{ source: { kind: 'ld_library_path' }, dirs }], target, tried, rejected);
+      if (r.kind === 'found') return { path: r.found.path, info: r.found.info };
+    }
+    const idx = this.mapper.libraryIndex(target);
+    const hit = idx?.lookup(name, target);
+    if (hit) {
+      const v = this.mapper.verify(hit.path, target);
+      if (v.ok) return { path: hit.path, info: v.info };
+    }
+    const r = this.mapper.searchPaths(name, [{ source: { kind: 'system-dir' }, dirs: target.systemDirs }], target, tried, rejected);
+    return r.kind === 'found' ? { path: r.found.path, info: r.found.info } : undefined;
+  }
+
+  /**
+   * One LoaderTarget object per (architecture row, loader family): its identity keys the index memo.
+   * The family comes from the file's PT_INTERP (or, for a library input, the loaders in the root).
+   */
+  private targetOf(info: ElfInfo): LoaderTarget {
+    const arch = archFor(info);
+    const needed = info.dynamic?.needed;
+    const family = familyFor(arch, info.interpreter, this.root, needed);
+    const key = `${arch.name}\0${family.name}\0${family.targetVariant?.(arch, info.interpreter) ?? ''}`;
+    let t = this.targets.get(key);
+    if (!t) {
+      t = targetFor(targetKeyOf(info), this.root, this.options.target, this.options.machine);
+      this.targets.set(key, t);
+      // One line each; an unreadable glibc version once per run (each target would name its own files).
+      for (const w of t.warnings) {
+        if (this.warnings.includes(w.message)) continue;
+        if (w.kind === 'glibc-version' && this.versionWarned) continue;
+        if (w.kind === 'glibc-version') this.versionWarned = true;
+        this.warnings.push(w.message);
+      }
+    }
+    return t;
+  }
+
+  /** The target family's own rules, made once per target (musl reads its path file then); none for glibc's. */
+  private familySearch(target: LoaderTarget): FamilySearch | undefined {
+    let s = this.familySearches.get(target);
+    if (s === undefined) {
+      s = target.family.search?.(target, this.root) ?? null;
+      this.familySearches.set(target, s);
+    }
+    return s ?? undefined;
+  }
+
+  /**
+   * dl-origin.c: run directly, the executable's origin is the directory of its real path
+   * (/proc/self/exe). Run as `ld.so PROG`, rtld.c takes the path as given — until glibc 2.42 resolves
+   * it too (BZ 25263).
+   */
+  private mainOrigin(abs: string, target: LoaderTarget | undefined): string {
+    const resolved = this.options.invocation !== 'ld.so' || (target?.glibc?.explicitLoaderResolvesOrigin ?? false);
+    return path.posix.dirname(resolved ? (this.root.realpath(abs) ?? abs) : abs);
+  }
+
+  /** The sonames `info` declares in .note.dlopen at the chosen priority: each entry's first alternative that resolves wins. */
+  private dlopenGroups(info: ElfInfo): string[][] {
+    const limit = this.options.dlopen;
+    if (!limit || !info.dlopenNotes) return [];
+    return info.dlopenNotes.filter((n) => PRIORITY_RANK[n.priority] <= PRIORITY_RANK[limit]).map((n) => n.sonames);
+  }
+
+  private resolveOne(input: string, graph: ClosureGraph): RootClosure {
+    const abs = path.posix.isAbsolute(input) ? path.posix.normalize(input) : path.posix.join(this.cwd, input);
+    const mainInfo = this.readInput(abs);
+    const secure =
+      this.options.secure === 'auto' || this.options.secure === undefined
+        ? (mainInfo.mode & (S_ISUID_BIT | S_ISGID_BIT)) !== 0
+        : this.options.secure;
+    // A static executable, or a static PIE (PT_DYNAMIC for its own relocation, no PT_INTERP): no loader.
+    const isStatic = !mainInfo.dynamic || mainInfo.kind === 'static-pie';
+    // Only a program that has a loader has a loader target (and its warnings).
+    const mainTarget = isStatic ? undefined : this.targetOf(mainInfo);
+    const rc: RootClosure = { path: abs, kind: mainInfo.kind, family: mainTarget?.family.name ?? 'none', loaderFiles: [], loaderWarnings: [], objects: [], loaders: new Map(), missing: [], edges: [] };
+    // --list needs the objects only: no edges to build and throw away for each of thousands of inputs.
+    const full = this.options.detail !== 'objects';
+    const main: LoadedObject = {
+      path: abs,
+      names: new Set([abs]),
+      info: mainInfo,
+      loader: undefined,
+      isMain: true,
+      isInterpreter: false,
+      origin: () => this.mainOrigin(abs, mainTarget),
+    };
+    const loaded: Namespace = { objects: [], byName: new Map() };
+    addToNamespace(loaded, main);
+    this.record(graph, rc, main, { via: { kind: 'input' }, tried: [], rejected: [], hwcapsSubdir: undefined, variants: [] }, undefined);
+    if (!mainTarget) return rc;
+    const target = mainTarget;
+
+    // rtld's own map is in the namespace from the start, named by PT_INTERP and by its DT_SONAME.
+    const interpPath = mainInfo.interpreter ?? target.interpreter;
+    rc.interpreter = interpPath;
+    const familySearch = this.familySearch(target);
+    if (familySearch) {
+      rc.loaderFiles = [...familySearch.loaderFiles];
+      rc.loaderWarnings = [...familySearch.warnings];
+      for (const w of familySearch.warnings) {
+        const line = `${w.path}: ${w.message}`;
+        if (!this.warnings.includes(line)) this.warnings.push(line);
+      }
+    }
+    const interp = this.mapper.loadInterpreter(interpPath, target);
+    if (interp.ok) {
+      const obj: LoadedObject = {
+        path: interpPath,
+        names: new Set([interpPath, ...(interp.info.dynamic?.soname ? [interp.info.dynamic.soname] : [])]),
+        info: interp.info,
+        loader: main,
+        isMain: false,
+        isInterpreter: true,
+        origin: () => path.posix.dirname(interpPath),
+      };
+      addToNamespace(loaded, obj);
+      this.record(graph, rc, obj, { via: { kind: 'interpreter' }, tried: [], rejected: [], hwcapsSubdir: undefined, variants: [] }, main);
+      if (full) rc.edges.push({ from: abs, name: interpPath, to: interpPath, via: { kind: 'interpreter' } });
+    } else {
+      rc.missing.push({ name: interpPath, neededBy: [abs], reason: interp.reason, detail: interp.detail, tried: [], rejected: [] });
+      if (full) rc.edges.push({ from: abs, name: interpPath, to: undefined, via: { kind: 'interpreter' } });
+    }
+
+    const llp = this.options.ldLibraryPath;
+    const mainCtx = this.mapper.dstContext(main, target, secure);
+    const llpDirs = llp !== undefined && !secure ? expandSearchList(splitLdLibraryPath(llp), mainCtx, this.cwd) : [];
+
+    // dl-deps.c: breadth first; the queue is the list of objects in load order.
+    const queue: LoadedObject[] = [main];
+    // Array iteration sees the objects pushed while it runs.
+    for (const requester of queue) {
+      const needed = requester.info.dynamic?.needed ?? [];
+      // A node's dependencies are the same in every namespace it is met in: recorded the first time.
+      const node = graph.nodes.get(requester.path);
+      const deps: { name: string; path: string | undefined }[] | undefined = node && node.dependencies.length === 0 ? [] : undefined;
+      for (const name of needed) {
+        const result = this.mapper.mapObject(name, requester, loaded, target, secure, llpDirs, interpPath);
+        if (result.kind === 'loader') {
+          deps?.push({ name, path: interpPath });
+          if (full) rc.edges.push({ from: requester.path, name, to: interpPath, via: { kind: 'loader-itself', detail: result.detail } });
+          this.addNeededBy(graph, interpPath, requester.path);
+          continue;
+        }
+        if (result.kind === 'reused') {
+          deps?.push({ name, path: result.object.path });
+          if (full) rc.edges.push({ from: requester.path, name, to: result.object.path, via: { kind: 'reused' } });
+          this.addNeededBy(graph, result.object.path, requester.path);
+          continue;
+        }
+        if (result.kind === 'missing') {
+          deps?.push({ name, path: undefined });
+          if (full) rc.edges.push({ from: requester.path, name, to: undefined, via: { kind: 'path' } });
+          const prev = rc.missing.find((m) => m.name === name && m.reason === result.missing.reason);
+          if (prev) {
+            if (!prev.neededBy.includes(requester.path)) prev.neededBy.push(requester.path);
+          } else rc.missing.push(result.missing);
+          continue;
+        }
+        const obj = result.object;
+        addToNamespace(loaded, obj);
+        queue.push(obj);
+        deps?.push({ name, path: obj.path });
+        if (full) rc.edges.push({ from: requester.path, name, to: obj.path, via: result.via });
+        this.record(graph, rc, obj, result, requester);
+      }
+      for (const group of this.dlopenGroups(requester.info)) {
+        let done = false;
+        let lastMissing: MissingLibrary | undefined;
+        for (const name of group) {
+          const result = this.mapper.mapObject(name, requester, loaded, target, secure, llpDirs, interpPath);
+          if (result.kind === 'missing') {
+            lastMissing = result.missing;
+            continue;
+          }
+          done = true;
+          if (result.kind === 'loader') {
+            rc.edges.push({ from: requester.path, name, to: interpPath, via: { kind: 'loader-itself', detail: result.detail }, dlopen: true });
+            break;
+          }
+          if (result.kind === 'reused') {
+            rc.edges.push({ from: requester.path, name, to: result.object.path, via: { kind: 'reused' }, dlopen: true });
+            break;
+          }
+          addToNamespace(loaded, result.object);
+          queue.push(result.object);
+          rc.edges.push({ from: requester.path, name, to: result.object.path, via: result.via, dlopen: true });
+          this.record(graph, rc, result.object, result, requester);
+          break;
+        }
+        if (!done && lastMissing) {
+          rc.edges.push({ from: requester.path, name: group.join('|'), to: undefined, via: { kind: 'path' }, dlopen: true });
+          rc.missing.push({ ...lastMissing, name: group.join('|'), detail: 'declared in .note.dlopen' });
+        }
+      }
+      if (node && deps) node.dependencies = deps;
+    }
+    return rc;
+  }
+
+  /** Adds `obj` to the input's object list and, the first time it is met in any namespace, to the graph. */
+  private record(graph: ClosureGraph, rc: RootClosure, obj: LoadedObject, placed: Placement, loader: LoadedObject | undefined): void {
+    const { via, tried, rejected, hwcapsSubdir, variants } = placed;
+    rc.objects.push(obj.path);
+    rc.loaders.set(obj.path, loader?.path);
+    let node = graph.nodes.get(obj.path);
+    if (!node) {
+      const root = this.root;
+      const p = obj.path;
+      node = {
+        path: obj.path,
+        // Resolved on first use: --list and the tree never need it, and realpath costs a syscall per component.
+        get realPath(): string {
+          return root.realpath(p) ?? p;
+        },
+        name: [...obj.names][0] ?? obj.path,
+        info: obj.info,
+        foundVia: via,
+        loader: rc.family,
+        variants,
+        tried,
+        rejected,
+        neededBy: [],
+        dependencies: [],
+      };
+      if (obj.info.dynamic?.soname !== undefined) node.soname = obj.info.dynamic.soname;
+      if (hwcapsSubdir) node.hwcapsSubdir = hwcapsSubdir;
+      graph.nodes.set(obj.path, node);
+    }
+    if (loader) this.addNeededBy(graph, obj.path, loader.path);
+  }
+
+  /** neededBy with a set beside it: libc is needed by nearly everything, an array scan per add is quadratic. */
+  private addNeededBy(graph: ClosureGraph, p: string, by: string): void {
+    const node = graph.nodes.get(p);
+    if (!node) return;
+    let seen = this.neededBySets.get(node);
+    if (!seen) {
+      seen = new Set(node.neededBy);
+      this.neededBySets.set(node, seen);
+    }
+    if (seen.has(by)) return;
+    seen.add(by);
+    node.neededBy.push(by);
+  }
+}
+
+/** What picks a file's target: its identity, PT_INTERP and, for a file without one, the libc it needs. */
+function targetKeyOf(info: ElfInfo): TargetKey {
+  const key: TargetKey = { elfClass: info.elfClass, machine: info.machine, byteOrder: info.byteOrder, flags: info.flags };
+  if (info.interpreter !== undefined) key.interpreter = info.interpreter;
+  if (info.dynamic) key.needed = info.dynamic.needed;
+  return key;
+}
+
+/** One-call form: resolve the closure of `inputs`. */
+export function resolveClosure(inputs: readonly string[], options: ResolveOptions = {}): ClosureGraph {
+  return new Resolver(options).resolve(inputs);
+}
+
+/** What `elfcopy deps` computes: inputs expanded (files, directories, globs), then their closure. */
+export function analyzeDeps(args: readonly string[], options: ResolveOptions = {}): ClosureGraph {
+  const resolver = new Resolver(options);
+  const inputs = collectInputs(resolver.root, args, options.cwd);
+  const graph = resolver.resolve(inputs.files);
+  graph.inputErrors.unshift(...inputs.errors);
+  return graph;
+}
