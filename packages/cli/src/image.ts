@@ -1,5 +1,5 @@
 /** `elfcopy image JAIL --oci DIR | --tar FILE --tag NAME[:TAG]`: the jail as an OCI image. */
-import { buildImage, type ImageOptions, type LayerCompression } from '@elfcopy/jail-copy';
+import { buildImage, type ImageOptions, type LayerCompression, type SbomFormat } from '@elfcopy/jail-copy';
 import { EXIT_OK } from './exit-codes.js';
 import type { Reporter } from './report.js';
 import { UsageError } from './usage-error.js';
@@ -59,9 +59,9 @@ export function sourceDateEpoch(): number | undefined {
   return Number(v);
 }
 
-export function sbomFormat(v: string | undefined): 'cyclonedx' | 'spdx' {
+export function sbomFormat(v: string | undefined): SbomFormat {
   const f = v ?? 'cyclonedx';
-  if (f !== 'cyclonedx' && f !== 'spdx') throw new UsageError(`--format ${f}: choose cyclonedx or spdx`);
+  if (f !== 'cyclonedx') throw new UsageError(`--format ${f}: elfcopy writes cyclonedx (CycloneDX 1.6 JSON) only`);
   return f;
 }
 

@@ -210,7 +210,7 @@ Exit status: 0 done, 1 a library is missing (the rest is copied), 2 bad usage or
     .option('--expose <port/proto>', 'a port the image listens on (repeatable)', collect, [])
     .option('--label <k=v>', 'a config label (repeatable)', collect, [])
     .option('--sbom <file>', "also write the jail's SBOM to FILE and record its digest in the manifest")
-    .option('--sbom-format <f>', 'the SBOM format: cyclonedx or spdx', 'cyclonedx')
+    .option('--sbom-format <f>', 'the SBOM format: cyclonedx (CycloneDX 1.6 JSON)', 'cyclonedx')
     .option('--root <dir>', "describe packages from this root's dpkg database (default: the host's)")
     .option('--json', 'print the result (digests, platform, warnings) as JSON')
     .addHelpText('after', '\nSOURCE_DATE_EPOCH sets created and clamps every mtime (default 0: 1970-01-01T00:00:00Z).\nExit status: 0 written, 2 bad usage or input (nothing is left half-written).')
@@ -221,9 +221,9 @@ Exit status: 0 done, 1 a library is missing (the rest is copied), 2 bad usage or
 
   program
     .command('sbom')
-    .description("describe the jail's files and the Debian packages they came from: CycloneDX 1.6 (or SPDX 2.3) JSON")
+    .description("describe the jail's files and the Debian packages they came from: CycloneDX 1.6 JSON")
     .argument('<jail>')
-    .option('--format <f>', 'cyclonedx or spdx', 'cyclonedx')
+    .option('--format <f>', 'cyclonedx (CycloneDX 1.6 JSON)', 'cyclonedx')
     .option('--output <file>', 'write to FILE (default: standard output)')
     .option('--root <dir>', "read packages from this root's dpkg database (default: the host's)")
     .action(async (jail: string, opts: SbomCliOptions, cmd: Command) => {

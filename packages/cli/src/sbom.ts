@@ -1,4 +1,4 @@
-/** `elfcopy sbom JAIL`: the jail's SBOM (CycloneDX 1.6 or SPDX 2.3 JSON) on stdout or in a file. */
+/** `elfcopy sbom JAIL`: the jail's SBOM (CycloneDX 1.6 JSON) on stdout or in a file. */
 import { writeSbom } from '@elfcopy/jail-copy';
 import { EXIT_OK } from './exit-codes.js';
 import { sbomFormat, sourceDateEpoch } from './image.js';

@@ -1,5 +1,5 @@
 /**
- * SBOMs of a jail: `writeSbom(jail, { format, root, output })` — CycloneDX 1.6 JSON (SPDX 2.3 to come);
+ * SBOMs of a jail: `writeSbom(jail, { format, root, output })` — CycloneDX 1.6 JSON;
  * `describeJail` for the format-neutral inventory (files, owners, packages, dependencies).
  */
 export { writeSbom, type SbomOptions, type SbomResult, type SbomFormat } from './write.js';
