@@ -101,6 +101,18 @@ async function applyIn(jail: Jail, steps: readonly PlanStep[], jailDir: string, 
     entries: [],
     tick: () => options.onStep?.(++done, steps.length),
   };
+  // The directories the steps walk to stay open for the whole apply (inroot.ts: holdDirectories).
+  const release = jail.holdDirectories(run.trustLink);
+  try {
+    await applyPhases(run, steps, removals, old, owner, options);
+  } finally {
+    release();
+  }
+  return run.result;
+}
+
+async function applyPhases(run: Run, steps: readonly PlanStep[], removals: readonly PruneStep[], old: Manifest | undefined, owner: { id: string; installer?: Installer }, options: ApplyOptions): Promise<void> {
+  const { jail } = run;
   await makeDirectories(run, steps);
   await placeFiles(run, steps, old, options);
   removeLeftovers(run, steps);
@@ -112,7 +124,6 @@ async function applyIn(jail: Jail, steps: readonly PlanStep[], jailDir: string, 
   // Last, over the jail as it now is: the libraries in place, the pruned ones gone.
   await writeLdCaches(run, steps);
   if (!options.noManifest) run.result.manifestChanged = await recordManifest(run, old, owner, options.prune !== undefined && options.prune !== false, options.generator);
-  return run.result;
 }
 
 async function makeDirectories(run: Run, steps: readonly PlanStep[]): Promise<void> {
@@ -328,6 +339,8 @@ async function makeDevice(jail: Jail, p: string, major: number, minor: number, m
       throw new JailConflictError(p, `cannot create device node (mknod needs root): ${r.stderr.trim() || r.shortMessage}`);
     }
     fs.renameSync(dir.entry(tmpName), dir.entry(name));
+    // What it replaced may have been a component of a held directory's path.
+    if (st) jail.forgetDirectories();
   } finally {
     untrack?.();
     dir.close();

@@ -246,7 +246,8 @@ async function writeFromSource(jail: Jail, p: string, src: { fd: number; stat: f
   try {
     const final = dir.entry(name);
     const conflict = (): JailConflictError => new JailConflictError(p, 'is a directory in the jail, where a file goes', { found: 'directory', needed: 'file' });
-    if (lstatOrUndefined(final)?.isDirectory()) throw conflict();
+    const there = lstatOrUndefined(final);
+    if (there?.isDirectory()) throw conflict();
     const staging = opts.staging ?? new StagingDirs();
     const tmp = staging.get(dir).entry(`f-${randomBytes(6).toString('hex')}`);
     let renamed = false;
@@ -268,6 +269,8 @@ async function writeFromSource(jail: Jail, p: string, src: { fd: number; stat: f
       } catch (err) {
         throw isDirectoryConflict(err) ? conflict() : err;
       }
+      // A link replaced may have been a component of a held directory's path.
+      if (there?.isSymbolicLink()) jail.forgetDirectories();
       return { strippedBits, size: copied.size, sha256: copied.sha256 };
     } finally {
       if (!renamed) await unlinkQuietly(tmp);
@@ -349,6 +352,8 @@ async function symlinkIn(jail: Jail, p: string, target: string, opts: ResolveOpt
     } finally {
       inFlight.delete(tmpBase);
     }
+    // What it replaced may have been a component of a held directory's path.
+    if (existing) jail.forgetDirectories();
     return existing ? 'replaced' : 'created';
   } finally {
     dir.close();
@@ -383,6 +388,8 @@ async function removeIn(jail: Jail, p: string, opts: RemoveOptions): Promise<boo
     const entry = dir.entry(name);
     const st = lstatOrUndefined(entry);
     if (!st) return false;
+    // A directory or link removed may be a component of a held directory's path.
+    if (!st.isFile()) jail.forgetDirectories();
     if (st.isDirectory()) {
       if (opts.recursive) {
         removeTreeAt(dir, name);
