@@ -14,7 +14,7 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const sha = (f: string): string => createHash('sha256').update(fs.readFileSync(f)).digest('hex');
 
-/** Host files of several sizes: empty, small, system binaries, and one over the 1 MiB buffer, not a multiple of it. */
+/** Host files of several sizes: empty, small, system binaries, and larger than the read buffer, not multiples of it. */
 function sources(): string[] {
   const empty = path.join(tmp, 'empty');
   fs.writeFileSync(empty, '');

@@ -20,7 +20,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { Worker } from 'node:worker_threads';
 
-const CHUNK = 1 << 20;
+/** 256 KiB: as fast as 1 MiB on the php-fpm jail, and ~2-3 MB less peak RSS over the lanes. */
+const CHUNK = 1 << 18;
 
 /** The worker's whole program (CommonJS, run with `eval`): the loops of copyWithSha256 and sha256OfFile below. */
 const WORKER_SOURCE = `
