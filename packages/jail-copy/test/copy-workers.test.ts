@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CopyWorkers, copyWithSha256, sha256OfFile } from '../src/copy/copy-workers.js';
@@ -93,6 +94,17 @@ describe('CopyWorkers', () => {
       }
     });
   }
+
+  it('close() with a hash still pending on a worker: it rejects once the thread has stopped, and nothing more runs', async () => {
+    const big = path.join(tmp, 'pending-big');
+    fs.writeFileSync(big, Buffer.alloc(64 * 1024 * 1024, 1));
+    const pool = new CopyWorkers(2);
+    const pending = pool.hash(big);
+    pending.catch(() => undefined);
+    await pool.close();
+    if (os.availableParallelism() > 1) await expect(pending).rejects.toThrow(/closed before this job finished/);
+    await expect(pool.hash('/usr/bin/true')).rejects.toThrow(/closed/);
+  });
 
   it('copyWithSha256 writes from offset 0 whatever the descriptors\' positions (a redo overwrites)', async () => {
     const src = path.join(tmp, 'redo-src');

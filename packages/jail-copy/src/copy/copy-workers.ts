@@ -152,6 +152,7 @@ export class CopyWorkers implements ContentCopier {
   private started = false;
   private nextId = 0;
   private readonly pending = new Map<number, Pending>();
+  private closed = false;
 
   /** `jobs`: the run's parallel copies; one lane per processor (this thread one of them), at most that many. */
   constructor(jobs: number) {
@@ -192,13 +193,24 @@ export class CopyWorkers implements ContentCopier {
     return (await this.send({ file })).sha256;
   }
 
+  /**
+   * Ends the workers. A job still pending on one (a hash nobody waits for after a failed copy) is
+   * rejected once its thread has stopped, never redone here: a descriptor is released only when no
+   * thread can still write through it.
+   */
   async close(): Promise<void> {
+    this.closed = true;
     const slots = this.slots;
     this.slots = [];
     await Promise.all(slots.map((s) => s.worker.terminate()));
+    for (const [id, p] of this.pending) {
+      this.pending.delete(id);
+      p.reject(new Error('the copying threads were closed before this job finished'));
+    }
   }
 
   private send(job: Job): Promise<Copied> {
+    if (this.closed) return Promise.reject(new Error('the copying threads are closed'));
     this.start();
     const slot = this.slots.reduce<Slot | undefined>((best, s) => (best === undefined || s.queued < best.queued ? s : best), undefined);
     if (!slot || slot.queued >= MAX_QUEUED) return runHere(job);
@@ -221,6 +233,7 @@ export class CopyWorkers implements ContentCopier {
 
   /** A worker died: what it still had is done here (a copy starts again from offset 0). */
   private lose(slot: Slot): void {
+    if (this.closed) return;
     this.slots = this.slots.filter((s) => s !== slot);
     for (const [id, p] of this.pending) {
       if (p.worker !== slot) continue;
