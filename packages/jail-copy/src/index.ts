@@ -29,6 +29,7 @@ export { traceCommand, TraceError, type TraceOptions, type TraceResult, type Tra
 
 // Errors.
 export { JailCopyError, JailEscapeError, JailConflictError, BadJailError, JailIoError } from './errors.js';
+export { OutputIoError } from './output/io-error.js';
 
 // Artifacts: OCI images, SBOMs, and the dpkg database they read.
 export { buildImage, DEFAULT_SOURCE_DATE_EPOCH, ImageError, type ImageErrorKind, type ImageOptions, type ImageResult, type LayerCompression } from './image/index.js';

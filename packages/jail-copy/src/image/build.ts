@@ -25,6 +25,7 @@ import {
   type RunConfig,
 } from './config.js';
 import { ImageError } from './errors.js';
+import { OutputIoError } from '../output/io-error.js';
 import { LAYER_MEDIA_TYPE, asImageError, writeLayer, type LayerCompression, type LayerResult } from './layer.js';
 import { OciLayout, syncFile, writeTextAtomically, type Descriptor } from './layout.js';
 import { platformKey, platformOf, type OciPlatform } from './platform.js';
@@ -103,7 +104,7 @@ export async function buildImage(jail: string, options: ImageOptions): Promise<I
   const outFile = options.tar === undefined ? undefined : path.resolve(options.tar);
   if (outFile !== undefined) checkArchiveTarget(outFile);
   const layoutDir = outFile === undefined ? path.resolve(options.oci ?? '') : path.join(path.dirname(outFile), `.elfcopy-tmp-${randomBytes(6).toString('hex')}`);
-  const layout = OciLayout.open(layoutDir);
+  const layout = openLayout(layoutDir, outFile);
   let wroteSbom = false;
   try {
     const layerTemp = layout.tempBlobPath();
@@ -156,11 +157,24 @@ export async function buildImage(jail: string, options: ImageOptions): Promise<I
     // An SBOM of an image that was not written describes nothing.
     if (options.sbom && wroteSbom) fs.rmSync(path.resolve(options.sbom.file), { force: true });
     if (outFile !== undefined) fs.rmSync(layoutDir, { recursive: true, force: true });
-    const e = err instanceof JailCopyError ? err : asImageError(layoutDir, err);
-    // A temporary name means nothing to the user: name what was being written, and that it is untouched.
-    if (e instanceof ImageError && e.kind === 'write' && e.path.includes('.elfcopy-tmp-')) throw new ImageError(outFile ?? layoutDir, 'write', `${e.message}; nothing was written there`);
-    throw e;
+    throw userNamed(err instanceof JailCopyError ? err : asImageError(layoutDir, err), outFile ?? layoutDir);
   }
+}
+
+/** The layout to build in: the output itself (--oci), or a temporary directory beside the archive (--tar). */
+function openLayout(layoutDir: string, outFile: string | undefined): OciLayout {
+  try {
+    return OciLayout.open(layoutDir);
+  } catch (err) {
+    throw userNamed(err, outFile ?? layoutDir);
+  }
+}
+
+/** A temporary name means nothing to the user: a write error about one names `output`, which is untouched. */
+function userNamed(e: unknown, output: string): unknown {
+  if (e instanceof OutputIoError && e.path.includes('.elfcopy-tmp-')) return new OutputIoError(output, e.code, e.why);
+  if (e instanceof ImageError && e.kind === 'write' && e.path.includes('.elfcopy-tmp-')) return new ImageError(output, 'write', `${e.message}; nothing was written there`);
+  return e;
 }
 
 function runConfig(jail: Jail, o: ImageOptions): RunConfig {

@@ -7,6 +7,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { JailCopyError } from '../errors.js';
+import { outputIoError } from '../output/io-error.js';
 import { ImageError } from './errors.js';
 import { asImageError } from './layer.js';
 
@@ -61,7 +63,7 @@ export class OciLayout {
       try {
         fs.mkdirSync(dir, { mode: 0o755 });
       } catch (err) {
-        throw new ImageError(dir, 'bad-output', `cannot be created (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+        throw outputIoError(dir, err) ?? new ImageError(dir, 'bad-output', `cannot be created (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
       }
       fs.mkdirSync(path.join(dir, 'blobs', 'sha256'), { recursive: true, mode: 0o755 });
       return new OciLayout(dir, true, { schemaVersion: 2, mediaType: INDEX_MEDIA_TYPE, manifests: [] });
@@ -174,7 +176,8 @@ export function writeTextAtomically(file: string, text: string): void {
     fs.renameSync(temp, file);
   } catch (err) {
     fs.rmSync(temp, { force: true });
-    throw asImageError(file, err);
+    // Named by `file`: the temporary is gone, and means nothing to the user.
+    throw outputIoError(file, err) ?? new JailCopyError(file, `cannot be written (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
 }
 
