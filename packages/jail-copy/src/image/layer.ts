@@ -14,7 +14,7 @@ import { JailCopyError } from '../errors.js';
 import { outputIoError } from '../output/io-error.js';
 import { ImageError } from './errors.js';
 import type { Jail } from '../confine/inroot.js';
-import { openJailFile, type JailEntry } from './tree.js';
+import { openJailFile, type JailEntry } from '../output/jail-tree.js';
 
 export type LayerCompression = 'gzip' | 'none';
 
