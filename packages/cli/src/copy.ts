@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 // Only the orchestration's own module: planning, copying and hashing load when there is work.
-import { copyIntoJail, type CopyIntoJailOptions, type CopyIntoJailResult, type CopyPlanReport } from '@elfcopy/jail-copy/copy';
+import { copyIntoJail, type CopyIntoJailEvents, type CopyIntoJailOptions, type CopyIntoJailResult, type CopyPlanReport } from '@elfcopy/jail-copy/copy';
 import { parseProfileSpec, type ProfileRequest } from '@elfcopy/jail-copy/profile-spec';
 import { dlopenFrom, resolveOptionsFrom } from './resolver-options.js';
 import { buildId } from './build-id.js';
@@ -73,12 +73,20 @@ export function checkJailTarget(jail: string | undefined): { jail: string; missi
 }
 
 export async function runCopy(paths: string[], opts: CopyCliOptions, report: Reporter, stdout: NodeJS.WritableStream = process.stdout): Promise<number> {
+  return runCopyWith((jail, options, events) => copyIntoJail(paths, jail, options, events), opts, report, stdout);
+}
+
+/** The library call a copy command makes: copyIntoJail, or one that ends in it (traceIntoJail). */
+export type CopyCall = (jail: string, options: CopyIntoJailOptions, events: CopyIntoJailEvents) => Promise<CopyIntoJailResult>;
+
+/** A copy command: its options checked, `call` made, its plan and result reported as `elfcopy copy` reports them. */
+export async function runCopyWith(call: CopyCall, opts: CopyCliOptions, report: Reporter, stdout: NodeJS.WritableStream = process.stdout): Promise<number> {
   // Stopped by a signal: what the copy staged in the jail goes (and, with --trace, the traced command
   // and all it started).
   const cleanups: (() => void)[] = [];
   return withSignalCleanup(
     () => cleanups.forEach((c) => c()),
-    () => runCopyIn(paths, opts, report, stdout, (f) => cleanups.push(f)),
+    () => runCopyIn(call, opts, report, stdout, (f) => cleanups.push(f)),
   );
 }
 
@@ -123,7 +131,7 @@ export function copyOptionsFrom(opts: CopyCliOptions): CopyIntoJailOptions {
   return out;
 }
 
-async function runCopyIn(paths: string[], opts: CopyCliOptions, report: Reporter, stdout: NodeJS.WritableStream, onCleanup: (cleanup: () => void) => void): Promise<number> {
+async function runCopyIn(call: CopyCall, opts: CopyCliOptions, report: Reporter, stdout: NodeJS.WritableStream, onCleanup: (cleanup: () => void) => void): Promise<number> {
   const { jail } = checkJailTarget(opts.into);
   const options = copyOptionsFrom(opts);
   // A re-run with the same arguments over an unchanged host and jail reuses the last plan (plan-cache.ts).
@@ -131,7 +139,7 @@ async function runCopyIn(paths: string[], opts: CopyCliOptions, report: Reporter
   if (opts.trace !== undefined) report.info(`trace: running ${opts.trace} on the host to see what it loads`);
   let bar: Progress | undefined;
   let code = EXIT_OK;
-  const r = await copyIntoJail(paths, jail, options, {
+  const r = await call(jail, options, {
     onCleanup,
     onPlan: (plan) => {
       code = reportPlan(plan, report);

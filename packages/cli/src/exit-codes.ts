@@ -4,7 +4,7 @@ export const EXIT_OK = 0;
 export const EXIT_INCOMPLETE = 1;
 /** Bad usage or bad input: not ELF, unreadable, malformed, a bad jail. */
 export const EXIT_BAD_INPUT = 2;
-/** The jail's file system refused a write: read-only, full, over quota, permission, I/O error. */
+/** The jail's file system refused a write — or an output's (image, SBOM): read-only, full, over quota, permission, I/O error. */
 export const EXIT_JAIL_IO = 3;
 /** The reader of standard output closed it early (EPIPE): 128 + SIGPIPE, as a program the signal ends. */
 export const EXIT_SIGPIPE = 141;

@@ -1,7 +1,7 @@
 /** `elfcopy image JAIL --oci DIR | --tar FILE --tag NAME[:TAG]`: the jail as an OCI image. */
-import { buildImage, type ImageOptions, type LayerCompression, type SbomFormat } from '@elfcopy/jail-copy';
-import { EXIT_OK } from './exit-codes.js';
-import type { Reporter } from './report.js';
+import { buildImage, OutputIoError, type ImageOptions, type LayerCompression, type SbomFormat } from '@elfcopy/jail-copy';
+import { EXIT_JAIL_IO, EXIT_OK } from './exit-codes.js';
+import { describeError, type Reporter } from './report.js';
 import { UsageError } from './usage-error.js';
 
 export interface ImageCliOptions {
@@ -38,7 +38,8 @@ export async function runImage(jail: string, opts: ImageCliOptions, report: Repo
   if (opts.expose?.length) o.expose = opts.expose;
   if (opts.label?.length) o.labels = opts.label;
   if (opts.sbom !== undefined) o.sbom = { file: opts.sbom, format: sbomFormat(opts.sbomFormat), ...(opts.root !== undefined ? { root: opts.root } : {}) };
-  const r = await buildImage(jail, o);
+  const r = await refusedWriteExits(report, () => buildImage(jail, o));
+  if (typeof r === 'number') return r;
   for (const w of r.warnings) report.warn(w);
   if (opts.json) {
     stdout.write(JSON.stringify({ schema: 'elfcopy.image/1', ...r }, null, 2) + '\n');
@@ -49,6 +50,20 @@ export async function runImage(jail: string, opts: ImageCliOptions, report: Repo
   stdout.write(`${r.manifest.digest}\n`);
   if (r.sbom) report.info(`sbom ${r.sbom.file} ${r.sbom.digest}`);
   return EXIT_OK;
+}
+
+/**
+ * `run`'s result, or the exit code of an output whose file system refused the write (full, read-only,
+ * over quota, failing): one line naming the output, and 3, as a jail's refused write exits.
+ */
+export async function refusedWriteExits<T>(report: Reporter, run: () => Promise<T>): Promise<T | number> {
+  try {
+    return await run();
+  } catch (err) {
+    if (!(err instanceof OutputIoError)) throw err;
+    report.error(describeError(err));
+    return EXIT_JAIL_IO;
+  }
 }
 
 /** SOURCE_DATE_EPOCH (reproducible-builds.org): whole seconds since 1970; unset means the library's default. */

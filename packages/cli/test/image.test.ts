@@ -283,7 +283,7 @@ describe('elfcopy image: bad input exits 2 with one line, leaving nothing half-w
     expect(fs.readdirSync(out)).toEqual(['precious']);
   });
 
-  it('a full disk mid-write leaves nothing at the final path: no layout made, an existing layout unchanged, no archive', async () => {
+  it('a full disk mid-write exits 3 (as a full jail does) with one line naming the output, and leaves nothing at the final path: no layout made, an existing layout unchanged, no archive', async () => {
     const mnt = path.join(tmp, 'small');
     fs.mkdirSync(mnt);
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mnt]);
@@ -298,13 +298,41 @@ describe('elfcopy image: bad input exits 2 with one line, leaving nothing half-w
       const indexBefore = fs.readFileSync(path.join(mnt, 'layout/index.json'), 'utf8');
       for (const args of [['--oci', path.join(mnt, 'layout')], ['--oci', path.join(mnt, 'fresh')], ['--tar', path.join(mnt, 'img.tar')]]) {
         const r = await elfcopy(['image', jail, ...args, '--tag', 'big', '--compression', 'none']);
-        expect(r.exitCode, args.join(' ')).toBe(2);
-        expect(errorLines(r.stderr), args.join(' ')).toEqual([expect.stringMatching(/no space left on the device/)]);
+        expect(r.exitCode, args.join(' ')).toBe(3);
+        expect(errorLines(r.stderr), args.join(' ')).toEqual([`elfcopy: ${args[1] ?? ''}: cannot be written: no space left on device (ENOSPC); nothing was changed there`]);
       }
+      // The SBOM of an image that fails is not left behind either (the SBOM itself fits).
+      const bom = path.join(tmp, 'big-bom.json');
+      const withSbom = await elfcopy(['image', jail, '--oci', path.join(mnt, 'fresh'), '--tag', 'big', '--compression', 'none', '--sbom', bom]);
+      expect(withSbom.exitCode).toBe(3);
+      expect(fs.existsSync(bom)).toBe(false);
       expect(fs.readFileSync(path.join(mnt, 'layout/index.json'), 'utf8')).toBe(indexBefore);
       expect([...tree(path.join(mnt, 'layout')).keys()].sort()).toEqual([...before.keys()].sort());
       expect(fs.readdirSync(mnt).sort()).toEqual(['layout']);
       expect(inspect(`oci:${path.join(mnt, 'layout')}:latest`).Architecture).toBe('amd64');
+    } finally {
+      execFileSync('umount', [mnt]);
+    }
+  });
+
+  it('a read-only output file system exits 3 with one line naming the output (EROFS), for a layout, an existing layout and an archive', async () => {
+    const mnt = path.join(tmp, 'readonly');
+    fs.mkdirSync(mnt);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mnt]);
+    try {
+      const tiny = path.join(tmp, 'tiny-jail-ro');
+      fs.mkdirSync(path.join(tiny, 'bin'), { recursive: true });
+      fs.copyFileSync('/usr/bin/true', path.join(tiny, 'bin/true'));
+      const ok = await elfcopy(['image', tiny, '--oci', path.join(mnt, 'layout'), '--tag', 'tiny']);
+      expect(ok.exitCode, ok.stderr).toBe(0);
+      const before = tree(mnt);
+      execFileSync('mount', ['-o', 'remount,ro', mnt]);
+      for (const args of [['--oci', path.join(mnt, 'layout')], ['--oci', path.join(mnt, 'fresh')], ['--tar', path.join(mnt, 'img.tar')]]) {
+        const r = await elfcopy(['image', tiny, ...args, '--tag', 'again']);
+        expect(r.exitCode, `${args.join(' ')}: ${r.stderr}`).toBe(3);
+        expect(errorLines(r.stderr), args.join(' ')).toEqual([`elfcopy: ${args[1] ?? ''}: cannot be written: read-only file system (EROFS); nothing was changed there`]);
+      }
+      expect([...tree(mnt).keys()].sort()).toEqual([...before.keys()].sort());
     } finally {
       execFileSync('umount', [mnt]);
     }

@@ -281,15 +281,34 @@ describe('elfcopy sbom: what the SBOM must not claim, and other roots', () => {
     expect(missing.stderr.trim().split('\n')).toHaveLength(1);
   });
 
-  it('--output on a full disk exits 2 with one line and leaves no file, not even a temporary one', async () => {
+  it('--output on a full disk exits 3 (as a full jail does) with one line naming the file, and leaves no file, not even a temporary one', async () => {
     const mnt = path.join(tmp, 'tiny');
     fs.mkdirSync(mnt);
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mnt]);
     try {
-      const r = await elfcopy(['sbom', jail, '--output', path.join(mnt, 'bom.json')]);
-      expect(r.exitCode).toBe(2);
-      expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/bom\.json: no space left on the device/)]);
+      const out = path.join(mnt, 'bom.json');
+      const r = await elfcopy(['sbom', jail, '--output', out]);
+      expect(r.exitCode).toBe(3);
+      expect(r.stderr.trim().split('\n')).toEqual([`elfcopy: ${out}: cannot be written: no space left on device (ENOSPC); nothing was changed there`]);
       expect(fs.readdirSync(mnt)).toEqual([]);
+    } finally {
+      execFileSync('umount', [mnt]);
+    }
+  });
+
+  it('--output on a read-only file system exits 3 with one line naming the file (EROFS); an SBOM already there is left as it was', async () => {
+    const mnt = path.join(tmp, 'ro');
+    fs.mkdirSync(mnt);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mnt]);
+    try {
+      const out = path.join(mnt, 'bom.json');
+      fs.writeFileSync(out, 'an older SBOM\n');
+      execFileSync('mount', ['-o', 'remount,ro', mnt]);
+      const r = await elfcopy(['sbom', jail, '--output', out]);
+      expect(r.exitCode).toBe(3);
+      expect(r.stderr.trim().split('\n')).toEqual([`elfcopy: ${out}: cannot be written: read-only file system (EROFS); nothing was changed there`]);
+      expect(fs.readdirSync(mnt)).toEqual(['bom.json']);
+      expect(fs.readFileSync(out, 'utf8')).toBe('an older SBOM\n');
     } finally {
       execFileSync('umount', [mnt]);
     }

@@ -21,6 +21,7 @@ export { loadProfiles, profilesDir, ProfileError, type Profile } from './profile
 // The jail tools.
 export { planInit, parseWritable, InitError, type InitOptions, type InitPlan, type Account, type WritableDir } from './tools/init.js';
 export { initJail, type InitJailOptions, type InitJailEvents, type InitJailResult } from './run/init-jail.js';
+export { traceIntoJail, type TraceIntoJailOptions, type TraceIntoJailEvents, type TraceIntoJailResult } from './run/trace-into-jail.js';
 export { verifyJail, type VerifyOptions, type VerifyReport } from './tools/verify.js';
 export { auditJail, type AuditOptions, type AuditReport } from './tools/audit.js';
 export { atOrAbove, SEVERITY_RANK, type Finding, type Severity } from './findings.js';
@@ -29,6 +30,7 @@ export { traceCommand, TraceError, type TraceOptions, type TraceResult, type Tra
 
 // Errors.
 export { JailCopyError, JailEscapeError, JailConflictError, BadJailError, JailIoError } from './errors.js';
+export { OutputIoError } from './output/io-error.js';
 
 // Artifacts: OCI images, SBOMs, and the dpkg database they read.
 export { buildImage, DEFAULT_SOURCE_DATE_EPOCH, ImageError, type ImageErrorKind, type ImageOptions, type ImageResult, type LayerCompression } from './image/index.js';

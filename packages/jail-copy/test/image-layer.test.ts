@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage, JailCopyError } from '../src/index.js';
 import { Jail, jailTree } from '../src/internal.js';
-import { openJailFile } from '../src/image/tree.js';
+import { openJailFile } from '../src/output/jail-tree.js';
 import { requireRoot, tempDir } from './helpers/jail.js';
 
 let tmp = '';

@@ -25,12 +25,14 @@ import {
   type RunConfig,
 } from './config.js';
 import { ImageError } from './errors.js';
+import { OutputIoError } from '../output/io-error.js';
 import { LAYER_MEDIA_TYPE, asImageError, writeLayer, type LayerCompression, type LayerResult } from './layer.js';
-import { OciLayout, syncFile, writeTextAtomically, type Descriptor } from './layout.js';
+import { OciLayout, type Descriptor } from './layout.js';
+import { TMP_PREFIX, syncFile, writeTextAtomically } from '../output/atomic-write.js';
 import { platformKey, platformOf, type OciPlatform } from './platform.js';
 import { parseReference, type ImageReference } from './reference.js';
-import { jailElfFiles, jailTree, openJailDir, type JailEntry } from './tree.js';
-import { DEFAULT_SOURCE_DATE_EPOCH } from './epoch.js';
+import { jailElfFiles, jailTree, openJailDir, type JailEntry } from '../output/jail-tree.js';
+import { DEFAULT_SOURCE_DATE_EPOCH } from '../output/epoch.js';
 import { writeSbom, type SbomFormat } from '../sbom/write.js';
 import { resolveUser } from './user.js';
 
@@ -102,8 +104,8 @@ export async function buildImage(jail: string, options: ImageOptions): Promise<I
   // An archive is a layout built beside the file (same file system: the rename is atomic), then tarred.
   const outFile = options.tar === undefined ? undefined : path.resolve(options.tar);
   if (outFile !== undefined) checkArchiveTarget(outFile);
-  const layoutDir = outFile === undefined ? path.resolve(options.oci ?? '') : path.join(path.dirname(outFile), `.elfcopy-tmp-${randomBytes(6).toString('hex')}`);
-  const layout = OciLayout.open(layoutDir);
+  const layoutDir = outFile === undefined ? path.resolve(options.oci ?? '') : path.join(path.dirname(outFile), `${TMP_PREFIX}${randomBytes(6).toString('hex')}`);
+  const layout = openLayout(layoutDir, outFile);
   let wroteSbom = false;
   try {
     const layerTemp = layout.tempBlobPath();
@@ -156,11 +158,24 @@ export async function buildImage(jail: string, options: ImageOptions): Promise<I
     // An SBOM of an image that was not written describes nothing.
     if (options.sbom && wroteSbom) fs.rmSync(path.resolve(options.sbom.file), { force: true });
     if (outFile !== undefined) fs.rmSync(layoutDir, { recursive: true, force: true });
-    const e = err instanceof JailCopyError ? err : asImageError(layoutDir, err);
-    // A temporary name means nothing to the user: name what was being written, and that it is untouched.
-    if (e instanceof ImageError && e.kind === 'write' && e.path.includes('.elfcopy-tmp-')) throw new ImageError(outFile ?? layoutDir, 'write', `${e.message}; nothing was written there`);
-    throw e;
+    throw userNamed(err instanceof JailCopyError ? err : asImageError(layoutDir, err), outFile ?? layoutDir);
   }
+}
+
+/** The layout to build in: the output itself (--oci), or a temporary directory beside the archive (--tar). */
+function openLayout(layoutDir: string, outFile: string | undefined): OciLayout {
+  try {
+    return OciLayout.open(layoutDir);
+  } catch (err) {
+    throw userNamed(err, outFile ?? layoutDir);
+  }
+}
+
+/** A temporary name means nothing to the user: a write error about one names `output`, which is untouched. */
+function userNamed(e: unknown, output: string): unknown {
+  if (e instanceof OutputIoError && e.path.includes(TMP_PREFIX)) return new OutputIoError(output, e.code, e.why);
+  if (e instanceof ImageError && e.kind === 'write' && e.path.includes(TMP_PREFIX)) return new ImageError(output, 'write', `${e.message}; nothing was written there`);
+  return e;
 }
 
 function runConfig(jail: Jail, o: ImageOptions): RunConfig {
@@ -218,7 +233,7 @@ function checkArchiveTarget(file: string): void {
 /** The layout as one tar (image-spec: an "OCI archive" is a tar of the layout), written beside `file` then renamed. */
 async function writeArchive(layoutDir: string, file: string, epoch: number): Promise<void> {
   const tree = jailTree(layoutDir);
-  const temp = path.join(path.dirname(file), `.elfcopy-tmp-${randomBytes(6).toString('hex')}`);
+  const temp = path.join(path.dirname(file), `${TMP_PREFIX}${randomBytes(6).toString('hex')}`);
   try {
     await writeLayer(Jail.open(layoutDir), tree, temp, { compression: 'none', epoch, metadata: 'archive' });
     syncFile(temp);

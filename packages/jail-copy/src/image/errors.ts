@@ -8,7 +8,7 @@ export type ImageErrorKind =
   | 'bad-output'
   /** Nothing tells the jail's architecture, or its ELF files disagree. */
   | 'platform'
-  /** A write failed (ENOSPC, EIO, …): nothing was left at the final path. */
+  /** A write failed for a reason other than the file system's refusal (that is an OutputIoError): nothing was left at the final path. */
   | 'write';
 
 export class ImageError extends JailCopyError {

@@ -10,4 +10,4 @@ export { OCI_PLATFORMS, platformOf, type OciPlatform } from './platform.js';
 export { writeLayer, GZIP_LEVEL, LAYER_MEDIA_TYPE, type LayerCompression, type LayerOptions, type LayerResult } from './layer.js';
 export { OciLayout, type Descriptor } from './layout.js';
 export { ANNOTATION_JAIL_MANIFEST, ANNOTATION_SBOM } from './config.js';
-export { jailTree, jailElfFiles } from './tree.js';
+export { jailTree, jailElfFiles } from '../output/jail-tree.js';

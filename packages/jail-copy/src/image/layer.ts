@@ -10,9 +10,11 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
 import { pack as tarPack, type Header, type Pack } from 'tar-stream';
+import { JailCopyError } from '../errors.js';
+import { outputIoError } from '../output/io-error.js';
 import { ImageError } from './errors.js';
 import type { Jail } from '../confine/inroot.js';
-import { openJailFile, type JailEntry } from './tree.js';
+import { openJailFile, type JailEntry } from '../output/jail-tree.js';
 
 export type LayerCompression = 'gzip' | 'none';
 
@@ -105,12 +107,15 @@ export async function writeLayer(jail: Jail, tree: readonly JailEntry[], out: st
   return { digest: `sha256:${packed.hash.digest('hex')}`, size: packed.bytes, diffId: `sha256:${plain.hash.digest('hex')}`, entries, skipped };
 }
 
-/** A write or read failure as one line naming the file; our own errors pass through. */
+/**
+ * A write or read failure as one line naming the file: a refused write (ENOSPC, EROFS, …) an
+ * OutputIoError, anything else an ImageError; our own errors pass through.
+ */
 export function asImageError(file: string, err: unknown): Error {
-  if (err instanceof ImageError) return err;
+  if (err instanceof JailCopyError) return err;
   const e = err as NodeJS.ErrnoException;
   const where = typeof e.path === 'string' ? e.path : file;
-  return new ImageError(where, 'write', e.code === 'ENOSPC' ? 'no space left on the device' : e.code ? `${e.code}: ${e.message}` : String(e.message ?? err));
+  return outputIoError(where, err) ?? new ImageError(where, 'write', e.code ? `${e.code}: ${e.message}` : String(e.message ?? err));
 }
 
 /** The tar header of one entry; undefined for what a tar cannot hold. */

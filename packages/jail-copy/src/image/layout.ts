@@ -7,6 +7,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { TMP_PREFIX, syncFile, writeTextAtomically } from '../output/atomic-write.js';
+import { outputIoError } from '../output/io-error.js';
 import { ImageError } from './errors.js';
 import { asImageError } from './layer.js';
 
@@ -16,7 +18,6 @@ export const INDEX_MEDIA_TYPE = 'application/vnd.oci.image.index.v1+json';
 export const REF_NAME = 'org.opencontainers.image.ref.name';
 /** An index.json larger than this was not written by an image tool. */
 const MAX_INDEX_BYTES = 64 * 1024 * 1024;
-const TMP_PREFIX = '.elfcopy-tmp-';
 
 export interface Descriptor {
   mediaType: string;
@@ -61,7 +62,7 @@ export class OciLayout {
       try {
         fs.mkdirSync(dir, { mode: 0o755 });
       } catch (err) {
-        throw new ImageError(dir, 'bad-output', `cannot be created (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+        throw outputIoError(dir, err) ?? new ImageError(dir, 'bad-output', `cannot be created (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
       }
       fs.mkdirSync(path.join(dir, 'blobs', 'sha256'), { recursive: true, mode: 0o755 });
       return new OciLayout(dir, true, { schemaVersion: 2, mediaType: INDEX_MEDIA_TYPE, manifests: [] });
@@ -156,32 +157,6 @@ function readSmallJson(file: string, max: number): unknown {
     return JSON.parse(fs.readFileSync(fd, 'utf8')) as unknown;
   } catch {
     return undefined;
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-/** fsync of a file or directory by name: a rename is durable only once both are on disk. */
-/**
- * `text` as host file `file`, whole or not at all (an index.json, an SBOM): written to a temporary
- * beside it, synced, then renamed over it; on failure the temporary goes, and the error names `file`.
- */
-export function writeTextAtomically(file: string, text: string): void {
-  const temp = path.join(path.dirname(file), `${TMP_PREFIX}${randomBytes(6).toString('hex')}`);
-  try {
-    fs.writeFileSync(temp, text, { flag: 'wx', mode: 0o644 });
-    syncFile(temp);
-    fs.renameSync(temp, file);
-  } catch (err) {
-    fs.rmSync(temp, { force: true });
-    throw asImageError(file, err);
-  }
-}
-
-export function syncFile(file: string): void {
-  const fd = fs.openSync(file, 'r');
-  try {
-    fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }

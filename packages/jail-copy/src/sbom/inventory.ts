@@ -14,7 +14,7 @@ import { JailCopyError } from '../errors.js';
 import { Jail } from '../confine/inroot.js';
 import { readJailText } from '../confine/jail-text.js';
 import { MANIFEST_PATH, parseManifest } from '../copy/manifest.js';
-import { jailElfFiles, jailTree, openJailDir, openJailFile, type JailEntry } from '../image/tree.js';
+import { jailElfFiles, jailTree, openJailDir, openJailFile, type JailEntry } from '../output/jail-tree.js';
 import { readDep5Licenses } from './dep5.js';
 import { PackageURL } from 'packageurl-js';
 import { distroQualifier, readOsRelease, type OsRelease } from './os-release.js';

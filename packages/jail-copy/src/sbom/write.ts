@@ -4,8 +4,8 @@
  */
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
-import { writeTextAtomically } from '../image/layout.js';
-import { DEFAULT_SOURCE_DATE_EPOCH } from '../image/epoch.js';
+import { writeTextAtomically } from '../output/atomic-write.js';
+import { DEFAULT_SOURCE_DATE_EPOCH } from '../output/epoch.js';
 import { toCycloneDx } from './cyclonedx.js';
 import { describeJail, type InventoryOptions } from './inventory.js';
 
@@ -20,7 +20,7 @@ export interface SbomOptions extends InventoryOptions {
   format?: SbomFormat;
   /** Write here (atomically); else only return the text. */
   output?: string;
-  /** Seconds since 1970 for the document's timestamp. Default: image's DEFAULT_SOURCE_DATE_EPOCH. */
+  /** Seconds since 1970 for the document's timestamp. Default: DEFAULT_SOURCE_DATE_EPOCH. */
   sourceDateEpoch?: number;
   /** What the SBOM describes (default: the jail directory's name). */
   name?: string;
