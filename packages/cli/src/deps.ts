@@ -8,6 +8,7 @@ import { closurePaths, formatList } from './format/list.js';
 import { formatTree } from './format/tree.js';
 import { namedFamily } from './format/found-via.js';
 import { describeError, paint, useColor, type Reporter } from './report.js';
+import { stdoutOutput, type Output } from './output.js';
 import { dlopenFrom, resolveOptionsFrom, type ResolverCliOptions } from './resolver-options.js';
 import { UsageError } from './usage-error.js';
 
@@ -22,7 +23,7 @@ export interface DepsCliOptions extends ResolverCliOptions {
   null?: boolean;
 }
 
-export function runDeps(paths: string[], opts: DepsCliOptions, report: Reporter, stdout: NodeJS.WritableStream & { isTTY?: boolean } = process.stdout): number {
+export function runDeps(paths: string[], opts: DepsCliOptions, report: Reporter, stdout: Output = stdoutOutput()): number {
   const resolveOptions: ResolveOptions = resolveOptionsFrom(opts);
   if (opts.list) resolveOptions.detail = 'objects';
   if (opts.dlopen !== undefined) resolveOptions.dlopen = dlopenFrom(opts.dlopen, { allowNone: false });
