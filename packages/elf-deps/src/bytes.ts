@@ -69,13 +69,16 @@ export class ByteSource {
   /**
    * Opens `hostPath` for reading. `displayPath` is what errors name (the path as the user or the
    * sysroot sees it). O_NONBLOCK keeps a FIFO swapped in after the type check from blocking open().
+   * `checkedRegular`: the caller has just stat'd it as a regular file, so the check before open() (which
+   * keeps devices from being opened at all) is not repeated; the fstat after it is made either way.
    */
-  static open(hostPath: string, displayPath: string = hostPath): ByteSource {
+  static open(hostPath: string, displayPath: string = hostPath, checkedRegular = false): ByteSource {
     let fd: number;
     try {
-      const pre = fs.statSync(hostPath);
-      const bad = describeNonRegular(pre);
-      if (bad) throw new UnreadableFileError(displayPath, bad.kind, bad.message);
+      if (!checkedRegular) {
+        const bad = describeNonRegular(fs.statSync(hostPath));
+        if (bad) throw new UnreadableFileError(displayPath, bad.kind, bad.message);
+      }
       fd = fs.openSync(hostPath, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
     } catch (err) {
       if (err instanceof UnreadableFileError) throw err;

@@ -79,10 +79,13 @@ export class ObjectMapper {
     return file;
   }
 
-  /** An input's info; under --list (detail 'objects') read once and let go of, as verified candidates are. */
-  readInput(p: string): ElfInfo {
+  /**
+   * An input's info; under --list (detail 'objects') read once and let go of, as verified candidates are.
+   * `checkedRegular`: the caller has just stat'd it as a regular file (SysRoot.open).
+   */
+  readInput(p: string, checkedRegular = false): ElfInfo {
     if (this.options.detail !== 'objects' || this.options.dlopen) return this.elfFile(p).snapshot(this.readOptions());
-    const src = this.root.open(p);
+    const src = this.root.open(p, checkedRegular);
     try {
       return readElfInfo(src, readHeader(src));
     } finally {

@@ -31,6 +31,8 @@ interface Placement {
   readonly variants: string[];
 }
 
+let resolveCollected: (resolver: Resolver, inputs: readonly string[]) => ClosureGraph;
+
 /** Resolves many inputs in one run: files are parsed once (by real path), directories listed once. */
 export class Resolver {
   readonly root: SysRoot;
@@ -67,12 +69,22 @@ export class Resolver {
   }
 
   resolve(inputs: readonly string[]): ClosureGraph {
+    return this.resolveInputs(inputs, false);
+  }
+
+  static {
+    // analyzeDeps (below) hands over inputs collectInputs has just stat'd as regular files.
+    resolveCollected = (resolver, inputs) => resolver.resolveInputs(inputs, true);
+  }
+
+  /** `checkedRegular`: every input was just seen to be a regular file (collectInputs), so open() need not look again. */
+  private resolveInputs(inputs: readonly string[], checkedRegular: boolean): ClosureGraph {
     const graph: ClosureGraph = { roots: [], nodes: new Map(), missing: [], index: 'none', inputErrors: [], warnings: this.warnings };
     const missingByKey = new Map<string, MissingLibrary>();
     for (const input of inputs) {
       let rc: RootClosure;
       try {
-        rc = this.resolveOne(input, graph);
+        rc = this.resolveOne(input, graph, checkedRegular);
       } catch (err) {
         if (err instanceof ElfDepsError) {
           graph.inputErrors.push(err);
@@ -179,9 +191,9 @@ export class Resolver {
     return info.dlopenNotes.filter((n) => PRIORITY_RANK[n.priority] <= PRIORITY_RANK[limit]).map((n) => n.sonames);
   }
 
-  private resolveOne(input: string, graph: ClosureGraph): RootClosure {
+  private resolveOne(input: string, graph: ClosureGraph, checkedRegular: boolean): RootClosure {
     const abs = path.posix.isAbsolute(input) ? path.posix.normalize(input) : path.posix.join(this.cwd, input);
-    const mainInfo = this.readInput(abs);
+    const mainInfo = this.mapper.readInput(abs, checkedRegular);
     const secure =
       this.options.secure === 'auto' || this.options.secure === undefined
         ? (mainInfo.mode & (S_ISUID_BIT | S_ISGID_BIT)) !== 0
@@ -379,7 +391,7 @@ export function resolveClosure(inputs: readonly string[], options: ResolveOption
 export function analyzeDeps(args: readonly string[], options: ResolveOptions = {}): ClosureGraph {
   const resolver = new Resolver(options);
   const inputs = collectInputs(resolver.root, args, options.cwd);
-  const graph = resolver.resolve(inputs.files);
+  const graph = resolveCollected(resolver, inputs.files);
   graph.inputErrors.unshift(...inputs.errors);
   return graph;
 }
