@@ -55,7 +55,12 @@ export class ByteSource {
   readonly ino: number;
   readonly mode: number;
   private fd: number | undefined;
-  private readonly blocks = new Map<number, Buffer>();
+  /**
+   * The cached blocks, oldest first: their numbers and buffers side by side. A file read for its
+   * headers and strings touches a handful, so a scan beats a Map (and allocates no iterator on close).
+   */
+  private readonly blockNumbers: number[] = [];
+  private readonly blockBuffers: Buffer[] = [];
 
   private constructor(path: string, fd: number, st: fs.Stats) {
     this.path = path;
@@ -103,10 +108,13 @@ export class ByteSource {
     if (this.fd !== undefined) {
       fs.closeSync(this.fd);
       this.fd = undefined;
-      for (const b of this.blocks.values()) {
+      const buffers = this.blockBuffers;
+      for (let i = 0; i < buffers.length; i++) {
+        const b = buffers[i] as Buffer;
         if (b.length === BLOCK && freeBlocks.length < MAX_FREE_BLOCKS) freeBlocks.push(b);
       }
-      this.blocks.clear();
+      buffers.length = 0;
+      this.blockNumbers.length = 0;
     }
   }
 
@@ -167,16 +175,18 @@ export class ByteSource {
   }
 
   private block(index: number): Buffer {
-    const cached = this.blocks.get(index);
-    if (cached) return cached;
+    const numbers = this.blockNumbers;
+    for (let i = 0; i < numbers.length; i++) if (numbers[i] === index) return this.blockBuffers[i] as Buffer;
     const offset = index * BLOCK;
     const length = Math.min(BLOCK, this.size - offset);
     const buf = length === BLOCK ? this.readInto(freeBlocks.pop() ?? Buffer.allocUnsafe(BLOCK), offset) : this.readDirect(offset, length);
-    if (this.blocks.size >= MAX_CACHED_BLOCKS) {
-      const oldest = this.blocks.keys().next().value;
-      if (oldest !== undefined) this.blocks.delete(oldest);
+    if (numbers.length >= MAX_CACHED_BLOCKS) {
+      // The oldest goes; it is not recycled: a caller may still hold a view of it.
+      numbers.shift();
+      this.blockBuffers.shift();
     }
-    this.blocks.set(index, buf);
+    numbers.push(index);
+    this.blockBuffers.push(buf);
     return buf;
   }
 

@@ -161,10 +161,11 @@ export class ObjectMapper {
     const known = loaded.byName.get(name);
     if (known) {
       known.names.add(name);
-      return { kind: 'reused', object: known };
+      return (known.reused ??= { kind: 'reused', object: known });
     }
-    const tried: TriedDirectory[] = [];
-    const rejected: RejectedCandidate[] = [];
+    // Without a search path of its own the outcome is defaultSearch's, whose lists are shared (read-only).
+    let tried: TriedDirectory[] = [];
+    let rejected: RejectedCandidate[] = [];
     let found: { path: string; via: FoundVia; hwcapsSubdir: string | undefined; variants: string[]; info: ElfInfo } | undefined;
 
     const fatal = (detail: string): MapResult => ({
@@ -196,15 +197,22 @@ export class ObjectMapper {
       const runpath = this.runpathDirs(requester, target, secure);
       if (runpath.length > 0) searchPaths.push({ source: { kind: 'runpath', owner: requester.path }, dirs: runpath });
 
-      const outcome = this.searchPaths(name, searchPaths, target, tried, rejected);
-      if (outcome.kind === 'fatal') return fatal(outcome.detail);
-      if (outcome.kind === 'found') found = outcome.found;
+      if (searchPaths.length > 0) {
+        const outcome = this.searchPaths(name, searchPaths, target, tried, rejected);
+        if (outcome.kind === 'fatal') return fatal(outcome.detail);
+        if (outcome.kind === 'found') found = outcome.found;
+      }
 
       const nodeflib = requester.info.dynamic?.nodeflib ?? false;
       if (!found) {
         const d = this.defaultSearch(name, target, nodeflib);
-        tried.push(...d.tried);
-        rejected.push(...d.rejected);
+        if (tried.length === 0 && rejected.length === 0) {
+          tried = d.tried;
+          rejected = d.rejected;
+        } else {
+          tried.push(...d.tried);
+          rejected.push(...d.rejected);
+        }
         if (d.fatal !== undefined) return fatal(d.fatal);
         found = d.found;
       }
@@ -212,11 +220,14 @@ export class ObjectMapper {
     if (!found) return { kind: 'missing', missing: { name, neededBy: [requester.path], reason: 'not-found', tried, rejected } };
 
     // _dl_map_object_from_fd: the same file (device and inode) already loaded under another name is reused.
-    for (const obj of loaded.objects) {
-      if (obj.info.dev === found.info.dev && obj.info.ino === found.info.ino) {
+    const { dev, ino } = found.info;
+    const objects = loaded.objects;
+    for (let i = 0; i < objects.length; i++) {
+      const obj = objects[i] as LoadedObject;
+      if (obj.info.ino === ino && obj.info.dev === dev) {
         obj.names.add(name);
         registerName(loaded, name, obj);
-        return { kind: 'reused', object: obj };
+        return (obj.reused ??= { kind: 'reused', object: obj });
       }
     }
     const object = libraryObject(found.path, name, found.info, requester);

@@ -21,6 +21,8 @@ import { addToNamespace, type LoadedObject, type Namespace } from './namespace.j
 import type { ResolveOptions } from './options.js';
 
 const PRIORITY_RANK: Record<DlopenPriority, number> = { required: 0, recommended: 1, suggested: 2 };
+const NONE: readonly string[] = [];
+const NONE_GROUPS: readonly string[][] = [];
 
 /** Where and why an object was placed in a namespace: what its graph node records (a MapResult of kind 'new' is one). */
 interface Placement {
@@ -92,10 +94,7 @@ export class Resolver {
         }
         throw err;
       }
-      if (this.options.detail === 'objects') {
-        rc.edges = [];
-        rc.loaders = new Map();
-      }
+      if (this.options.detail === 'objects') rc.edges = [];
       for (const m of rc.missing) {
         const key = `${m.name}\0${m.reason}`;
         const prev = missingByKey.get(key);
@@ -207,7 +206,8 @@ export class Resolver {
     const full = this.options.detail !== 'objects';
     const main: LoadedObject = {
       path: abs,
-      names: new Set([abs]),
+      names: new Set<string>().add(abs),
+      firstName: abs,
       info: mainInfo,
       loader: undefined,
       isMain: true,
@@ -237,6 +237,7 @@ export class Resolver {
       const obj: LoadedObject = {
         path: interpPath,
         names: new Set([interpPath, ...(interp.info.dynamic?.soname ? [interp.info.dynamic.soname] : [])]),
+        firstName: interpPath,
         info: interp.info,
         loader: main,
         isMain: false,
@@ -255,15 +256,18 @@ export class Resolver {
     const mainCtx = this.mapper.dstContext(main, target, secure);
     const llpDirs = llp !== undefined && !secure ? expandSearchList(splitLdLibraryPath(llp), mainCtx, this.cwd) : [];
 
-    // dl-deps.c: breadth first; the queue is the list of objects in load order.
+    // dl-deps.c: breadth first; the queue is the list of objects in load order. Indexed loops, not
+    // for…of: this runs mostly before V8 optimises it, where each iterator step allocates.
     const queue: LoadedObject[] = [main];
-    // Array iteration sees the objects pushed while it runs.
-    for (const requester of queue) {
-      const needed = requester.info.dynamic?.needed ?? [];
+    // The index loop sees the objects pushed while it runs.
+    for (let q = 0; q < queue.length; q++) {
+      const requester = queue[q] as LoadedObject;
+      const needed = requester.info.dynamic?.needed ?? NONE;
       // A node's dependencies are the same in every namespace it is met in: recorded the first time.
       const node = graph.nodes.get(requester.path);
       const deps: { name: string; path: string | undefined }[] | undefined = node && node.dependencies.length === 0 ? [] : undefined;
-      for (const name of needed) {
+      for (let k = 0; k < needed.length; k++) {
+        const name = needed[k] as string;
         const result = this.mapper.mapObject(name, requester, loaded, target, secure, llpDirs, interpPath);
         if (result.kind === 'loader') {
           deps?.push({ name, path: interpPath });
@@ -293,7 +297,7 @@ export class Resolver {
         if (full) rc.edges.push({ from: requester.path, name, to: obj.path, via: result.via });
         this.record(graph, rc, obj, result, requester);
       }
-      for (const group of this.dlopenGroups(requester.info)) {
+      for (const group of this.options.dlopen ? this.dlopenGroups(requester.info) : NONE_GROUPS) {
         let done = false;
         let lastMissing: MissingLibrary | undefined;
         for (const name of group) {
@@ -331,7 +335,8 @@ export class Resolver {
   private record(graph: ClosureGraph, rc: RootClosure, obj: LoadedObject, placed: Placement, loader: LoadedObject | undefined): void {
     const { via, tried, rejected, hwcapsSubdir, variants } = placed;
     rc.objects.push(obj.path);
-    rc.loaders.set(obj.path, loader?.path);
+    // --list (detail 'objects') keeps no loaders: the map would be dropped when the input is done.
+    if (this.options.detail !== 'objects') rc.loaders.set(obj.path, loader?.path);
     let node = graph.nodes.get(obj.path);
     if (!node) {
       const root = this.root;
@@ -342,7 +347,7 @@ export class Resolver {
         get realPath(): string {
           return root.realpath(p) ?? p;
         },
-        name: [...obj.names][0] ?? obj.path,
+        name: obj.firstName,
         info: obj.info,
         foundVia: via,
         loader: rc.family,
