@@ -319,10 +319,17 @@ export class ElfFile {
 }
 
 function readFront(src: ByteSource, header: ElfHeader, fields: FieldReader, phdrs: ProgramHeader[]): Opened {
-  const loads = phdrs.filter((p) => p.type === PT_LOAD);
-  const interpPh = phdrs.find((p) => p.type === PT_INTERP);
-  // dl-load.c _dl_map_object_from_fd: each PT_DYNAMIC overwrites l_ld, so the last one counts.
-  const dynPh = [...phdrs].reverse().find((p) => p.type === PT_DYNAMIC);
+  // One pass, no copies: this runs for every file met.
+  const loads: ProgramHeader[] = [];
+  let interpPh: ProgramHeader | undefined;
+  let dynPh: ProgramHeader | undefined;
+  for (let i = 0; i < phdrs.length; i++) {
+    const p = phdrs[i] as ProgramHeader;
+    if (p.type === PT_LOAD) loads.push(p);
+    else if (p.type === PT_INTERP) interpPh ??= p;
+    // dl-load.c _dl_map_object_from_fd: each PT_DYNAMIC overwrites l_ld, so the last one counts.
+    else if (p.type === PT_DYNAMIC) dynPh = p;
+  }
   const interpreter = interpPh ? readInterpreter(src, interpPh) : undefined;
 
   let dynamic: DynamicInfo | undefined;

@@ -163,6 +163,14 @@ export class ObjectMapper {
       known.names.add(name);
       return (known.reused ??= { kind: 'reused', object: known });
     }
+    return this.mapNew(name, requester, loaded, target, secure, llpDirs);
+  }
+
+  /**
+   * mapObject for a name no loaded object answers to. A function of its own: its closure would make V8
+   * allocate a context on every call of mapObject, most of which end above, with a reused object.
+   */
+  private mapNew(name: string, requester: LoadedObject, loaded: Namespace, target: LoaderTarget, secure: boolean, llpDirs: string[]): MapResult {
     // Without a search path of its own the outcome is defaultSearch's, whose lists are shared (read-only).
     let tried: TriedDirectory[] = [];
     let rejected: RejectedCandidate[] = [];

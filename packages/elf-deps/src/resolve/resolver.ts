@@ -22,7 +22,6 @@ import type { ResolveOptions } from './options.js';
 
 const PRIORITY_RANK: Record<DlopenPriority, number> = { required: 0, recommended: 1, suggested: 2 };
 const NONE: readonly string[] = [];
-const NONE_GROUPS: readonly string[][] = [];
 
 /** Where and why an object was placed in a namespace: what its graph node records (a MapResult of kind 'new' is one). */
 interface Placement {
@@ -43,6 +42,8 @@ export class Resolver {
   private readonly targets = new Map<string, LoaderTarget>();
   private readonly familySearches = new Map<LoaderTarget, FamilySearch | null>();
   private readonly neededBySets = new WeakMap<ClosureNode, Set<string>>();
+  /** Namespaces other inputs can replay (templateKeyOf), per target; null: that namespace cannot stand for another. */
+  private readonly templates = new Map<LoaderTarget, Map<string, NamespaceTemplate | null>>();
   private readonly mapper: ObjectMapper;
   /** Every target's warnings, each once, in the order met. */
   readonly warnings: string[] = [];
@@ -81,6 +82,8 @@ export class Resolver {
 
   /** `checkedRegular`: every input was just seen to be a regular file (collectInputs), so open() need not look again. */
   private resolveInputs(inputs: readonly string[], checkedRegular: boolean): ClosureGraph {
+    // A template names nodes of the graph it was walked in.
+    this.templates.clear();
     const graph: ClosureGraph = { roots: [], nodes: new Map(), missing: [], index: 'none', inputErrors: [], warnings: this.warnings };
     const missingByKey = new Map<string, MissingLibrary>();
     for (const input of inputs) {
@@ -95,7 +98,8 @@ export class Resolver {
         throw err;
       }
       if (this.options.detail === 'objects') rc.edges = [];
-      for (const m of rc.missing) {
+      for (let i = 0; i < rc.missing.length; i++) {
+        const m = rc.missing[i] as MissingLibrary;
         const key = `${m.name}\0${m.reason}`;
         const prev = missingByKey.get(key);
         if (prev) {
@@ -252,6 +256,17 @@ export class Resolver {
       if (full) rc.edges.push({ from: abs, name: interpPath, to: undefined, via: { kind: 'interpreter' } });
     }
 
+    // A program whose namespace another input of this run already had: replayed, not walked again.
+    const templateKey = familySearch ? undefined : this.templateKeyOf(mainInfo, secure, interpPath);
+    const templates = templateKey === undefined ? undefined : this.templatesOf(target);
+    if (templateKey !== undefined && templates) {
+      const known = templates.get(templateKey);
+      if (known && this.replay(known, graph, rc, abs, mainInfo)) return rc;
+    }
+    const objectsStart = rc.objects.length;
+    const missingStart = rc.missing.length;
+    let mainAnswered = false;
+
     const llp = this.options.ldLibraryPath;
     const mainCtx = this.mapper.dstContext(main, target, secure);
     const llpDirs = llp !== undefined && !secure ? expandSearchList(splitLdLibraryPath(llp), mainCtx, this.cwd) : [];
@@ -276,6 +291,7 @@ export class Resolver {
           continue;
         }
         if (result.kind === 'reused') {
+          if (result.object === main) mainAnswered = true;
           deps?.push({ name, path: result.object.path });
           if (full) rc.edges.push({ from: requester.path, name, to: result.object.path, via: { kind: 'reused' } });
           this.addNeededBy(graph, result.object.path, requester.path);
@@ -297,38 +313,100 @@ export class Resolver {
         if (full) rc.edges.push({ from: requester.path, name, to: obj.path, via: result.via });
         this.record(graph, rc, obj, result, requester);
       }
-      for (const group of this.options.dlopen ? this.dlopenGroups(requester.info) : NONE_GROUPS) {
-        let done = false;
-        let lastMissing: MissingLibrary | undefined;
-        for (const name of group) {
-          const result = this.mapper.mapObject(name, requester, loaded, target, secure, llpDirs, interpPath);
-          if (result.kind === 'missing') {
-            lastMissing = result.missing;
-            continue;
-          }
-          done = true;
-          if (result.kind === 'loader') {
-            rc.edges.push({ from: requester.path, name, to: interpPath, via: { kind: 'loader-itself', detail: result.detail }, dlopen: true });
-            break;
-          }
-          if (result.kind === 'reused') {
-            rc.edges.push({ from: requester.path, name, to: result.object.path, via: { kind: 'reused' }, dlopen: true });
-            break;
-          }
-          addToNamespace(loaded, result.object);
-          queue.push(result.object);
-          rc.edges.push({ from: requester.path, name, to: result.object.path, via: result.via, dlopen: true });
-          this.record(graph, rc, result.object, result, requester);
-          break;
-        }
-        if (!done && lastMissing) {
-          rc.edges.push({ from: requester.path, name: group.join('|'), to: undefined, via: { kind: 'path' }, dlopen: true });
-          rc.missing.push({ ...lastMissing, name: group.join('|'), detail: 'declared in .note.dlopen' });
-        }
-      }
+      if (this.options.dlopen) this.mapDlopenGroups(requester, loaded, queue, target, secure, llpDirs, interpPath, rc, graph);
       if (node && deps) node.dependencies = deps;
     }
+    if (templateKey !== undefined && templates && !templates.has(templateKey)) {
+      templates.set(templateKey, mainAnswered ? null : templateOf(graph, rc, loaded, objectsStart, missingStart));
+    }
     return rc;
+  }
+
+  /**
+   * The key under which an input's namespace can stand for another's, or undefined when it cannot. Under
+   * --list only (the objects, the missing names and the graph's needed-by links are what a replay
+   * rebuilds), for glibc's rules without LD_LIBRARY_PATH or .note.dlopen, and for a program with no
+   * DT_RPATH or DT_RUNPATH (its RPATH would reach every library's search) whose DT_NEEDED names hold
+   * neither a slash nor a DST (both depend on the program's own path): then the walk depends only on
+   * these names, its DF_1_NODEFLIB, its SONAME (a name it answers to), the interpreter and secure mode.
+   */
+  private templateKeyOf(info: ElfInfo, secure: boolean, interpreter: string): string | undefined {
+    const dyn = info.dynamic;
+    if (this.options.detail !== 'objects' || this.options.dlopen || this.options.ldLibraryPath !== undefined) return undefined;
+    if (!dyn || dyn.rpath !== undefined || dyn.runpath !== undefined || !plainNames(dyn.needed)) return undefined;
+    return `${secure ? 's' : ''}\0${dyn.nodeflib ? 'n' : ''}\0${interpreter}\0${dyn.soname ?? ''}\0${dyn.needed.join('\0')}`;
+  }
+
+  private templatesOf(target: LoaderTarget): Map<string, NamespaceTemplate | null> {
+    let t = this.templates.get(target);
+    if (!t) {
+      t = new Map();
+      this.templates.set(target, t);
+    }
+    return t;
+  }
+
+  /**
+   * Puts `template`'s namespace under the input `abs`: its objects, its missing names (needed by `abs`
+   * where they were needed by the template's program) and the program's needed-by links, in the order a
+   * walk would add them. False (nothing changed) when one of its libraries is `abs` itself by device
+   * and inode: the walk would reuse the program there.
+   */
+  private replay(template: NamespaceTemplate, graph: ClosureGraph, rc: RootClosure, abs: string, info: ElfInfo): boolean {
+    const infos = template.infos;
+    for (let i = 0; i < infos.length; i++) {
+      const other = infos[i] as ElfInfo;
+      if (other.ino === info.ino && other.dev === info.dev) return false;
+    }
+    for (let i = 0; i < template.objects.length; i++) rc.objects.push(template.objects[i] as string);
+    for (const m of template.missing) rc.missing.push({ ...m, neededBy: m.neededBy.map((by) => (by === template.main ? abs : by)) });
+    const node = graph.nodes.get(abs);
+    if (node && node.dependencies.length === 0 && template.mainDependencies.length > 0) node.dependencies = template.mainDependencies.map((d) => ({ ...d }));
+    for (const d of template.mainDependencies) if (d.path !== undefined) this.addNeededBy(graph, d.path, abs);
+    return true;
+  }
+
+  /** The .note.dlopen groups of `requester`, after its DT_NEEDED names: each group's first name that resolves is loaded. */
+  private mapDlopenGroups(
+    requester: LoadedObject,
+    loaded: Namespace,
+    queue: LoadedObject[],
+    target: LoaderTarget,
+    secure: boolean,
+    llpDirs: string[],
+    interpPath: string,
+    rc: RootClosure,
+    graph: ClosureGraph,
+  ): void {
+    for (const group of this.dlopenGroups(requester.info)) {
+      let done = false;
+      let lastMissing: MissingLibrary | undefined;
+      for (const name of group) {
+        const result = this.mapper.mapObject(name, requester, loaded, target, secure, llpDirs, interpPath);
+        if (result.kind === 'missing') {
+          lastMissing = result.missing;
+          continue;
+        }
+        done = true;
+        if (result.kind === 'loader') {
+          rc.edges.push({ from: requester.path, name, to: interpPath, via: { kind: 'loader-itself', detail: result.detail }, dlopen: true });
+          break;
+        }
+        if (result.kind === 'reused') {
+          rc.edges.push({ from: requester.path, name, to: result.object.path, via: { kind: 'reused' }, dlopen: true });
+          break;
+        }
+        addToNamespace(loaded, result.object);
+        queue.push(result.object);
+        rc.edges.push({ from: requester.path, name, to: result.object.path, via: result.via, dlopen: true });
+        this.record(graph, rc, result.object, result, requester);
+        break;
+      }
+      if (!done && lastMissing) {
+        rc.edges.push({ from: requester.path, name: group.join('|'), to: undefined, via: { kind: 'path' }, dlopen: true });
+        rc.missing.push({ ...lastMissing, name: group.join('|'), detail: 'declared in .note.dlopen' });
+      }
+    }
   }
 
   /** Adds `obj` to the input's object list and, the first time it is met in any namespace, to the graph. */
@@ -377,6 +455,49 @@ export class Resolver {
     seen.add(by);
     node.neededBy.push(by);
   }
+}
+
+/** One input's namespace, as another input with the same key (templateKeyOf) would have it. */
+interface NamespaceTemplate {
+  /** The program it was walked for. */
+  main: string;
+  /** The objects after the program and its interpreter, in load order. */
+  objects: string[];
+  /** Their files, for the device and inode test. */
+  infos: ElfInfo[];
+  missing: MissingLibrary[];
+  /** The program's DT_NEEDED names and what each resolved to. */
+  mainDependencies: { name: string; path: string | undefined }[];
+}
+
+/** True when no name holds a slash or a DST: each is looked up by the search rules alone. */
+function plainNames(names: readonly string[]): boolean {
+  for (let i = 0; i < names.length; i++) {
+    const n = names[i] as string;
+    if (n.includes('/') || n.includes('$')) return false;
+  }
+  return true;
+}
+
+/**
+ * The template of a namespace just walked, or null when a library's own names hold a slash or a DST
+ * (their lookup could meet the program's path).
+ */
+function templateOf(graph: ClosureGraph, rc: RootClosure, loaded: Namespace, objectsStart: number, missingStart: number): NamespaceTemplate | null {
+  const infos: ElfInfo[] = [];
+  for (let i = 1; i < loaded.objects.length; i++) {
+    const o = loaded.objects[i] as LoadedObject;
+    if (!plainNames(o.info.dynamic?.needed ?? NONE)) return null;
+    if (!o.isInterpreter) infos.push(o.info);
+  }
+  const mainNode = graph.nodes.get(rc.path);
+  return {
+    main: rc.path,
+    objects: rc.objects.slice(objectsStart),
+    infos,
+    missing: rc.missing.slice(missingStart).map((m) => ({ ...m, neededBy: [...m.neededBy] })),
+    mainDependencies: (mainNode?.dependencies ?? []).map((d) => ({ ...d })),
+  };
 }
 
 /** What picks a file's target: its identity, PT_INTERP and, for a file without one, the libc it needs. */
