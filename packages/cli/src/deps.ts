@@ -31,8 +31,9 @@ export function runDeps(paths: string[], opts: DepsCliOptions, report: Reporter,
   const graph = analyzeDeps(paths, resolveOptions);
   if (opts.json) stdout.write(formatJson(graph));
   else if (opts.list) {
-    stdout.write(formatList(graph, { nul: Boolean(opts.null) }));
-    const escaped = opts.null ? 0 : closurePaths(graph).filter(needsEscape).length;
+    const paths = closurePaths(graph);
+    stdout.write(formatList(graph, { nul: Boolean(opts.null) }, paths));
+    const escaped = opts.null ? 0 : paths.filter(needsEscape).length;
     if (escaped > 0) report.warn(`${escaped} path(s) hold a control character or a backslash, printed escaped as GNU ls -b prints them (GNU tar -T reads them back); -0 prints them raw, NUL-terminated`);
   }
   else if (opts.dot) stdout.write(formatDot(graph));

@@ -318,6 +318,9 @@ export class ElfFile {
   }
 }
 
+/** The segments readFront looks at: readElfInfo, which keeps nothing else, makes only these. */
+const FRONT_SEGMENTS: ReadonlySet<number> = new Set([PT_LOAD, PT_INTERP, PT_DYNAMIC]);
+
 function readFront(src: ByteSource, header: ElfHeader, fields: FieldReader, phdrs: ProgramHeader[]): Opened {
   // One pass, no copies: this runs for every file met.
   const loads: ProgramHeader[] = [];
@@ -387,7 +390,7 @@ function readFront(src: ByteSource, header: ElfHeader, fields: FieldReader, phdr
  * kept. The resolver's --list path reads thousands of files this way, each once.
  */
 export function readElfInfo(src: ByteSource, parsed: { header: ElfHeader; fields: FieldReader }): ElfInfo {
-  return readFront(src, parsed.header, parsed.fields, readProgramHeaders(src, parsed.header, parsed.fields)).info;
+  return readFront(src, parsed.header, parsed.fields, readProgramHeaders(src, parsed.header, parsed.fields, FRONT_SEGMENTS)).info;
 }
 
 /** Opens, reads and closes one ELF file: `info` plus what `options` asks for. Throws UnreadableFileError, NotElfError or ElfFormatError. */

@@ -24,6 +24,8 @@ const PRIORITY_RANK: Record<DlopenPriority, number> = { required: 0, recommended
 const NONE: readonly string[] = [];
 
 /** Where and why an object was placed in a namespace: what its graph node records (a MapResult of kind 'new' is one). */
+const INPUT: Placement = Object.freeze({ via: Object.freeze({ kind: 'input' }), tried: [], rejected: [], hwcapsSubdir: undefined, variants: [] });
+const INTERPRETER: Placement = Object.freeze({ via: Object.freeze({ kind: 'interpreter' }), tried: [], rejected: [], hwcapsSubdir: undefined, variants: [] });
 interface Placement {
   readonly via: FoundVia;
   readonly tried: TriedDirectory[];
@@ -208,19 +210,7 @@ export class Resolver {
     const rc: RootClosure = { path: abs, kind: mainInfo.kind, family: mainTarget?.family.name ?? 'none', loaderFiles: [], loaderWarnings: [], objects: [], loaders: new Map(), missing: [], edges: [] };
     // --list needs the objects only: no edges to build and throw away for each of thousands of inputs.
     const full = this.options.detail !== 'objects';
-    const main: LoadedObject = {
-      path: abs,
-      names: new Set<string>().add(abs),
-      firstName: abs,
-      info: mainInfo,
-      loader: undefined,
-      isMain: true,
-      isInterpreter: false,
-      origin: () => this.mainOrigin(abs, mainTarget),
-    };
-    const loaded: Namespace = { objects: [], byName: new Map() };
-    addToNamespace(loaded, main);
-    this.record(graph, rc, main, { via: { kind: 'input' }, tried: [], rejected: [], hwcapsSubdir: undefined, variants: [] }, undefined);
+    this.record(graph, rc, abs, abs, mainInfo, INPUT, undefined);
     if (!mainTarget) return rc;
     const target = mainTarget;
 
@@ -238,18 +228,7 @@ export class Resolver {
     }
     const interp = this.mapper.loadInterpreter(interpPath, target);
     if (interp.ok) {
-      const obj: LoadedObject = {
-        path: interpPath,
-        names: new Set([interpPath, ...(interp.info.dynamic?.soname ? [interp.info.dynamic.soname] : [])]),
-        firstName: interpPath,
-        info: interp.info,
-        loader: main,
-        isMain: false,
-        isInterpreter: true,
-        origin: () => path.posix.dirname(interpPath),
-      };
-      addToNamespace(loaded, obj);
-      this.record(graph, rc, obj, { via: { kind: 'interpreter' }, tried: [], rejected: [], hwcapsSubdir: undefined, variants: [] }, main);
+      this.record(graph, rc, interpPath, interpPath, interp.info, INTERPRETER, abs);
       if (full) rc.edges.push({ from: abs, name: interpPath, to: interpPath, via: { kind: 'interpreter' } });
     } else {
       rc.missing.push({ name: interpPath, neededBy: [abs], reason: interp.reason, detail: interp.detail, tried: [], rejected: [] });
@@ -262,6 +241,32 @@ export class Resolver {
     if (templateKey !== undefined && templates) {
       const known = templates.get(templateKey);
       if (known && this.replay(known, graph, rc, abs, mainInfo)) return rc;
+    }
+
+    // The walk: the program's and the interpreter's maps first, in that order.
+    const main: LoadedObject = {
+      path: abs,
+      names: new Set<string>().add(abs),
+      firstName: abs,
+      info: mainInfo,
+      loader: undefined,
+      isMain: true,
+      isInterpreter: false,
+      origin: () => this.mainOrigin(abs, mainTarget),
+    };
+    const loaded: Namespace = { objects: [], byName: new Map() };
+    addToNamespace(loaded, main);
+    if (interp.ok) {
+      addToNamespace(loaded, {
+        path: interpPath,
+        names: new Set([interpPath, ...(interp.info.dynamic?.soname ? [interp.info.dynamic.soname] : [])]),
+        firstName: interpPath,
+        info: interp.info,
+        loader: main,
+        isMain: false,
+        isInterpreter: true,
+        origin: () => path.posix.dirname(interpPath),
+      });
     }
     const objectsStart = rc.objects.length;
     const missingStart = rc.missing.length;
@@ -311,7 +316,7 @@ export class Resolver {
         queue.push(obj);
         deps?.push({ name, path: obj.path });
         if (full) rc.edges.push({ from: requester.path, name, to: obj.path, via: result.via });
-        this.record(graph, rc, obj, result, requester);
+        this.record(graph, rc, obj.path, obj.firstName, obj.info, result, requester.path);
       }
       if (this.options.dlopen) this.mapDlopenGroups(requester, loaded, queue, target, secure, llpDirs, interpPath, rc, graph);
       if (node && deps) node.dependencies = deps;
@@ -399,7 +404,7 @@ export class Resolver {
         addToNamespace(loaded, result.object);
         queue.push(result.object);
         rc.edges.push({ from: requester.path, name, to: result.object.path, via: result.via, dlopen: true });
-        this.record(graph, rc, result.object, result, requester);
+        this.record(graph, rc, result.object.path, result.object.firstName, result.object.info, result, requester.path);
         break;
       }
       if (!done && lastMissing) {
@@ -410,37 +415,38 @@ export class Resolver {
   }
 
   /** Adds `obj` to the input's object list and, the first time it is met in any namespace, to the graph. */
-  private record(graph: ClosureGraph, rc: RootClosure, obj: LoadedObject, placed: Placement, loader: LoadedObject | undefined): void {
-    const { via, tried, rejected, hwcapsSubdir, variants } = placed;
-    rc.objects.push(obj.path);
+  private record(graph: ClosureGraph, rc: RootClosure, p: string, name: string, info: ElfInfo, placed: Placement, loader: string | undefined): void {
+    rc.objects.push(p);
     // --list (detail 'objects') keeps no loaders: the map would be dropped when the input is done.
-    if (this.options.detail !== 'objects') rc.loaders.set(obj.path, loader?.path);
-    let node = graph.nodes.get(obj.path);
+    if (this.options.detail !== 'objects') rc.loaders.set(p, loader);
+    let node = graph.nodes.get(p);
     if (!node) {
+      const { via, tried, rejected, hwcapsSubdir, variants } = placed;
       const root = this.root;
-      const p = obj.path;
       node = {
-        path: obj.path,
+        path: p,
         // Resolved on first use: --list and the tree never need it, and realpath costs a syscall per component.
         get realPath(): string {
           return root.realpath(p) ?? p;
         },
-        name: obj.firstName,
-        info: obj.info,
+        name,
+        info,
         foundVia: via,
         loader: rc.family,
-        variants,
-        tried,
-        rejected,
+        // A node's lists are its own, never a shared placement's (INPUT, INTERPRETER).
+        variants: variants.length > 0 ? variants : [],
+        tried: tried.length > 0 ? tried : [],
+        rejected: rejected.length > 0 ? rejected : [],
         neededBy: [],
         dependencies: [],
       };
-      if (obj.info.dynamic?.soname !== undefined) node.soname = obj.info.dynamic.soname;
+      if (info.dynamic?.soname !== undefined) node.soname = info.dynamic.soname;
       if (hwcapsSubdir) node.hwcapsSubdir = hwcapsSubdir;
-      graph.nodes.set(obj.path, node);
+      graph.nodes.set(p, node);
     }
-    if (loader) this.addNeededBy(graph, obj.path, loader.path);
+    if (loader !== undefined) this.addNeededBy(graph, p, loader);
   }
+
 
   /** neededBy with a set beside it: libc is needed by nearly everything, an array scan per add is quadratic. */
   private addNeededBy(graph: ClosureGraph, p: string, by: string): void {
