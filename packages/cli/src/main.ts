@@ -12,7 +12,7 @@ import type { ImageCliOptions } from './image.js';
 import type { SbomCliOptions } from './sbom.js';
 import { DEFAULTS } from '@elfcopy/jail-copy/defaults';
 import { makeReporter } from './report.js';
-import { addDepsCommand, baseProgram, checkDirectory, collect, machineOptions, resolverOptions, start } from './program.js';
+import { addDepsCommand, baseProgram, checkDirectory, collect, machineOptions, resolverOptions, runMain, start } from './program.js';
 
 export function buildProgram(setExit: (code: number) => void): Command {
   const program = addDepsCommand(baseProgram(), setExit);
@@ -167,6 +167,11 @@ Exit status: 0 done, 1 a library is missing (the rest is copied), 2 bad usage or
       setExit(await runSbom(jail, opts, makeReporter(cmd.optsWithGlobals())));
     });
   return program;
+}
+
+/** Runs elfcopy's command line `argv` (as process.argv) and gives the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  return runMain(argv, buildProgram);
 }
 
 start(buildProgram);
