@@ -7,7 +7,7 @@
  */
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as path from 'node:path';
 
@@ -74,5 +74,10 @@ await build({
 const shebang = readFileSync(path.join(cli, 'bin', 'elfcopy.cjs'), 'utf8').split('\n')[0];
 const flags = shebang.split(/\s+/).filter((w) => w.startsWith('--'));
 for (const bundle of ['elfcopy.cjs', 'elfcopy-deps.cjs']) {
+  // A cache left from an earlier build would be rejected by V8 (the source differs) and cost the full
+  // compile on every run without a word: it goes first, and a run that writes none fails the build.
+  const cache = path.join(cli, 'dist', `${bundle}.cache`);
+  rmSync(cache, { force: true });
   execFileSync(process.execPath, [...flags, path.join(root, 'scripts', 'code-cache.cjs'), path.join(cli, 'dist', bundle)], { stdio: 'inherit' });
+  if (!existsSync(cache)) throw new Error(`bundle: scripts/code-cache.cjs wrote no ${cache}`);
 }

@@ -5,4 +5,4 @@
  */
 import { depsProgram, start } from './program.js';
 
-start(depsProgram);
+start(depsProgram, true);
