@@ -569,7 +569,7 @@ describe('a batch under --list', () => {
   /** What --list keeps of each input and of the graph, in order. */
   function listView(g: ClosureGraph): unknown {
     return {
-      roots: g.roots.map((rc) => ({ path: rc.path, objects: rc.objects, missing: rc.missing.map((m) => [m.name, m.reason, m.neededBy, m.detail]) })),
+      roots: g.roots.map((rc) => ({ path: rc.path, objects: rc.objects, missing: rc.missing.map((m) => [m.name, m.reason, m.neededBy, m.detail, m.tried, m.rejected]) })),
       nodes: [...g.nodes.values()].map((n) => [n.path, n.neededBy, n.dependencies]),
       missing: g.missing.map((m) => [m.name, m.reason, m.neededBy]),
       errors: g.inputErrors.map((e) => e.message),
@@ -602,6 +602,27 @@ describe('a batch under --list', () => {
       expect(byPath.get('/usr/bin/p5')?.objects).toContain('/lib/x86_64-linux-gnu/libself.so');
       expect(byPath.get('/usr/bin/p2')?.missing.map((m) => [m.name, m.neededBy])).toEqual([['libgone.so', ['/usr/bin/p2']]]);
     }
+  });
+
+  it('programs with the same expanded RPATH or RUNPATH share a namespace; the same tags elsewhere do not', () => {
+    const root = dir('batch-paths', 'root');
+    populateRoot(root);
+    for (const app of ['a', 'b']) {
+      const lib = path.join(root, 'opt', app, 'lib');
+      buildLib(lib, 'libdep.so');
+      buildLib(lib, 'libapp.so', { needed: ['libdep.so'] });
+      const bin = path.join(root, 'opt', app, 'bin');
+      for (const p of ['r1', 'r2']) buildExe(bin, p, { runpath: '$ORIGIN/../lib', needed: ['libapp.so', 'libgone.so'] });
+      for (const p of ['o1', 'o2']) buildExe(bin, p, { rpath: '$ORIGIN/../lib', needed: ['libapp.so', 'libgone.so'] });
+    }
+    const inputs = ['a/bin/r1', 'b/bin/r1', 'a/bin/r2', 'b/bin/r2', 'a/bin/o1', 'a/bin/o2', 'b/bin/o2', 'b/bin/o1'].map((p) => `/opt/${p}`);
+    const listed = resolveClosure(inputs, { root, detail: 'objects' });
+    const walked = resolveClosure(inputs, { root });
+    expect(listView(listed)).toEqual(listView(walked));
+    const byPath = new Map(listed.roots.map((rc) => [rc.path, rc]));
+    expect(byPath.get('/opt/b/bin/r2')?.objects).toContain('/opt/b/bin/../lib/libapp.so');
+    expect(byPath.get('/opt/b/bin/r2')?.missing[0]?.tried.filter((t) => t.source.kind === 'runpath')).toEqual([{ dir: '/opt/b/bin/../lib', source: { kind: 'runpath', owner: '/opt/b/bin/r2' } }]);
+    expect(byPath.get('/opt/a/bin/o2')?.missing[0]?.tried.filter((t) => t.source.kind === 'rpath')).toEqual([{ dir: '/opt/a/bin/../lib', source: { kind: 'rpath', owner: '/opt/a/bin/o2' } }]);
   });
 
   it("this host's programs: the same objects, missing names and links as walking each", () => {
