@@ -24,8 +24,6 @@ const PRIORITY_RANK: Record<DlopenPriority, number> = { required: 0, recommended
 const NONE: readonly string[] = [];
 
 /** Where and why an object was placed in a namespace: what its graph node records (a MapResult of kind 'new' is one). */
-const INPUT: Placement = Object.freeze({ via: Object.freeze({ kind: 'input' }), tried: [], rejected: [], hwcapsSubdir: undefined, variants: [] });
-const INTERPRETER: Placement = Object.freeze({ via: Object.freeze({ kind: 'interpreter' }), tried: [], rejected: [], hwcapsSubdir: undefined, variants: [] });
 interface Placement {
   readonly via: FoundVia;
   readonly tried: TriedDirectory[];
@@ -33,6 +31,10 @@ interface Placement {
   readonly hwcapsSubdir: string | undefined;
   readonly variants: string[];
 }
+
+/** The placements of every input and of its interpreter: one each, never copied per input (record gives a new node lists of its own). */
+const INPUT: Placement = Object.freeze({ via: Object.freeze({ kind: 'input' }), tried: [], rejected: [], hwcapsSubdir: undefined, variants: [] });
+const INTERPRETER: Placement = Object.freeze({ via: Object.freeze({ kind: 'interpreter' }), tried: [], rejected: [], hwcapsSubdir: undefined, variants: [] });
 
 let resolveCollected: (resolver: Resolver, inputs: readonly string[]) => ClosureGraph;
 
