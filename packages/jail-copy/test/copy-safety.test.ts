@@ -363,8 +363,9 @@ describe('a run killed mid-copy', () => {
     // Count the calls a clean run makes, then kill a run at the first, the middle and the last of each:
     // a directory created but not yet given its mode, a staging mkdir, a file half-copied, renames of
     // files, links and (last) the manifest. strace counts per thread: the main thread's calls come in a
-    // fixed order; libuv's pool threads (copy_file_range) race, so those are hit at their first call.
-    const calls = ['mkdir', 'fchmod', 'copy_file_range', 'rename', 'symlink'];
+    // fixed order; a copy's writes (pwrite64) may run on a worker thread, so those race and are also
+    // hit at their first call.
+    const calls = ['mkdir', 'fchmod', 'pwrite64', 'rename', 'symlink'];
     const log = path.join(tmp, 'strace.log');
     const counted = newJail('counted');
     spawnSync('strace', ['-f', '-qq', '-o', log, '-e', `trace=${calls.join(',')}`, 'node', ELFCOPY, ...inputs, '--into', counted, '-q']);

@@ -225,3 +225,58 @@ describe('the walk is anchored on open directories', () => {
     expect([leavesJail('/lib64', '/lib'), leavesJail('/usr/lib', '../../x'), leavesJail('/usr/lib', '../x'), leavesJail('/usr/lib', 'a/../../..')]).toEqual([true, true, false, true]);
   });
 });
+
+describe('holdDirectories: one walk per directory for a whole apply', () => {
+  it('a held directory swapped for a link to outside keeps every later write inside the jail', () => {
+    const j = jailWith(['usr/lib']);
+    const before = snapshot(outside);
+    const jail = Jail.open(j);
+    const release = jail.holdDirectories(undefined);
+    try {
+      const first = jail.openParent('/usr/lib/a.so');
+      first.dir.close();
+      fs.renameSync(path.join(j, 'usr'), path.join(j, 'usr-moved'));
+      fs.symlinkSync(outside, path.join(j, 'usr'));
+      // The held directory, not a new walk (which would refuse the link that leaves the jail).
+      const { dir, name } = jail.openParent('/usr/lib/b.so');
+      try {
+        expect(dir.fd).toBe(first.dir.fd);
+        fs.writeFileSync(dir.entry(name), 'held');
+      } finally {
+        dir.close();
+      }
+    } finally {
+      release();
+    }
+    expect(fs.readFileSync(path.join(j, 'usr-moved/lib/b.so'), 'utf8')).toBe('held');
+    expect(snapshot(outside)).toEqual(before);
+    // Released: the walk runs again and meets the link.
+    expect(caught(() => jail.openParent('/usr/lib/c.so'))).toBeInstanceOf(JailEscapeError);
+  });
+
+  it('forgetDirectories: the next walk resolves afresh, under the rules; another trustLink never shares the held ones', () => {
+    const j = jailWith(['usr/lib', 'usr/lib64']);
+    const jail = Jail.open(j);
+    const trust: TrustLink = () => true;
+    const release = jail.holdDirectories(trust);
+    try {
+      const a = jail.openParent('/usr/lib/x.so', { trustLink: trust });
+      a.dir.close();
+      expect(a.dir.jailPath).toBe('/usr/lib');
+      // Not the held walk: a caller with other rules walks on its own.
+      const other = jail.openParent('/usr/lib/x.so');
+      expect(other.dir.fd).not.toBe(a.dir.fd);
+      other.dir.close();
+      fs.renameSync(path.join(j, 'usr/lib'), path.join(j, 'usr/lib-old'));
+      fs.symlinkSync('lib64', path.join(j, 'usr/lib'));
+      jail.forgetDirectories();
+      const b = jail.openParent('/usr/lib/x.so', { trustLink: trust });
+      b.dir.close();
+      expect(b.dir.jailPath).toBe('/usr/lib64');
+      // The forgotten descriptor stays open until the hold ends (a step in flight may be using it).
+      expect(fs.fstatSync(a.dir.fd).isDirectory()).toBe(true);
+    } finally {
+      release();
+    }
+  });
+});

@@ -27,17 +27,14 @@ vi.mock('node:fs', async (importOriginal) => {
     if (err) throw err;
     return f(...a);
   };
-  const mocked = { ...real, mkdirSync: wrap('mkdirSync', real.mkdirSync), renameSync: wrap('renameSync', real.renameSync), symlinkSync: wrap('symlinkSync', real.symlinkSync) };
-  return { ...mocked, default: mocked };
-});
-vi.mock('node:fs/promises', async (importOriginal) => {
-  const real = await importOriginal<typeof import('node:fs/promises')>();
-  const copyFile: typeof real.copyFile = async (from, to, mode) => {
-    const err = injected('copyFile', to);
-    if (err) throw err;
-    return real.copyFile(from, to, mode);
+  const mocked = {
+    ...real,
+    mkdirSync: wrap('mkdirSync', real.mkdirSync),
+    renameSync: wrap('renameSync', real.renameSync),
+    symlinkSync: wrap('symlinkSync', real.symlinkSync),
+    // A copy's bytes: written on this thread with --jobs 1 (no worker), so the mock sees them.
+    writeSync: wrap('writeSync', real.writeSync),
   };
-  const mocked = { ...real, copyFile };
   return { ...mocked, default: mocked };
 });
 
@@ -101,10 +98,10 @@ describe("the jail's file system refuses a write", () => {
   });
 
   const injections: { op: string; code: string }[] = [
-    { op: 'copyFile', code: 'EDQUOT' },
+    { op: 'writeSync', code: 'EDQUOT' },
     { op: 'renameSync', code: 'EIO' },
     { op: 'mkdirSync', code: 'EMLINK' },
-    { op: 'copyFile', code: 'EACCES' },
+    { op: 'writeSync', code: 'EFBIG' },
     { op: 'symlinkSync', code: 'ENAMETOOLONG' },
   ];
   for (const { op, code } of injections) {
@@ -114,7 +111,7 @@ describe("the jail's file system refuses a write", () => {
       const plan = planCopy(['/usr/bin/ls'], jail, { nss: false });
       fault.op = op;
       fault.code = code;
-      const err = await applyPlan(plan.steps, jail).then(
+      const err = await applyPlan(plan.steps, jail, { jobs: 1 }).then(
         () => undefined,
         (e: unknown) => e,
       );

@@ -11,7 +11,7 @@ import pLimit from 'p-limit';
 import { JailConflictError, JailIoError, asJailIoError } from '../errors.js';
 import { StagingDirs, cleanupTemps, ensureDir, hasMeta, isUpToDate, removeEntry, symlinkAtomic, trackStaging, writeFileAtomic, writeJailContent, writeJailText } from './fileops.js';
 import { Jail, type FileMeta, type TrustLink } from '../confine/inroot.js';
-import { Sha256Worker } from './hash-worker.js';
+import { CopyWorkers } from './copy-workers.js';
 import { readJailText } from '../confine/jail-text.js';
 import { INIT_OWNER, MANIFEST_DIR, MANIFEST_PATH, emptyManifest, ownersOf, serializeManifest, type Installer, type Manifest, type ManifestEntry } from './manifest.js';
 import type { PlanStep } from './plan.js';
@@ -101,6 +101,18 @@ async function applyIn(jail: Jail, steps: readonly PlanStep[], jailDir: string, 
     entries: [],
     tick: () => options.onStep?.(++done, steps.length),
   };
+  // The directories the steps walk to stay open for the whole apply (inroot.ts: holdDirectories).
+  const release = jail.holdDirectories(run.trustLink);
+  try {
+    await applyPhases(run, steps, removals, old, owner, options);
+  } finally {
+    release();
+  }
+  return run.result;
+}
+
+async function applyPhases(run: Run, steps: readonly PlanStep[], removals: readonly PruneStep[], old: Manifest | undefined, owner: { id: string; installer?: Installer }, options: ApplyOptions): Promise<void> {
+  const { jail } = run;
   await makeDirectories(run, steps);
   await placeFiles(run, steps, old, options);
   removeLeftovers(run, steps);
@@ -112,7 +124,6 @@ async function applyIn(jail: Jail, steps: readonly PlanStep[], jailDir: string, 
   // Last, over the jail as it now is: the libraries in place, the pruned ones gone.
   await writeLdCaches(run, steps);
   if (!options.noManifest) run.result.manifestChanged = await recordManifest(run, old, owner, options.prune !== undefined && options.prune !== false, options.generator);
-  return run.result;
 }
 
 async function makeDirectories(run: Run, steps: readonly PlanStep[]): Promise<void> {
@@ -125,53 +136,48 @@ async function makeDirectories(run: Run, steps: readonly PlanStep[]): Promise<vo
   }
 }
 
-/** Copies and writes, `jobs` at a time, each file hashed for the manifest on the hashing thread. */
+/**
+ * Copies and writes, `jobs` at a time, each copy hashed for the manifest as its bytes are written
+ * (copy-workers.ts). The biggest files start first: with a few threads, the longest copy is never the
+ * one left running alone at the end.
+ */
 async function placeFiles(run: Run, steps: readonly PlanStep[], old: Manifest | undefined, options: ApplyOptions): Promise<void> {
   const { jail, trustLink, result } = run;
   const oldByPath = new Map((old?.entries ?? []).map((e) => [e.path, e]));
-  const limit = pLimit(Math.max(1, options.jobs ?? DEFAULTS.jobs));
+  const jobs = Math.max(1, options.jobs ?? DEFAULTS.jobs);
+  const limit = pLimit(jobs);
   const staging = new StagingDirs();
-  // Every source the manifest does not already know is sent to the hashing thread now, so it hashes
-  // while this thread walks the jail and libuv's threads copy.
-  const hasher = new Sha256Worker();
+  // Started on the first copy: a run whose files are all in place starts no thread.
+  const workers = new CopyWorkers(jobs);
   const knownSha = (step: Extract<PlanStep, { op: 'copy' }>): string | undefined => {
     const prev = oldByPath.get(step.path);
     return prev?.sha256 && prev.size === step.size && prev.mtimeMs === step.mtimeMs ? prev.sha256 : undefined;
   };
-  const hashes = new Map<string, Promise<string>>();
-  const hashOf = (source: string): Promise<string> => {
-    let h = hashes.get(source);
-    if (!h) {
-      h = hasher.hash(source);
-      // Awaited where it is used; a failure there is the error, not an unhandled rejection here.
-      h.catch(() => undefined);
-      hashes.set(source, h);
-    }
-    return h;
-  };
-  for (const step of steps) if (step.op === 'copy' && knownSha(step) === undefined) hashOf(step.source);
   const shaFills: Promise<void>[] = [];
   async function applyStep(step: PlanStep): Promise<void> {
     if (step.op === 'copy') {
       const meta = { mode: step.mode, uid: step.uid, gid: step.gid };
       const upToDate = await isUpToDate(jail, step.path, step.source, { checksum: Boolean(options.checksum), trustLink, meta });
-      const known = upToDate ? knownSha(step) : undefined;
-      if (upToDate) result.unchanged++;
-      else {
-        await writeFileAtomic(jail, step.path, step.source, { mode: step.mode, uid: step.uid, gid: step.gid, stripSetuid: step.strippedBits !== 0, trustLink, staging });
+      const entry: ManifestEntry = { path: step.path, kind: 'file', source: step.source, sha256: '', size: step.size, mtimeMs: step.mtimeMs, mode: step.mode, reasons: step.reasons };
+      if (upToDate) {
+        result.unchanged++;
+        const known = knownSha(step);
+        if (known !== undefined) entry.sha256 = known;
+        else {
+          // The slot is not held waiting for the hash: it is filled in once every copy is done.
+          const fill = workers.hash(step.source).then((sha) => void (entry.sha256 = sha));
+          // Handled here too: if a copy fails first, Promise.all below is never reached for it.
+          fill.catch(() => undefined);
+          shaFills.push(fill);
+        }
+      } else {
+        const written = await writeFileAtomic(jail, step.path, step.source, { mode: step.mode, uid: step.uid, gid: step.gid, stripSetuid: step.strippedBits !== 0, trustLink, staging, copier: workers });
+        entry.sha256 = written.sha256;
         result.copied.push(step.path);
         result.bytesCopied += step.size;
       }
       if (step.strippedBits) result.stripped.push({ path: step.path, bits: step.strippedBits });
-      // The slot is not held waiting for the hash: it is filled in once every copy is done.
-      const entry: ManifestEntry = { path: step.path, kind: 'file', source: step.source, sha256: known ?? '', size: step.size, mtimeMs: step.mtimeMs, mode: step.mode, reasons: step.reasons };
       run.entries.push(entry);
-      if (known === undefined) {
-        const fill = hashOf(step.source).then((sha) => void (entry.sha256 = sha));
-        // Handled here too: if a copy fails first, Promise.all below is never reached for it.
-        fill.catch(() => undefined);
-        shaFills.push(fill);
-      }
       run.tick();
     } else if (step.op === 'write') {
       const meta = { mode: step.mode, uid: step.uid, gid: step.gid };
@@ -184,13 +190,15 @@ async function placeFiles(run: Run, steps: readonly PlanStep[], old: Manifest | 
       run.tick();
     }
   }
+  const bySize = (s: PlanStep): number => (s.op === 'copy' ? s.size : 0);
+  const files = steps.filter((s) => s.op === 'copy' || s.op === 'write').sort((a, b) => bySize(b) - bySize(a));
 
   // After the first failure no step starts, and the staging directories are removed only once every
   // step already running has finished (one still copying would make a new one after the cleanup).
   let failed = false;
   try {
     const settled = await Promise.allSettled(
-      steps.map((step) =>
+      files.map((step) =>
         limit(async () => {
           if (failed) return;
           try {
@@ -207,7 +215,7 @@ async function placeFiles(run: Run, steps: readonly PlanStep[], old: Manifest | 
     await Promise.all(shaFills);
   } finally {
     staging.cleanup();
-    await hasher.close();
+    await workers.close();
   }
 }
 
@@ -331,6 +339,8 @@ async function makeDevice(jail: Jail, p: string, major: number, minor: number, m
       throw new JailConflictError(p, `cannot create device node (mknod needs root): ${r.stderr.trim() || r.shortMessage}`);
     }
     fs.renameSync(dir.entry(tmpName), dir.entry(name));
+    // What it replaced may have been a component of a held directory's path.
+    if (st) jail.forgetDirectories();
   } finally {
     untrack?.();
     dir.close();

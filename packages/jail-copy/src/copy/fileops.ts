@@ -5,7 +5,8 @@
  * lstat), sets modes and owners through descriptors, and writes no byte outside the jail.
  *
  * The slow parts (copying, hashing, fsync) are asynchronous, so a caller can run several at once
- * under p-limit; walks and metadata calls are synchronous (microseconds each).
+ * under p-limit (a copy's bytes move on copy-workers.ts' threads); walks and metadata calls are
+ * synchronous (microseconds each).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -15,6 +16,7 @@ import * as path from 'node:path';
 import { UnreadableFileError, type UnreadableKind } from '@elfcopy/elf-deps';
 import { JailConflictError, asJailIoError } from '../errors.js';
 import { Jail, JailDir, TMP_PREFIX, errnoOf, lstatOrUndefined, setMeta, tmpName, type FileMeta, type ResolveOptions } from '../confine/inroot.js';
+import { THIS_THREAD, type ContentCopier, type Copied } from './copy-workers.js';
 
 const C = fs.constants;
 /** Two stat times this close are the same time: utimes keeps microseconds (libuv truncates to them). */
@@ -38,8 +40,8 @@ export function trackStaging(remove: () => void): () => void {
 
 /**
  * Removes everything this process has staged, synchronously: for a signal handler (SIGINT, SIGTERM,
- * SIGHUP) that then exits. A copy still running in libuv's pool may add a file to a staging directory
- * while it is emptied: each is tried a few times.
+ * SIGHUP) that then exits. A copy still running on a worker thread may add a file to a staging
+ * directory while it is emptied: each is tried a few times.
  */
 export function removeStaging(): void {
   for (const remove of [...liveStaging]) {
@@ -101,9 +103,9 @@ async function ensureDirIn(jail: Jail, p: string, opts: DirOptions): Promise<boo
 
 /**
  * One private (0700, ours) staging directory per target directory, reused by every copy into that
- * directory during a run: files are copied there, fixed up, and renamed into place. libuv's copyFile
- * gives the new file the source's mode, setuid bits included, before we can strip them: in the jail
- * directory itself that would be a setuid-root file any jailed user could run until the fchmod.
+ * directory during a run: files are copied there, fixed up, and renamed into place. A file being
+ * written is never visible under a name in the jail's own directory, where a jailed user could open it
+ * half-written or hard-link it before its owner and mode are set.
  */
 export class StagingDirs {
   private readonly dirs = new Map<string, { parent: JailDir; name: string; dir: JailDir }>();
@@ -163,6 +165,8 @@ export interface WriteOptions extends ResolveOptions, FileMeta {
   staging?: StagingDirs;
   /** fsync the copy before it is renamed into place (default false). */
   fsync?: boolean;
+  /** What moves and hashes the bytes (default: this thread; applyPlan passes its CopyWorkers). */
+  copier?: ContentCopier;
 }
 
 export interface WriteResult {
@@ -170,6 +174,8 @@ export interface WriteResult {
   strippedBits: number;
   /** Bytes copied. */
   size: number;
+  /** sha256 of exactly the bytes copied. */
+  sha256: string;
 }
 
 const NON_REGULAR: readonly [(st: fs.Stats) => boolean, UnreadableKind, string][] = [
@@ -191,7 +197,7 @@ function refuseNonRegular(source: string, st: fs.Stats): void {
  * it (opening a device can act on it; O_NONBLOCK keeps a FIFO swapped in meanwhile from blocking),
  * then the descriptor is checked again: the copy reads this very file. Synchronous, like the other
  * metadata calls of a copy: each is a few microseconds, a trip through libuv's pool tens (only the
- * copy itself, which moves the bytes, goes there).
+ * bytes go to another thread, the copier's).
  */
 function openSource(source: string): { fd: number; stat: fs.Stats } {
   let fd: number;
@@ -216,9 +222,10 @@ function openSource(source: string): { fd: number; stat: fs.Stats } {
 }
 
 /**
- * Copies host file `source` to `p` in the jail atomically: reflinked where the file system can, into
- * the staging directory beside the target; owner, mode (setuid/setgid stripped unless told) and the
- * source's times set through a descriptor opened with O_NOFOLLOW; then renamed over the final name,
+ * Copies host file `source` to `p` in the jail atomically, hashing the bytes it writes (`copier`):
+ * into a file created with O_EXCL|O_NOFOLLOW in the staging directory beside the target; owner, mode
+ * (setuid/setgid stripped unless told) and the source's times set through that file's descriptor; then
+ * renamed over the final name,
  * which replaces a file or link there (never follows it). A process killed at any moment leaves only
  * a `.elfcopy-tmp-*` entry (cleanupTemps), never a truncated file at `p`. `p`'s directory must exist
  * (ensureDir): a write never makes directories.
@@ -226,7 +233,7 @@ function openSource(source: string): { fd: number; stat: fs.Stats } {
 export async function writeFileAtomic(jail: Jail, p: string, source: string, opts: WriteOptions): Promise<WriteResult> {
   const src = openSource(source);
   try {
-    return await writeFromSource(jail, p, src, source, opts);
+    return await writeFromSource(jail, p, src, opts);
   } catch (err) {
     throw asJailIoError(err, jail.root, p);
   } finally {
@@ -234,29 +241,37 @@ export async function writeFileAtomic(jail: Jail, p: string, source: string, opt
   }
 }
 
-async function writeFromSource(jail: Jail, p: string, src: { fd: number; stat: fs.Stats }, source: string, opts: WriteOptions): Promise<WriteResult> {
+async function writeFromSource(jail: Jail, p: string, src: { fd: number; stat: fs.Stats }, opts: WriteOptions): Promise<WriteResult> {
   const { dir, name } = jail.openParent(p, opts);
   try {
     const final = dir.entry(name);
     const conflict = (): JailConflictError => new JailConflictError(p, 'is a directory in the jail, where a file goes', { found: 'directory', needed: 'file' });
-    if (lstatOrUndefined(final)?.isDirectory()) throw conflict();
+    const there = lstatOrUndefined(final);
+    if (there?.isDirectory()) throw conflict();
     const staging = opts.staging ?? new StagingDirs();
     const tmp = staging.get(dir).entry(`f-${randomBytes(6).toString('hex')}`);
     let renamed = false;
     try {
-      // From the descriptor already checked (a magic link to it), when /proc allows.
-      const from = jail.anchored ? `/proc/self/fd/${src.fd}` : source;
-      // EXCL: the name is created, never opened through a link; FICLONE: a reflink where possible.
-      await fsp.copyFile(from, tmp, C.COPYFILE_EXCL | C.COPYFILE_FICLONE);
+      // EXCL|NOFOLLOW: the name is created, never opened through a link; 0600 until finishCopy sets
+      // the mode, in a private staging directory.
+      const fd = fs.openSync(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
+      let copied: Copied;
       const strippedBits = opts.stripSetuid === false ? 0 : opts.mode & 0o6000;
-      await finishCopy(tmp, { ...opts, mode: opts.mode & ~strippedBits }, src.stat, Boolean(opts.fsync));
+      try {
+        copied = await (opts.copier ?? THIS_THREAD).copy(src.fd, fd);
+        await finishCopy(fd, { ...opts, mode: opts.mode & ~strippedBits }, src.stat, Boolean(opts.fsync));
+      } finally {
+        fs.closeSync(fd);
+      }
       try {
         fs.renameSync(tmp, final);
         renamed = true;
       } catch (err) {
         throw isDirectoryConflict(err) ? conflict() : err;
       }
-      return { strippedBits, size: src.stat.size };
+      // A link replaced may have been a component of a held directory's path.
+      if (there?.isSymbolicLink()) jail.forgetDirectories();
+      return { strippedBits, size: copied.size, sha256: copied.sha256 };
     } finally {
       if (!renamed) await unlinkQuietly(tmp);
       if (staging !== opts.staging) staging.cleanup();
@@ -292,20 +307,15 @@ export async function writeJailText(jail: Jail, p: string, text: string): Promis
 }
 
 /**
- * Owner, exact mode (fchmod ignores the umask) and the source's times, through one O_NOFOLLOW
+ * Owner, exact mode (fchmod ignores the umask) and the source's times, through the staging file's own
  * descriptor; only an fsync goes through libuv's pool.
  */
-async function finishCopy(tmp: string, meta: FileMeta, source: fs.Stats, sync: boolean): Promise<void> {
-  const fd = fs.openSync(tmp, C.O_RDONLY | C.O_NOFOLLOW);
-  try {
-    fs.fchownSync(fd, meta.uid, meta.gid);
-    fs.fchmodSync(fd, meta.mode);
-    // Seconds as a double keep microseconds (a Date would round to the millisecond).
-    fs.futimesSync(fd, source.atimeMs / 1000, source.mtimeMs / 1000);
-    if (sync) await new Promise<void>((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
-  } finally {
-    fs.closeSync(fd);
-  }
+async function finishCopy(fd: number, meta: FileMeta, source: fs.Stats, sync: boolean): Promise<void> {
+  fs.fchownSync(fd, meta.uid, meta.gid);
+  fs.fchmodSync(fd, meta.mode);
+  // Seconds as a double keep microseconds (a Date would round to the millisecond).
+  fs.futimesSync(fd, source.atimeMs / 1000, source.mtimeMs / 1000);
+  if (sync) await new Promise<void>((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
 }
 
 /**
@@ -342,6 +352,8 @@ async function symlinkIn(jail: Jail, p: string, target: string, opts: ResolveOpt
     } finally {
       inFlight.delete(tmpBase);
     }
+    // What it replaced may have been a component of a held directory's path.
+    if (existing) jail.forgetDirectories();
     return existing ? 'replaced' : 'created';
   } finally {
     dir.close();
@@ -376,6 +388,8 @@ async function removeIn(jail: Jail, p: string, opts: RemoveOptions): Promise<boo
     const entry = dir.entry(name);
     const st = lstatOrUndefined(entry);
     if (!st) return false;
+    // A directory or link removed may be a component of a held directory's path.
+    if (!st.isFile()) jail.forgetDirectories();
     if (st.isDirectory()) {
       if (opts.recursive) {
         removeTreeAt(dir, name);

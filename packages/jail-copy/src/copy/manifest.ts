@@ -13,8 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 
-export const MANIFEST_DIR = '/.elfcopy';
-export const MANIFEST_PATH = '/.elfcopy/manifest.json';
+export { MANIFEST_DIR, MANIFEST_PATH } from './state-dir.js';
 
 export interface ManifestEntry {
   path: string;

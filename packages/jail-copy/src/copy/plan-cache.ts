@@ -22,7 +22,7 @@ import * as path from 'node:path';
 import type { MissingLibrary } from '@elfcopy/elf-deps';
 import { Jail } from '../confine/inroot.js';
 import { readJailText } from '../confine/jail-text.js';
-import { MANIFEST_DIR, MANIFEST_PATH } from './manifest.js';
+import { MANIFEST_DIR, MANIFEST_PATH } from './state-dir.js';
 import type { NssReport, PlanStep } from './plan.js';
 
 export const PLAN_CACHE_PATH = `${MANIFEST_DIR}/plan-cache.json`;
