@@ -8,6 +8,7 @@ import { closurePaths, formatList } from './format/list.js';
 import { formatTree } from './format/tree.js';
 import { namedFamily } from './format/found-via.js';
 import { describeError, paint, useColor, type Reporter } from './report.js';
+import { stdoutOutput, type Output } from './output.js';
 import { dlopenFrom, resolveOptionsFrom, type ResolverCliOptions } from './resolver-options.js';
 import { UsageError } from './usage-error.js';
 
@@ -22,7 +23,7 @@ export interface DepsCliOptions extends ResolverCliOptions {
   null?: boolean;
 }
 
-export function runDeps(paths: string[], opts: DepsCliOptions, report: Reporter, stdout: NodeJS.WritableStream & { isTTY?: boolean } = process.stdout): number {
+export function runDeps(paths: string[], opts: DepsCliOptions, report: Reporter, stdout: Output = stdoutOutput()): number {
   const resolveOptions: ResolveOptions = resolveOptionsFrom(opts);
   if (opts.list) resolveOptions.detail = 'objects';
   if (opts.dlopen !== undefined) resolveOptions.dlopen = dlopenFrom(opts.dlopen, { allowNone: false });
@@ -30,8 +31,9 @@ export function runDeps(paths: string[], opts: DepsCliOptions, report: Reporter,
   const graph = analyzeDeps(paths, resolveOptions);
   if (opts.json) stdout.write(formatJson(graph));
   else if (opts.list) {
-    stdout.write(formatList(graph, { nul: Boolean(opts.null) }));
-    const escaped = opts.null ? 0 : closurePaths(graph).filter(needsEscape).length;
+    const paths = closurePaths(graph);
+    stdout.write(formatList(graph, { nul: Boolean(opts.null) }, paths));
+    const escaped = opts.null ? 0 : paths.filter(needsEscape).length;
     if (escaped > 0) report.warn(`${escaped} path(s) hold a control character or a backslash, printed escaped as GNU ls -b prints them (GNU tar -T reads them back); -0 prints them raw, NUL-terminated`);
   }
   else if (opts.dot) stdout.write(formatDot(graph));

@@ -68,7 +68,7 @@ export function describeSystemError(err: unknown): { line: string; code: number 
 }
 
 /** Whether output may be coloured: a TTY, NO_COLOR unset (https://no-color.org), TERM not dumb. */
-export function useColor(stream: NodeJS.WritableStream & { isTTY?: boolean }): boolean {
+export function useColor(stream: { readonly isTTY?: boolean }): boolean {
   return Boolean(stream.isTTY) && !('NO_COLOR' in process.env && process.env.NO_COLOR !== '') && process.env.TERM !== 'dumb';
 }
 

@@ -55,7 +55,12 @@ export class ByteSource {
   readonly ino: number;
   readonly mode: number;
   private fd: number | undefined;
-  private readonly blocks = new Map<number, Buffer>();
+  /**
+   * The cached blocks, oldest first: their numbers and buffers side by side. A file read for its
+   * headers and strings touches a handful, so a scan beats a Map (and allocates no iterator on close).
+   */
+  private readonly blockNumbers: number[] = [];
+  private readonly blockBuffers: Buffer[] = [];
 
   private constructor(path: string, fd: number, st: fs.Stats) {
     this.path = path;
@@ -69,13 +74,16 @@ export class ByteSource {
   /**
    * Opens `hostPath` for reading. `displayPath` is what errors name (the path as the user or the
    * sysroot sees it). O_NONBLOCK keeps a FIFO swapped in after the type check from blocking open().
+   * `checkedRegular`: the caller has just stat'd it as a regular file, so the check before open() (which
+   * keeps devices from being opened at all) is not repeated; the fstat after it is made either way.
    */
-  static open(hostPath: string, displayPath: string = hostPath): ByteSource {
+  static open(hostPath: string, displayPath: string = hostPath, checkedRegular = false): ByteSource {
     let fd: number;
     try {
-      const pre = fs.statSync(hostPath);
-      const bad = describeNonRegular(pre);
-      if (bad) throw new UnreadableFileError(displayPath, bad.kind, bad.message);
+      if (!checkedRegular) {
+        const bad = describeNonRegular(fs.statSync(hostPath));
+        if (bad) throw new UnreadableFileError(displayPath, bad.kind, bad.message);
+      }
       fd = fs.openSync(hostPath, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
     } catch (err) {
       if (err instanceof UnreadableFileError) throw err;
@@ -100,10 +108,13 @@ export class ByteSource {
     if (this.fd !== undefined) {
       fs.closeSync(this.fd);
       this.fd = undefined;
-      for (const b of this.blocks.values()) {
+      const buffers = this.blockBuffers;
+      for (let i = 0; i < buffers.length; i++) {
+        const b = buffers[i] as Buffer;
         if (b.length === BLOCK && freeBlocks.length < MAX_FREE_BLOCKS) freeBlocks.push(b);
       }
-      this.blocks.clear();
+      buffers.length = 0;
+      this.blockNumbers.length = 0;
     }
   }
 
@@ -164,16 +175,18 @@ export class ByteSource {
   }
 
   private block(index: number): Buffer {
-    const cached = this.blocks.get(index);
-    if (cached) return cached;
+    const numbers = this.blockNumbers;
+    for (let i = 0; i < numbers.length; i++) if (numbers[i] === index) return this.blockBuffers[i] as Buffer;
     const offset = index * BLOCK;
     const length = Math.min(BLOCK, this.size - offset);
     const buf = length === BLOCK ? this.readInto(freeBlocks.pop() ?? Buffer.allocUnsafe(BLOCK), offset) : this.readDirect(offset, length);
-    if (this.blocks.size >= MAX_CACHED_BLOCKS) {
-      const oldest = this.blocks.keys().next().value;
-      if (oldest !== undefined) this.blocks.delete(oldest);
+    if (numbers.length >= MAX_CACHED_BLOCKS) {
+      // The oldest goes; it is not recycled: a caller may still hold a view of it.
+      numbers.shift();
+      this.blockBuffers.shift();
     }
-    this.blocks.set(index, buf);
+    numbers.push(index);
+    this.blockBuffers.push(buf);
     return buf;
   }
 

@@ -139,6 +139,7 @@ export class SysRoot {
 
   /** stat() through links, inside the root; undefined when missing. */
   stat(p: string): fs.Stats | undefined {
+    if (this.isHost && !this.componentWalk) return hostStat(p.startsWith('/') ? p : '/' + p);
     const real = this.realpath(p);
     if (real === undefined) return undefined;
     try {
@@ -239,15 +240,19 @@ export class SysRoot {
     }
   }
 
-  /** Opens a file for ELF reading; errors name the in-root path. */
-  open(p: string): ByteSource {
+  /**
+   * Opens a file for ELF reading; errors name the in-root path. `checkedRegular`: the caller has just
+   * seen it to be a regular file (a stat of this run), so the type check before open() is not made again;
+   * the check after it (fstat) always is.
+   */
+  open(p: string, checkedRegular = false): ByteSource {
     // On the host the kernel's own lookup is the right one; a sysroot needs the in-root walk.
     if (this.observer) {
       this.see(p);
       // Every link on the way is part of what was read.
       this.realpath(p);
     }
-    if (this.isHost) return ByteSource.open(p, p);
+    if (this.isHost) return ByteSource.open(p, p, checkedRegular);
     const real = this.realpath(p);
     if (real === undefined) {
       // Let the OS say why (ENOENT, ENOTDIR, EACCES) with the user's path in the message.
@@ -258,7 +263,7 @@ export class SysRoot {
       }
       throw new UnreadableFileError(p, 'not-found', 'no such file or directory');
     }
-    return ByteSource.open(this.hostPath(real), p);
+    return ByteSource.open(this.hostPath(real), p, checkedRegular);
   }
 
   /** Expands a glob whose wildcards sit in the last component only (ld.so.conf `include` patterns). */
@@ -336,5 +341,19 @@ export class SysRoot {
       done.push(comp);
     }
     return '/' + done.join('/');
+  }
+}
+
+/**
+ * stat() by the kernel's own lookup, for the host root when nothing records: the same answer as the
+ * realpath and stat of the real path, in one system call. A symlink loop is PathResolutionError, as
+ * realpath() makes it; any other failure (ENOENT, ENOTDIR, EACCES) is "not there".
+ */
+function hostStat(p: string): fs.Stats | undefined {
+  try {
+    return fs.statSync(p, { throwIfNoEntry: false });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw new PathResolutionError(p, 'too many levels of symbolic links (a symlink loop)');
+    return undefined;
   }
 }

@@ -559,3 +559,84 @@ function chrootTrace(root: string, file: string): LoaderRun {
   expect(run.status, run.stderr).toBe(0);
   return run;
 }
+
+/**
+ * Under --list (detail 'objects') an input whose namespace another input of the batch already had is
+ * replayed, not walked (resolver.ts, templateKeyOf). The full graph is always walked: it is the
+ * reference, checked against the real loader throughout this file.
+ */
+describe('a batch under --list', () => {
+  /** What --list keeps of each input and of the graph, in order. */
+  function listView(g: ClosureGraph): unknown {
+    return {
+      roots: g.roots.map((rc) => ({ path: rc.path, objects: rc.objects, missing: rc.missing.map((m) => [m.name, m.reason, m.neededBy, m.detail, m.tried, m.rejected]) })),
+      nodes: [...g.nodes.values()].map((n) => [n.path, n.neededBy, n.dependencies]),
+      missing: g.missing.map((m) => [m.name, m.reason, m.neededBy]),
+      errors: g.inputErrors.map((e) => e.message),
+    };
+  }
+
+  it('programs with the same DT_NEEDED names get what walking each gives: objects, missing names, needed-by links', () => {
+    const root = dir('batch', 'root');
+    populateRoot(root);
+    const lib = path.join(root, 'usr/lib/x86_64-linux-gnu');
+    buildLib(lib, 'libb.so');
+    buildLib(lib, 'liba.so', { needed: ['libb.so'] });
+    const bin = path.join(root, 'usr/bin');
+    for (const p of ['p1', 'p2', 'p3']) buildExe(bin, p, { needed: ['liba.so', 'libgone.so'] });
+    // p4's libself.so is p4 itself (a hard link): walking p4 reuses the program for it, so a namespace
+    // made for p5 (the same names) must not be replayed for p4, nor p4's for p5.
+    const p4 = buildExe(bin, 'p4', { needed: ['liba.so', 'libself.so'] });
+    buildExe(bin, 'p5', { needed: ['liba.so', 'libself.so'] });
+    fs.linkSync(p4, path.join(lib, 'libself.so'));
+    for (const order of [
+      ['p1', 'p2', 'p3', 'p5', 'p4'],
+      ['p4', 'p5', 'p3', 'p2', 'p1'],
+    ]) {
+      const inputs = order.map((p) => `/usr/bin/${p}`);
+      const listed = resolveClosure(inputs, { root, detail: 'objects' });
+      const walked = resolveClosure(inputs, { root });
+      expect(listView(listed)).toEqual(listView(walked));
+      const byPath = new Map(listed.roots.map((rc) => [rc.path, rc]));
+      expect(byPath.get('/usr/bin/p4')?.objects).not.toContain('/lib/x86_64-linux-gnu/libself.so');
+      expect(byPath.get('/usr/bin/p5')?.objects).toContain('/lib/x86_64-linux-gnu/libself.so');
+      expect(byPath.get('/usr/bin/p2')?.missing.map((m) => [m.name, m.neededBy])).toEqual([['libgone.so', ['/usr/bin/p2']]]);
+    }
+  });
+
+  it('programs with the same expanded RPATH or RUNPATH share a namespace; the same tags elsewhere do not', () => {
+    const root = dir('batch-paths', 'root');
+    populateRoot(root);
+    for (const app of ['a', 'b']) {
+      const lib = path.join(root, 'opt', app, 'lib');
+      buildLib(lib, 'libdep.so');
+      buildLib(lib, 'libapp.so', { needed: ['libdep.so'] });
+      const bin = path.join(root, 'opt', app, 'bin');
+      for (const p of ['r1', 'r2']) buildExe(bin, p, { runpath: '$ORIGIN/../lib', needed: ['libapp.so', 'libgone.so'] });
+      for (const p of ['o1', 'o2']) buildExe(bin, p, { rpath: '$ORIGIN/../lib', needed: ['libapp.so', 'libgone.so'] });
+    }
+    const inputs = ['a/bin/r1', 'b/bin/r1', 'a/bin/r2', 'b/bin/r2', 'a/bin/o1', 'a/bin/o2', 'b/bin/o2', 'b/bin/o1'].map((p) => `/opt/${p}`);
+    const listed = resolveClosure(inputs, { root, detail: 'objects' });
+    const walked = resolveClosure(inputs, { root });
+    expect(listView(listed)).toEqual(listView(walked));
+    const byPath = new Map(listed.roots.map((rc) => [rc.path, rc]));
+    expect(byPath.get('/opt/b/bin/r2')?.objects).toContain('/opt/b/bin/../lib/libapp.so');
+    expect(byPath.get('/opt/b/bin/r2')?.missing[0]?.tried.filter((t) => t.source.kind === 'runpath')).toEqual([{ dir: '/opt/b/bin/../lib', source: { kind: 'runpath', owner: '/opt/b/bin/r2' } }]);
+    expect(byPath.get('/opt/a/bin/o2')?.missing[0]?.tried.filter((t) => t.source.kind === 'rpath')).toEqual([{ dir: '/opt/a/bin/../lib', source: { kind: 'rpath', owner: '/opt/a/bin/o2' } }]);
+  });
+
+  it("this host's programs: the same objects, missing names and links as walking each", () => {
+    const programs = fs
+      .readdirSync('/usr/bin')
+      .sort()
+      .map((n) => `/usr/bin/${n}`)
+      .filter((p) => {
+        const st = fs.statSync(p, { throwIfNoEntry: false });
+        return st?.isFile() === true && st.size > 64;
+      })
+      .slice(0, 400);
+    const walked = resolveClosure(programs, {});
+    expect(walked.roots.length).toBeGreaterThan(100);
+    expect(listView(resolveClosure(programs, { detail: 'objects' }))).toEqual(listView(walked));
+  });
+});

@@ -514,6 +514,21 @@ export function describeGenericRules(arch: ArchRow): string {
   );
 }
 
+let byMachine: Map<number, ArchRow[]> | undefined;
+
+/** The table's rows for one e_machine, indexed on first use: every file a run reads asks for its row. */
+function rowsOfMachine(machine: number): readonly ArchRow[] {
+  if (!byMachine) {
+    byMachine = new Map();
+    for (const r of ARCH_TABLE) {
+      const rows = byMachine.get(r.machine);
+      if (rows) rows.push(r);
+      else byMachine.set(r.machine, [r]);
+    }
+  }
+  return byMachine.get(machine) ?? [];
+}
+
 function sameLoader(a: string, b: string): boolean {
   return a === b || a.slice(a.lastIndexOf('/')) === b.slice(b.lastIndexOf('/'));
 }
@@ -525,7 +540,7 @@ function sameLoader(a: string, b: string): boolean {
  */
 export function archFor(key: ArchKey): ArchRow {
   const order = key.byteOrder;
-  const same = ARCH_TABLE.filter((r) => r.machine === key.machine && r.elfClass === key.elfClass && (order === undefined || r.byteOrder === order));
+  const same = rowsOfMachine(key.machine).filter((r) => r.elfClass === key.elfClass && (order === undefined || r.byteOrder === order));
   const fallback = (): ArchRow => genericArch(key.elfClass, key.machine, order ?? 'little');
   if (same.length === 0) return fallback();
   if (same.length === 1) return same[0] ?? fallback();

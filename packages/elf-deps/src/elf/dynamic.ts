@@ -79,11 +79,8 @@ export function readDynamicTags(src: ByteSource, dynamic: ProgramHeader, fields:
     const buf = src.read(dynamic.offset + first * entSize, n * entSize, 'PT_DYNAMIC');
     for (let i = 0; i < n; i++) {
       const tag = fields.tag(buf, i * entSize);
-      const val = fields.addr(buf, i * entSize + fields.word);
-      const address = (key: AddressTag): number => {
-        if (!Number.isSafeInteger(val)) (tags.exact ??= {})[key] = fields.addrExact(buf, i * entSize + fields.word);
-        return val;
-      };
+      const valueAt = i * entSize + fields.word;
+      const val = fields.addr(buf, valueAt);
       switch (tag) {
         case DT_NULL:
           return tags;
@@ -106,7 +103,7 @@ export function readDynamicTags(src: ByteSource, dynamic: ProgramHeader, fields:
           tags.filter.push(val);
           break;
         case DT_STRTAB:
-          tags.strtab = address('strtab');
+          tags.strtab = addressValue(tags, fields, buf, valueAt, val, 'strtab');
           break;
         case DT_STRSZ:
           tags.strsz = val;
@@ -119,25 +116,25 @@ export function readDynamicTags(src: ByteSource, dynamic: ProgramHeader, fields:
           tags.flags1 = fields.low32(buf, i * entSize + fields.word);
           break;
         case DT_VERNEED:
-          tags.verneed = address('verneed');
+          tags.verneed = addressValue(tags, fields, buf, valueAt, val, 'verneed');
           break;
         case DT_VERNEEDNUM:
           tags.verneedNum = val;
           break;
         case DT_VERDEF:
-          tags.verdef = address('verdef');
+          tags.verdef = addressValue(tags, fields, buf, valueAt, val, 'verdef');
           break;
         case DT_VERDEFNUM:
           tags.verdefNum = val;
           break;
         case DT_SYMTAB:
-          tags.symtab = address('symtab');
+          tags.symtab = addressValue(tags, fields, buf, valueAt, val, 'symtab');
           break;
         case DT_HASH:
-          tags.hash = address('hash');
+          tags.hash = addressValue(tags, fields, buf, valueAt, val, 'hash');
           break;
         case DT_GNU_HASH:
-          tags.gnuHash = address('gnuHash');
+          tags.gnuHash = addressValue(tags, fields, buf, valueAt, val, 'gnuHash');
           break;
         default:
           break;
@@ -145,6 +142,15 @@ export function readDynamicTags(src: ByteSource, dynamic: ProgramHeader, fields:
     }
   }
   return tags;
+}
+
+/**
+ * An address tag's value; above 2^53 the exact value is kept beside it for messages. A function, not a
+ * closure made per entry: the loop above runs for every dynamic entry of every file met.
+ */
+function addressValue(tags: DynamicTags, fields: FieldReader, buf: Buffer, at: number, val: number, key: AddressTag): number {
+  if (!Number.isSafeInteger(val)) (tags.exact ??= {})[key] = fields.addrExact(buf, at);
+  return val;
 }
 
 /**

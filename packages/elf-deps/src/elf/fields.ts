@@ -42,7 +42,8 @@ export class FieldReader {
   u64(buf: Buffer, at: number): number {
     const lo = this.byteOrder === 'little' ? buf.readUInt32LE(at) : buf.readUInt32BE(at + 4);
     const hi = this.byteOrder === 'little' ? buf.readUInt32LE(at + 4) : buf.readUInt32BE(at);
-    return hi * 0x1_0000_0000 + lo;
+    // The common case without the multiplication, whose double result V8 boxes on the heap.
+    return hi === 0 ? lo : hi * 0x1_0000_0000 + lo;
   }
 
   /**

@@ -318,11 +318,21 @@ export class ElfFile {
   }
 }
 
+/** The segments readFront looks at: readElfInfo, which keeps nothing else, makes only these. */
+const FRONT_SEGMENTS: ReadonlySet<number> = new Set([PT_LOAD, PT_INTERP, PT_DYNAMIC]);
+
 function readFront(src: ByteSource, header: ElfHeader, fields: FieldReader, phdrs: ProgramHeader[]): Opened {
-  const loads = phdrs.filter((p) => p.type === PT_LOAD);
-  const interpPh = phdrs.find((p) => p.type === PT_INTERP);
-  // dl-load.c _dl_map_object_from_fd: each PT_DYNAMIC overwrites l_ld, so the last one counts.
-  const dynPh = [...phdrs].reverse().find((p) => p.type === PT_DYNAMIC);
+  // One pass, no copies: this runs for every file met.
+  const loads: ProgramHeader[] = [];
+  let interpPh: ProgramHeader | undefined;
+  let dynPh: ProgramHeader | undefined;
+  for (let i = 0; i < phdrs.length; i++) {
+    const p = phdrs[i] as ProgramHeader;
+    if (p.type === PT_LOAD) loads.push(p);
+    else if (p.type === PT_INTERP) interpPh ??= p;
+    // dl-load.c _dl_map_object_from_fd: each PT_DYNAMIC overwrites l_ld, so the last one counts.
+    else if (p.type === PT_DYNAMIC) dynPh = p;
+  }
   const interpreter = interpPh ? readInterpreter(src, interpPh) : undefined;
 
   let dynamic: DynamicInfo | undefined;
@@ -380,7 +390,7 @@ function readFront(src: ByteSource, header: ElfHeader, fields: FieldReader, phdr
  * kept. The resolver's --list path reads thousands of files this way, each once.
  */
 export function readElfInfo(src: ByteSource, parsed: { header: ElfHeader; fields: FieldReader }): ElfInfo {
-  return readFront(src, parsed.header, parsed.fields, readProgramHeaders(src, parsed.header, parsed.fields)).info;
+  return readFront(src, parsed.header, parsed.fields, readProgramHeaders(src, parsed.header, parsed.fields, FRONT_SEGMENTS)).info;
 }
 
 /** Opens, reads and closes one ELF file: `info` plus what `options` asks for. Throws UnreadableFileError, NotElfError or ElfFormatError. */

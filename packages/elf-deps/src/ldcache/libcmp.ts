@@ -10,10 +10,12 @@ export function dlCacheLibcmp(a: string, b: string, unsignedChar = false): numbe
   return libcmpBytes(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'), unsignedChar);
 }
 
+// Module functions, not closures made per call: a lookup compares a dozen names, a run looks up hundreds.
+const at = (s: Uint8Array, k: number): number => (k < s.length ? (s[k] ?? 0) : 0);
+const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
+const charOf = (c: number, unsignedChar: boolean): number => (unsignedChar || c < 0x80 ? c : c - 256);
+
 export function libcmpBytes(p1: Uint8Array, p2: Uint8Array, unsignedChar: boolean): number {
-  const at = (s: Uint8Array, k: number): number => (k < s.length ? (s[k] ?? 0) : 0);
-  const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
-  const asChar = (c: number): number => (unsignedChar || c < 0x80 ? c : c - 256);
   let i = 0;
   let j = 0;
   while (at(p1, i) !== 0) {
@@ -31,13 +33,13 @@ export function libcmpBytes(p1: Uint8Array, p2: Uint8Array, unsignedChar: boolea
     } else if (isDigit(c2)) {
       return -1;
     } else if (c1 !== c2) {
-      return asChar(c1) - asChar(c2);
+      return charOf(c1, unsignedChar) - charOf(c2, unsignedChar);
     } else {
       i++;
       j++;
     }
   }
-  return 0 - asChar(at(p2, j));
+  return 0 - charOf(at(p2, j), unsignedChar);
 }
 
 /**

@@ -79,10 +79,13 @@ export class ObjectMapper {
     return file;
   }
 
-  /** An input's info; under --list (detail 'objects') read once and let go of, as verified candidates are. */
-  readInput(p: string): ElfInfo {
+  /**
+   * An input's info; under --list (detail 'objects') read once and let go of, as verified candidates are.
+   * `checkedRegular`: the caller has just stat'd it as a regular file (SysRoot.open).
+   */
+  readInput(p: string, checkedRegular = false): ElfInfo {
     if (this.options.detail !== 'objects' || this.options.dlopen) return this.elfFile(p).snapshot(this.readOptions());
-    const src = this.root.open(p);
+    const src = this.root.open(p, checkedRegular);
     try {
       return readElfInfo(src, readHeader(src));
     } finally {
@@ -158,10 +161,19 @@ export class ObjectMapper {
     const known = loaded.byName.get(name);
     if (known) {
       known.names.add(name);
-      return { kind: 'reused', object: known };
+      return (known.reused ??= { kind: 'reused', object: known });
     }
-    const tried: TriedDirectory[] = [];
-    const rejected: RejectedCandidate[] = [];
+    return this.mapNew(name, requester, loaded, target, secure, llpDirs);
+  }
+
+  /**
+   * mapObject for a name no loaded object answers to. A function of its own: its closure would make V8
+   * allocate a context on every call of mapObject, most of which end above, with a reused object.
+   */
+  private mapNew(name: string, requester: LoadedObject, loaded: Namespace, target: LoaderTarget, secure: boolean, llpDirs: string[]): MapResult {
+    // Without a search path of its own the outcome is defaultSearch's, whose lists are shared (read-only).
+    let tried: TriedDirectory[] = [];
+    let rejected: RejectedCandidate[] = [];
     let found: { path: string; via: FoundVia; hwcapsSubdir: string | undefined; variants: string[]; info: ElfInfo } | undefined;
 
     const fatal = (detail: string): MapResult => ({
@@ -193,15 +205,22 @@ export class ObjectMapper {
       const runpath = this.runpathDirs(requester, target, secure);
       if (runpath.length > 0) searchPaths.push({ source: { kind: 'runpath', owner: requester.path }, dirs: runpath });
 
-      const outcome = this.searchPaths(name, searchPaths, target, tried, rejected);
-      if (outcome.kind === 'fatal') return fatal(outcome.detail);
-      if (outcome.kind === 'found') found = outcome.found;
+      if (searchPaths.length > 0) {
+        const outcome = this.searchPaths(name, searchPaths, target, tried, rejected);
+        if (outcome.kind === 'fatal') return fatal(outcome.detail);
+        if (outcome.kind === 'found') found = outcome.found;
+      }
 
       const nodeflib = requester.info.dynamic?.nodeflib ?? false;
       if (!found) {
         const d = this.defaultSearch(name, target, nodeflib);
-        tried.push(...d.tried);
-        rejected.push(...d.rejected);
+        if (tried.length === 0 && rejected.length === 0) {
+          tried = d.tried;
+          rejected = d.rejected;
+        } else {
+          tried.push(...d.tried);
+          rejected.push(...d.rejected);
+        }
         if (d.fatal !== undefined) return fatal(d.fatal);
         found = d.found;
       }
@@ -209,11 +228,14 @@ export class ObjectMapper {
     if (!found) return { kind: 'missing', missing: { name, neededBy: [requester.path], reason: 'not-found', tried, rejected } };
 
     // _dl_map_object_from_fd: the same file (device and inode) already loaded under another name is reused.
-    for (const obj of loaded.objects) {
-      if (obj.info.dev === found.info.dev && obj.info.ino === found.info.ino) {
+    const { dev, ino } = found.info;
+    const objects = loaded.objects;
+    for (let i = 0; i < objects.length; i++) {
+      const obj = objects[i] as LoadedObject;
+      if (obj.info.ino === ino && obj.info.dev === dev) {
         obj.names.add(name);
         registerName(loaded, name, obj);
-        return { kind: 'reused', object: obj };
+        return (obj.reused ??= { kind: 'reused', object: obj });
       }
     }
     const object = libraryObject(found.path, name, found.info, requester);

@@ -9,6 +9,8 @@ import type { ElfInfo } from '../elf/file.js';
 export interface LoadedObject {
   path: string;
   names: Set<string>;
+  /** The first name it was requested as (the graph node's `name`). */
+  firstName: string;
   info: ElfInfo;
   loader: LoadedObject | undefined;
   isMain: boolean;
@@ -20,6 +22,8 @@ export interface LoadedObject {
   openedAs?: string;
   rpathDirs?: string[];
   runpathDirs?: string[];
+  /** This object as the answer to a request it already satisfies: one object per loaded object, not per request. */
+  reused?: { kind: 'reused'; object: LoadedObject };
 }
 
 /** One input's link map: the objects in load order and every name each answers to. */
@@ -36,7 +40,8 @@ export function registerName(ns: Namespace, name: string, obj: LoadedObject): vo
 export function addToNamespace(ns: Namespace, obj: LoadedObject): void {
   ns.objects.push(obj);
   registerName(ns, obj.path, obj);
-  for (const n of obj.names) registerName(ns, n, obj);
+  // forEach, not for…of: the BFS runs mostly before V8 optimises it, where each iterator step allocates.
+  obj.names.forEach((n) => registerName(ns, n, obj));
   const soname = obj.info.dynamic?.soname;
   if (soname !== undefined) registerName(ns, soname, obj);
 }
@@ -45,7 +50,8 @@ export function addToNamespace(ns: Namespace, obj: LoadedObject): void {
 export function libraryObject(found: string, name: string, info: ElfInfo, requester: LoadedObject): LoadedObject {
   return {
     path: found,
-    names: new Set([name]),
+    names: new Set<string>().add(name),
+    firstName: name,
     info,
     loader: requester,
     isMain: false,

@@ -21,6 +21,7 @@ import { addToNamespace, type LoadedObject, type Namespace } from './namespace.j
 import type { ResolveOptions } from './options.js';
 
 const PRIORITY_RANK: Record<DlopenPriority, number> = { required: 0, recommended: 1, suggested: 2 };
+const NONE: readonly string[] = [];
 
 /** Where and why an object was placed in a namespace: what its graph node records (a MapResult of kind 'new' is one). */
 interface Placement {
@@ -31,6 +32,12 @@ interface Placement {
   readonly variants: string[];
 }
 
+/** The placements of every input and of its interpreter: one each, never copied per input (record gives a new node lists of its own). */
+const INPUT: Placement = Object.freeze({ via: Object.freeze({ kind: 'input' }), tried: [], rejected: [], hwcapsSubdir: undefined, variants: [] });
+const INTERPRETER: Placement = Object.freeze({ via: Object.freeze({ kind: 'interpreter' }), tried: [], rejected: [], hwcapsSubdir: undefined, variants: [] });
+
+let resolveCollected: (resolver: Resolver, inputs: readonly string[]) => ClosureGraph;
+
 /** Resolves many inputs in one run: files are parsed once (by real path), directories listed once. */
 export class Resolver {
   readonly root: SysRoot;
@@ -39,6 +46,8 @@ export class Resolver {
   private readonly targets = new Map<string, LoaderTarget>();
   private readonly familySearches = new Map<LoaderTarget, FamilySearch | null>();
   private readonly neededBySets = new WeakMap<ClosureNode, Set<string>>();
+  /** Namespaces other inputs can replay (templateKeyOf), per target; null: that namespace cannot stand for another. */
+  private readonly templates = new Map<LoaderTarget, Map<string, NamespaceTemplate | null>>();
   private readonly mapper: ObjectMapper;
   /** Every target's warnings, each once, in the order met. */
   readonly warnings: string[] = [];
@@ -67,12 +76,24 @@ export class Resolver {
   }
 
   resolve(inputs: readonly string[]): ClosureGraph {
+    return this.resolveInputs(inputs, false);
+  }
+
+  static {
+    // analyzeDeps (below) hands over inputs collectInputs has just stat'd as regular files.
+    resolveCollected = (resolver, inputs) => resolver.resolveInputs(inputs, true);
+  }
+
+  /** `checkedRegular`: every input was just seen to be a regular file (collectInputs), so open() need not look again. */
+  private resolveInputs(inputs: readonly string[], checkedRegular: boolean): ClosureGraph {
+    // A template names nodes of the graph it was walked in.
+    this.templates.clear();
     const graph: ClosureGraph = { roots: [], nodes: new Map(), missing: [], index: 'none', inputErrors: [], warnings: this.warnings };
     const missingByKey = new Map<string, MissingLibrary>();
     for (const input of inputs) {
       let rc: RootClosure;
       try {
-        rc = this.resolveOne(input, graph);
+        rc = this.resolveOne(input, graph, checkedRegular);
       } catch (err) {
         if (err instanceof ElfDepsError) {
           graph.inputErrors.push(err);
@@ -80,11 +101,9 @@ export class Resolver {
         }
         throw err;
       }
-      if (this.options.detail === 'objects') {
-        rc.edges = [];
-        rc.loaders = new Map();
-      }
-      for (const m of rc.missing) {
+      if (this.options.detail === 'objects') rc.edges = [];
+      for (let i = 0; i < rc.missing.length; i++) {
+        const m = rc.missing[i] as MissingLibrary;
         const key = `${m.name}\0${m.reason}`;
         const prev = missingByKey.get(key);
         if (prev) {
@@ -179,9 +198,9 @@ export class Resolver {
     return info.dlopenNotes.filter((n) => PRIORITY_RANK[n.priority] <= PRIORITY_RANK[limit]).map((n) => n.sonames);
   }
 
-  private resolveOne(input: string, graph: ClosureGraph): RootClosure {
+  private resolveOne(input: string, graph: ClosureGraph, checkedRegular: boolean): RootClosure {
     const abs = path.posix.isAbsolute(input) ? path.posix.normalize(input) : path.posix.join(this.cwd, input);
-    const mainInfo = this.readInput(abs);
+    const mainInfo = this.mapper.readInput(abs, checkedRegular);
     const secure =
       this.options.secure === 'auto' || this.options.secure === undefined
         ? (mainInfo.mode & (S_ISUID_BIT | S_ISGID_BIT)) !== 0
@@ -193,18 +212,7 @@ export class Resolver {
     const rc: RootClosure = { path: abs, kind: mainInfo.kind, family: mainTarget?.family.name ?? 'none', loaderFiles: [], loaderWarnings: [], objects: [], loaders: new Map(), missing: [], edges: [] };
     // --list needs the objects only: no edges to build and throw away for each of thousands of inputs.
     const full = this.options.detail !== 'objects';
-    const main: LoadedObject = {
-      path: abs,
-      names: new Set([abs]),
-      info: mainInfo,
-      loader: undefined,
-      isMain: true,
-      isInterpreter: false,
-      origin: () => this.mainOrigin(abs, mainTarget),
-    };
-    const loaded: Namespace = { objects: [], byName: new Map() };
-    addToNamespace(loaded, main);
-    this.record(graph, rc, main, { via: { kind: 'input' }, tried: [], rejected: [], hwcapsSubdir: undefined, variants: [] }, undefined);
+    this.record(graph, rc, abs, abs, mainInfo, INPUT, undefined);
     if (!mainTarget) return rc;
     const target = mainTarget;
 
@@ -222,36 +230,66 @@ export class Resolver {
     }
     const interp = this.mapper.loadInterpreter(interpPath, target);
     if (interp.ok) {
-      const obj: LoadedObject = {
-        path: interpPath,
-        names: new Set([interpPath, ...(interp.info.dynamic?.soname ? [interp.info.dynamic.soname] : [])]),
-        info: interp.info,
-        loader: main,
-        isMain: false,
-        isInterpreter: true,
-        origin: () => path.posix.dirname(interpPath),
-      };
-      addToNamespace(loaded, obj);
-      this.record(graph, rc, obj, { via: { kind: 'interpreter' }, tried: [], rejected: [], hwcapsSubdir: undefined, variants: [] }, main);
+      this.record(graph, rc, interpPath, interpPath, interp.info, INTERPRETER, abs);
       if (full) rc.edges.push({ from: abs, name: interpPath, to: interpPath, via: { kind: 'interpreter' } });
     } else {
       rc.missing.push({ name: interpPath, neededBy: [abs], reason: interp.reason, detail: interp.detail, tried: [], rejected: [] });
       if (full) rc.edges.push({ from: abs, name: interpPath, to: undefined, via: { kind: 'interpreter' } });
     }
 
+    // A program whose namespace another input of this run already had: replayed, not walked again.
+    const templateKey = familySearch ? undefined : this.templateKeyOf(mainInfo, secure, interpPath);
+    const templates = templateKey === undefined ? undefined : this.templatesOf(target);
+    if (templateKey !== undefined && templates) {
+      const known = templates.get(templateKey);
+      if (known && this.replay(known, graph, rc, abs, mainInfo)) return rc;
+    }
+
+    // The walk: the program's and the interpreter's maps first, in that order.
+    const main: LoadedObject = {
+      path: abs,
+      names: new Set<string>().add(abs),
+      firstName: abs,
+      info: mainInfo,
+      loader: undefined,
+      isMain: true,
+      isInterpreter: false,
+      origin: () => this.mainOrigin(abs, mainTarget),
+    };
+    const loaded: Namespace = { objects: [], byName: new Map() };
+    addToNamespace(loaded, main);
+    if (interp.ok) {
+      addToNamespace(loaded, {
+        path: interpPath,
+        names: new Set([interpPath, ...(interp.info.dynamic?.soname ? [interp.info.dynamic.soname] : [])]),
+        firstName: interpPath,
+        info: interp.info,
+        loader: main,
+        isMain: false,
+        isInterpreter: true,
+        origin: () => path.posix.dirname(interpPath),
+      });
+    }
+    const objectsStart = rc.objects.length;
+    const missingStart = rc.missing.length;
+    let mainAnswered = false;
+
     const llp = this.options.ldLibraryPath;
     const mainCtx = this.mapper.dstContext(main, target, secure);
     const llpDirs = llp !== undefined && !secure ? expandSearchList(splitLdLibraryPath(llp), mainCtx, this.cwd) : [];
 
-    // dl-deps.c: breadth first; the queue is the list of objects in load order.
+    // dl-deps.c: breadth first; the queue is the list of objects in load order. Indexed loops, not
+    // for…of: this runs mostly before V8 optimises it, where each iterator step allocates.
     const queue: LoadedObject[] = [main];
-    // Array iteration sees the objects pushed while it runs.
-    for (const requester of queue) {
-      const needed = requester.info.dynamic?.needed ?? [];
+    // The index loop sees the objects pushed while it runs.
+    for (let q = 0; q < queue.length; q++) {
+      const requester = queue[q] as LoadedObject;
+      const needed = requester.info.dynamic?.needed ?? NONE;
       // A node's dependencies are the same in every namespace it is met in: recorded the first time.
       const node = graph.nodes.get(requester.path);
       const deps: { name: string; path: string | undefined }[] | undefined = node && node.dependencies.length === 0 ? [] : undefined;
-      for (const name of needed) {
+      for (let k = 0; k < needed.length; k++) {
+        const name = needed[k] as string;
         const result = this.mapper.mapObject(name, requester, loaded, target, secure, llpDirs, interpPath);
         if (result.kind === 'loader') {
           deps?.push({ name, path: interpPath });
@@ -260,6 +298,7 @@ export class Resolver {
           continue;
         }
         if (result.kind === 'reused') {
+          if (result.object === main) mainAnswered = true;
           deps?.push({ name, path: result.object.path });
           if (full) rc.edges.push({ from: requester.path, name, to: result.object.path, via: { kind: 'reused' } });
           this.addNeededBy(graph, result.object.path, requester.path);
@@ -279,73 +318,137 @@ export class Resolver {
         queue.push(obj);
         deps?.push({ name, path: obj.path });
         if (full) rc.edges.push({ from: requester.path, name, to: obj.path, via: result.via });
-        this.record(graph, rc, obj, result, requester);
+        this.record(graph, rc, obj.path, obj.firstName, obj.info, result, requester.path);
       }
-      for (const group of this.dlopenGroups(requester.info)) {
-        let done = false;
-        let lastMissing: MissingLibrary | undefined;
-        for (const name of group) {
-          const result = this.mapper.mapObject(name, requester, loaded, target, secure, llpDirs, interpPath);
-          if (result.kind === 'missing') {
-            lastMissing = result.missing;
-            continue;
-          }
-          done = true;
-          if (result.kind === 'loader') {
-            rc.edges.push({ from: requester.path, name, to: interpPath, via: { kind: 'loader-itself', detail: result.detail }, dlopen: true });
-            break;
-          }
-          if (result.kind === 'reused') {
-            rc.edges.push({ from: requester.path, name, to: result.object.path, via: { kind: 'reused' }, dlopen: true });
-            break;
-          }
-          addToNamespace(loaded, result.object);
-          queue.push(result.object);
-          rc.edges.push({ from: requester.path, name, to: result.object.path, via: result.via, dlopen: true });
-          this.record(graph, rc, result.object, result, requester);
-          break;
-        }
-        if (!done && lastMissing) {
-          rc.edges.push({ from: requester.path, name: group.join('|'), to: undefined, via: { kind: 'path' }, dlopen: true });
-          rc.missing.push({ ...lastMissing, name: group.join('|'), detail: 'declared in .note.dlopen' });
-        }
-      }
+      if (this.options.dlopen) this.mapDlopenGroups(requester, loaded, queue, target, secure, llpDirs, interpPath, rc, graph);
       if (node && deps) node.dependencies = deps;
+    }
+    if (templateKey !== undefined && templates && !templates.has(templateKey)) {
+      templates.set(templateKey, mainAnswered ? null : templateOf(graph, rc, loaded, objectsStart, missingStart));
     }
     return rc;
   }
 
+  /**
+   * The key under which an input's namespace can stand for another's, or undefined when it cannot. Under
+   * --list only (the objects, the missing names and the graph's needed-by links are what a replay
+   * rebuilds), for glibc's rules without LD_LIBRARY_PATH or .note.dlopen, and for a program with no
+   * DT_RPATH or DT_RUNPATH (its RPATH would reach every library's search) whose DT_NEEDED names hold
+   * neither a slash nor a DST (both depend on the program's own path): then the walk depends only on
+   * these names, its DF_1_NODEFLIB, its SONAME (a name it answers to), the interpreter and secure mode.
+   */
+  private templateKeyOf(info: ElfInfo, secure: boolean, interpreter: string): string | undefined {
+    const dyn = info.dynamic;
+    if (this.options.detail !== 'objects' || this.options.dlopen || this.options.ldLibraryPath !== undefined) return undefined;
+    if (!dyn || dyn.rpath !== undefined || dyn.runpath !== undefined || !plainNames(dyn.needed)) return undefined;
+    return `${secure ? 's' : ''}\0${dyn.nodeflib ? 'n' : ''}\0${interpreter}\0${dyn.soname ?? ''}\0${dyn.needed.join('\0')}`;
+  }
+
+  private templatesOf(target: LoaderTarget): Map<string, NamespaceTemplate | null> {
+    let t = this.templates.get(target);
+    if (!t) {
+      t = new Map();
+      this.templates.set(target, t);
+    }
+    return t;
+  }
+
+  /**
+   * Puts `template`'s namespace under the input `abs`: its objects, its missing names (needed by `abs`
+   * where they were needed by the template's program) and the program's needed-by links, in the order a
+   * walk would add them. False (nothing changed) when one of its libraries is `abs` itself by device
+   * and inode: the walk would reuse the program there.
+   */
+  private replay(template: NamespaceTemplate, graph: ClosureGraph, rc: RootClosure, abs: string, info: ElfInfo): boolean {
+    const infos = template.infos;
+    for (let i = 0; i < infos.length; i++) {
+      const other = infos[i] as ElfInfo;
+      if (other.ino === info.ino && other.dev === info.dev) return false;
+    }
+    for (let i = 0; i < template.objects.length; i++) rc.objects.push(template.objects[i] as string);
+    for (const m of template.missing) rc.missing.push({ ...m, neededBy: m.neededBy.map((by) => (by === template.main ? abs : by)) });
+    const node = graph.nodes.get(abs);
+    if (node && node.dependencies.length === 0 && template.mainDependencies.length > 0) node.dependencies = template.mainDependencies.map((d) => ({ ...d }));
+    for (const d of template.mainDependencies) if (d.path !== undefined) this.addNeededBy(graph, d.path, abs);
+    return true;
+  }
+
+  /** The .note.dlopen groups of `requester`, after its DT_NEEDED names: each group's first name that resolves is loaded. */
+  private mapDlopenGroups(
+    requester: LoadedObject,
+    loaded: Namespace,
+    queue: LoadedObject[],
+    target: LoaderTarget,
+    secure: boolean,
+    llpDirs: string[],
+    interpPath: string,
+    rc: RootClosure,
+    graph: ClosureGraph,
+  ): void {
+    for (const group of this.dlopenGroups(requester.info)) {
+      let done = false;
+      let lastMissing: MissingLibrary | undefined;
+      for (const name of group) {
+        const result = this.mapper.mapObject(name, requester, loaded, target, secure, llpDirs, interpPath);
+        if (result.kind === 'missing') {
+          lastMissing = result.missing;
+          continue;
+        }
+        done = true;
+        if (result.kind === 'loader') {
+          rc.edges.push({ from: requester.path, name, to: interpPath, via: { kind: 'loader-itself', detail: result.detail }, dlopen: true });
+          break;
+        }
+        if (result.kind === 'reused') {
+          rc.edges.push({ from: requester.path, name, to: result.object.path, via: { kind: 'reused' }, dlopen: true });
+          break;
+        }
+        addToNamespace(loaded, result.object);
+        queue.push(result.object);
+        rc.edges.push({ from: requester.path, name, to: result.object.path, via: result.via, dlopen: true });
+        this.record(graph, rc, result.object.path, result.object.firstName, result.object.info, result, requester.path);
+        break;
+      }
+      if (!done && lastMissing) {
+        rc.edges.push({ from: requester.path, name: group.join('|'), to: undefined, via: { kind: 'path' }, dlopen: true });
+        rc.missing.push({ ...lastMissing, name: group.join('|'), detail: 'declared in .note.dlopen' });
+      }
+    }
+  }
+
   /** Adds `obj` to the input's object list and, the first time it is met in any namespace, to the graph. */
-  private record(graph: ClosureGraph, rc: RootClosure, obj: LoadedObject, placed: Placement, loader: LoadedObject | undefined): void {
-    const { via, tried, rejected, hwcapsSubdir, variants } = placed;
-    rc.objects.push(obj.path);
-    rc.loaders.set(obj.path, loader?.path);
-    let node = graph.nodes.get(obj.path);
+  private record(graph: ClosureGraph, rc: RootClosure, p: string, name: string, info: ElfInfo, placed: Placement, loader: string | undefined): void {
+    rc.objects.push(p);
+    // --list (detail 'objects') keeps no loaders: the map would be dropped when the input is done.
+    if (this.options.detail !== 'objects') rc.loaders.set(p, loader);
+    let node = graph.nodes.get(p);
     if (!node) {
+      const { via, tried, rejected, hwcapsSubdir, variants } = placed;
       const root = this.root;
-      const p = obj.path;
       node = {
-        path: obj.path,
+        path: p,
         // Resolved on first use: --list and the tree never need it, and realpath costs a syscall per component.
         get realPath(): string {
           return root.realpath(p) ?? p;
         },
-        name: [...obj.names][0] ?? obj.path,
-        info: obj.info,
+        name,
+        info,
         foundVia: via,
         loader: rc.family,
-        variants,
-        tried,
-        rejected,
+        // A node's lists are its own, never a shared placement's (INPUT, INTERPRETER).
+        variants: variants.length > 0 ? variants : [],
+        tried: tried.length > 0 ? tried : [],
+        rejected: rejected.length > 0 ? rejected : [],
         neededBy: [],
         dependencies: [],
       };
-      if (obj.info.dynamic?.soname !== undefined) node.soname = obj.info.dynamic.soname;
+      if (info.dynamic?.soname !== undefined) node.soname = info.dynamic.soname;
       if (hwcapsSubdir) node.hwcapsSubdir = hwcapsSubdir;
-      graph.nodes.set(obj.path, node);
+      graph.nodes.set(p, node);
     }
-    if (loader) this.addNeededBy(graph, obj.path, loader.path);
+    if (loader !== undefined) this.addNeededBy(graph, p, loader);
   }
+
 
   /** neededBy with a set beside it: libc is needed by nearly everything, an array scan per add is quadratic. */
   private addNeededBy(graph: ClosureGraph, p: string, by: string): void {
@@ -360,6 +463,49 @@ export class Resolver {
     seen.add(by);
     node.neededBy.push(by);
   }
+}
+
+/** One input's namespace, as another input with the same key (templateKeyOf) would have it. */
+interface NamespaceTemplate {
+  /** The program it was walked for. */
+  main: string;
+  /** The objects after the program and its interpreter, in load order. */
+  objects: string[];
+  /** Their files, for the device and inode test. */
+  infos: ElfInfo[];
+  missing: MissingLibrary[];
+  /** The program's DT_NEEDED names and what each resolved to. */
+  mainDependencies: { name: string; path: string | undefined }[];
+}
+
+/** True when no name holds a slash or a DST: each is looked up by the search rules alone. */
+function plainNames(names: readonly string[]): boolean {
+  for (let i = 0; i < names.length; i++) {
+    const n = names[i] as string;
+    if (n.includes('/') || n.includes('$')) return false;
+  }
+  return true;
+}
+
+/**
+ * The template of a namespace just walked, or null when a library's own names hold a slash or a DST
+ * (their lookup could meet the program's path).
+ */
+function templateOf(graph: ClosureGraph, rc: RootClosure, loaded: Namespace, objectsStart: number, missingStart: number): NamespaceTemplate | null {
+  const infos: ElfInfo[] = [];
+  for (let i = 1; i < loaded.objects.length; i++) {
+    const o = loaded.objects[i] as LoadedObject;
+    if (!plainNames(o.info.dynamic?.needed ?? NONE)) return null;
+    if (!o.isInterpreter) infos.push(o.info);
+  }
+  const mainNode = graph.nodes.get(rc.path);
+  return {
+    main: rc.path,
+    objects: rc.objects.slice(objectsStart),
+    infos,
+    missing: rc.missing.slice(missingStart).map((m) => ({ ...m, neededBy: [...m.neededBy] })),
+    mainDependencies: (mainNode?.dependencies ?? []).map((d) => ({ ...d })),
+  };
 }
 
 /** What picks a file's target: its identity, PT_INTERP and, for a file without one, the libc it needs. */
@@ -379,7 +525,7 @@ export function resolveClosure(inputs: readonly string[], options: ResolveOption
 export function analyzeDeps(args: readonly string[], options: ResolveOptions = {}): ClosureGraph {
   const resolver = new Resolver(options);
   const inputs = collectInputs(resolver.root, args, options.cwd);
-  const graph = resolver.resolve(inputs.files);
+  const graph = resolveCollected(resolver, inputs.files);
   graph.inputErrors.unshift(...inputs.errors);
   return graph;
 }

@@ -1,0 +1,41 @@
+/**
+ * The command's output, written straight to descriptor 1 with write(2). process.stdout is made on
+ * first use and costs ~3 ms of every run (its stream classes load then: net for a pipe, streams for a
+ * file); a command that prints its result once, after the work, needs none of it.
+ */
+import * as fs from 'node:fs';
+import { EXIT_SIGPIPE } from './exit-codes.js';
+
+export interface Output {
+  write(text: string): unknown;
+  readonly isTTY?: boolean;
+}
+
+/**
+ * Descriptor 1 as an Output. A reader that has gone (EPIPE) ends the run quietly with 141, as a program
+ * killed by SIGPIPE (Node ignores the signal). A descriptor left non-blocking by whoever holds the other
+ * end (EAGAIN) gets the rest through process.stdout, which waits for it.
+ */
+export function stdoutOutput(): Output {
+  return {
+    // Only the tree asks (for colour); node:tty would load node:net on every run.
+    get isTTY(): boolean {
+      return process.stdout.isTTY;
+    },
+    write(text: string): boolean {
+      const bytes = Buffer.from(text, 'utf8');
+      let done = 0;
+      while (done < bytes.length) {
+        try {
+          done += fs.writeSync(1, bytes, done, bytes.length - done);
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code === 'EPIPE') process.exit(EXIT_SIGPIPE);
+          if (code === 'EAGAIN') return process.stdout.write(bytes.subarray(done));
+          throw err;
+        }
+      }
+      return true;
+    },
+  };
+}
