@@ -423,27 +423,7 @@ export class Resolver {
     if (this.options.detail !== 'objects') rc.loaders.set(p, loader);
     let node = graph.nodes.get(p);
     if (!node) {
-      const { via, tried, rejected, hwcapsSubdir, variants } = placed;
-      const root = this.root;
-      node = {
-        path: p,
-        // Resolved on first use: --list and the tree never need it, and realpath costs a syscall per component.
-        get realPath(): string {
-          return root.realpath(p) ?? p;
-        },
-        name,
-        info,
-        foundVia: via,
-        loader: rc.family,
-        // A node's lists are its own, never a shared placement's (INPUT, INTERPRETER).
-        variants: variants.length > 0 ? variants : [],
-        tried: tried.length > 0 ? tried : [],
-        rejected: rejected.length > 0 ? rejected : [],
-        neededBy: [],
-        dependencies: [],
-      };
-      if (info.dynamic?.soname !== undefined) node.soname = info.dynamic.soname;
-      if (hwcapsSubdir) node.hwcapsSubdir = hwcapsSubdir;
+      node = new GraphNode(this.root, p, name, info, placed, rc.family);
       graph.nodes.set(p, node);
     }
     if (loader !== undefined) this.addNeededBy(graph, p, loader);
@@ -462,6 +442,46 @@ export class Resolver {
     if (seen.has(by)) return;
     seen.add(by);
     node.neededBy.push(by);
+  }
+}
+
+/**
+ * A graph node: one class, so every node has one shape (an object literal with a getter made V8 build
+ * each node as a slow object, migrated on every property added).
+ */
+class GraphNode implements ClosureNode {
+  readonly path: string;
+  readonly name: string;
+  declare soname?: string;
+  readonly info: ElfInfo;
+  readonly foundVia: FoundVia;
+  readonly loader: string;
+  declare hwcapsSubdir?: string;
+  readonly variants: string[];
+  readonly tried: TriedDirectory[];
+  readonly rejected: RejectedCandidate[];
+  readonly neededBy: string[] = [];
+  dependencies: { name: string; path: string | undefined }[] = [];
+  readonly #root: SysRoot;
+
+  constructor(root: SysRoot, p: string, name: string, info: ElfInfo, placed: Placement, loader: string) {
+    this.#root = root;
+    this.path = p;
+    this.name = name;
+    this.info = info;
+    this.foundVia = placed.via;
+    this.loader = loader;
+    // A node's lists are its own, never a shared placement's (INPUT, INTERPRETER).
+    this.variants = placed.variants.length > 0 ? placed.variants : [];
+    this.tried = placed.tried.length > 0 ? placed.tried : [];
+    this.rejected = placed.rejected.length > 0 ? placed.rejected : [];
+    if (info.dynamic?.soname !== undefined) this.soname = info.dynamic.soname;
+    if (placed.hwcapsSubdir) this.hwcapsSubdir = placed.hwcapsSubdir;
+  }
+
+  /** Resolved on first use: --list and the tree never need it, and realpath costs a syscall per component. */
+  get realPath(): string {
+    return this.#root.realpath(this.path) ?? this.path;
   }
 }
 
