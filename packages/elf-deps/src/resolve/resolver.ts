@@ -45,7 +45,6 @@ export class Resolver {
   private readonly cwd: string;
   private readonly targets = new Map<string, LoaderTarget>();
   private readonly familySearches = new Map<LoaderTarget, FamilySearch | null>();
-  private readonly neededBySets = new WeakMap<ClosureNode, Set<string>>();
   /** Namespaces other inputs can replay (templateKeyOf), per target; null: that namespace cannot stand for another. */
   private readonly templates = new Map<LoaderTarget, Map<string, NamespaceTemplate | null>>();
   private readonly mapper: ObjectMapper;
@@ -366,10 +365,20 @@ export class Resolver {
       if (other.ino === info.ino && other.dev === info.dev) return false;
     }
     for (let i = 0; i < template.objects.length; i++) rc.objects.push(template.objects[i] as string);
-    for (const m of template.missing) rc.missing.push({ ...m, neededBy: m.neededBy.map((by) => (by === template.main ? abs : by)) });
+    // Indexed loops: a replay runs for most of a batch's programs, mostly before V8 optimises it, where
+    // each for…of step allocates.
+    const missing = template.missing;
+    for (let i = 0; i < missing.length; i++) {
+      const m = missing[i] as MissingLibrary;
+      rc.missing.push({ ...m, neededBy: m.neededBy.map((by) => (by === template.main ? abs : by)) });
+    }
+    const deps = template.mainDependencies;
     const node = graph.nodes.get(abs);
-    if (node && node.dependencies.length === 0 && template.mainDependencies.length > 0) node.dependencies = template.mainDependencies.map((d) => ({ ...d }));
-    for (const d of template.mainDependencies) if (d.path !== undefined) this.addNeededBy(graph, d.path, abs);
+    if (node && node.dependencies.length === 0 && deps.length > 0) node.dependencies = deps.map((d) => ({ ...d }));
+    for (let i = 0; i < deps.length; i++) {
+      const to = (deps[i] as { path: string | undefined }).path;
+      if (to !== undefined) this.addNeededBy(graph, to, abs);
+    }
     return true;
   }
 
@@ -433,15 +442,7 @@ export class Resolver {
   /** neededBy with a set beside it: libc is needed by nearly everything, an array scan per add is quadratic. */
   private addNeededBy(graph: ClosureGraph, p: string, by: string): void {
     const node = graph.nodes.get(p);
-    if (!node) return;
-    let seen = this.neededBySets.get(node);
-    if (!seen) {
-      seen = new Set(node.neededBy);
-      this.neededBySets.set(node, seen);
-    }
-    if (seen.has(by)) return;
-    seen.add(by);
-    node.neededBy.push(by);
+    if (node instanceof GraphNode) node.addNeededBy(by);
   }
 }
 
@@ -463,6 +464,8 @@ class GraphNode implements ClosureNode {
   readonly neededBy: string[] = [];
   dependencies: { name: string; path: string | undefined }[] = [];
   readonly #root: SysRoot;
+  /** neededBy as a set: libc is needed by nearly everything, an array scan per add is quadratic. */
+  readonly #neededBy = new Set<string>();
 
   constructor(root: SysRoot, p: string, name: string, info: ElfInfo, placed: Placement, loader: string) {
     this.#root = root;
@@ -477,6 +480,12 @@ class GraphNode implements ClosureNode {
     this.rejected = placed.rejected.length > 0 ? placed.rejected : [];
     if (info.dynamic?.soname !== undefined) this.soname = info.dynamic.soname;
     if (placed.hwcapsSubdir) this.hwcapsSubdir = placed.hwcapsSubdir;
+  }
+
+  addNeededBy(by: string): void {
+    if (this.#neededBy.has(by)) return;
+    this.#neededBy.add(by);
+    this.neededBy.push(by);
   }
 
   /** Resolved on first use: --list and the tree never need it, and realpath costs a syscall per component. */
