@@ -2,8 +2,9 @@
 /**
  * node bench/profile.mjs: where W2's work goes. Runs the built CLI under `node --cpu-prof` on W2 (the
  * closure of every dynamic executable in /usr/bin and /usr/sbin, given as an explicit list, as
- * bench/run.mjs does), maps each sample to the TypeScript sources through dist/elfcopy.cjs.map, and
- * prints the mean per run by phase, the top functions by self and by inclusive time.
+ * bench/run.mjs does), maps each sample to the TypeScript sources through dist/elfcopy-deps.cjs.map (the
+ * bundle `elfcopy deps` runs), and prints the mean per run by phase, the top functions by self and by
+ * inclusive time.
  * A phase is the innermost elfcopy frame's kind above the sample (see `phaseOf`).
  *
  * Options: --runs N (default 5), --top K (default 25), --keep DIR (keep the .cpuprofile files there).
@@ -17,7 +18,8 @@ import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const elfcopy = path.join(here, '..', 'packages', 'cli', 'bin', 'elfcopy.cjs');
-const bundle = path.join(here, '..', 'packages', 'cli', 'dist', 'elfcopy.cjs');
+// `elfcopy deps` runs the deps-only bundle (bin/elfcopy.cjs picks it by the command's name).
+const bundle = path.join(here, '..', 'packages', 'cli', 'dist', 'elfcopy-deps.cjs');
 const args = process.argv.slice(2);
 if (args.includes('--help') || args.includes('-h')) {
   const src = fs.readFileSync(fileURLToPath(import.meta.url), 'utf8');
@@ -57,7 +59,7 @@ const map = sourceMap(JSON.parse(fs.readFileSync(`${bundle}.map`, 'utf8')));
 const srcCache = new Map();
 /** `file:line` of a bundle frame in the TypeScript sources (packages/ stripped), else Node's own name. */
 function where(f) {
-  if (!f.url.endsWith('dist/elfcopy.cjs')) return f.url ? `${f.functionName || '(anonymous)'} (${f.url.replace(/^file:\/\/.*\//, '')})` : f.functionName;
+  if (!f.url.endsWith('dist/elfcopy-deps.cjs')) return f.url ? `${f.functionName || '(anonymous)'} (${f.url.replace(/^file:\/\/.*\//, '')})` : f.functionName;
   const k = `${f.lineNumber}:${f.columnNumber}`;
   let s = srcCache.get(k);
   if (s === undefined) {

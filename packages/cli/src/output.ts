@@ -11,10 +11,15 @@ export interface Output {
   readonly isTTY?: boolean;
 }
 
+/** A cell no one ever notifies: Atomics.wait on it is a sleep of the thread. */
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
 /**
  * Descriptor 1 as an Output. A reader that has gone (EPIPE) ends the run quietly with 141, as a program
  * killed by SIGPIPE (Node ignores the signal). A descriptor left non-blocking by whoever holds the other
- * end (EAGAIN) gets the rest through process.stdout, which waits for it.
+ * end (EAGAIN: the pipe is full) is retried after a 1 ms sleep until the reader has taken everything:
+ * every write stays synchronous, so a run that ends with process.exit (deps) loses nothing. A stream
+ * fallback would queue the rest, and the exit would drop it.
  */
 export function stdoutOutput(): Output {
   return {
@@ -31,8 +36,8 @@ export function stdoutOutput(): Output {
         } catch (err) {
           const code = (err as NodeJS.ErrnoException).code;
           if (code === 'EPIPE') process.exit(EXIT_SIGPIPE);
-          if (code === 'EAGAIN') return process.stdout.write(bytes.subarray(done));
-          throw err;
+          if (code !== 'EAGAIN') throw err;
+          Atomics.wait(pause, 0, 0, 1);
         }
       }
       return true;
