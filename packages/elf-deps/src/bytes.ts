@@ -153,6 +153,13 @@ export class ByteSource {
     if (!Number.isSafeInteger(offset) || offset < 0 || offset >= end) {
       throw new ElfFormatError(this.path, field, offset, `${field} string offset is outside its table`);
     }
+    // The common case, a string inside one block: decoded from the block itself, no view made.
+    const firstIndex = Math.floor(offset / BLOCK);
+    const firstBlock = this.block(firstIndex);
+    const firstStart = offset - firstIndex * BLOCK;
+    const firstStop = Math.min(firstBlock.length, end - firstIndex * BLOCK);
+    const firstNul = firstBlock.indexOf(0, firstStart);
+    if (firstNul >= 0 && firstNul < firstStop) return firstBlock.toString('utf8', firstStart, firstNul);
     const parts: Buffer[] = [];
     let pos = offset;
     while (pos < end) {

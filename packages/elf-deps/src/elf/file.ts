@@ -135,7 +135,7 @@ function readInterpreter(src: ByteSource, ph: ProgramHeader): string {
   if (ph.filesz > MAX_INTERP) throw new ElfFormatError(src.path, 'PT_INTERP', ph.offset, `PT_INTERP is ${ph.filesz} bytes, longer than a path can be`);
   const bytes = src.read(ph.offset, ph.filesz, 'PT_INTERP');
   const nul = bytes.indexOf(0);
-  return bytes.subarray(0, nul >= 0 ? nul : bytes.length).toString('utf8');
+  return bytes.toString('utf8', 0, nul >= 0 ? nul : bytes.length);
 }
 
 /** What ElfFile reads up front: everything the header, the program headers and PT_DYNAMIC say. */

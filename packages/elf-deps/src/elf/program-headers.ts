@@ -121,7 +121,8 @@ function checkExact(src: ByteSource, header: ElfHeader, ph: ProgramHeader, entry
  * would place it. Undefined when no segment holds file bytes at that address.
  */
 export function vaddrToOffset(loads: readonly ProgramHeader[], vaddr: number): number | undefined {
-  for (const seg of loads) {
+  for (let i = 0; i < loads.length; i++) {
+    const seg = loads[i] as ProgramHeader;
     if (vaddr >= seg.vaddr && vaddr < seg.vaddr + seg.filesz) return seg.offset + (vaddr - seg.vaddr);
   }
   return undefined;

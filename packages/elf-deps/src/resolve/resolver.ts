@@ -45,7 +45,6 @@ export class Resolver {
   private readonly cwd: string;
   private readonly targets = new Map<string, LoaderTarget>();
   private readonly familySearches = new Map<LoaderTarget, FamilySearch | null>();
-  private readonly neededBySets = new WeakMap<ClosureNode, Set<string>>();
   /** Namespaces other inputs can replay (templateKeyOf), per target; null: that namespace cannot stand for another. */
   private readonly templates = new Map<LoaderTarget, Map<string, NamespaceTemplate | null>>();
   private readonly mapper: ObjectMapper;
@@ -366,10 +365,20 @@ export class Resolver {
       if (other.ino === info.ino && other.dev === info.dev) return false;
     }
     for (let i = 0; i < template.objects.length; i++) rc.objects.push(template.objects[i] as string);
-    for (const m of template.missing) rc.missing.push({ ...m, neededBy: m.neededBy.map((by) => (by === template.main ? abs : by)) });
+    // Indexed loops: a replay runs for most of a batch's programs, mostly before V8 optimises it, where
+    // each for…of step allocates.
+    const missing = template.missing;
+    for (let i = 0; i < missing.length; i++) {
+      const m = missing[i] as MissingLibrary;
+      rc.missing.push({ ...m, neededBy: m.neededBy.map((by) => (by === template.main ? abs : by)) });
+    }
+    const deps = template.mainDependencies;
     const node = graph.nodes.get(abs);
-    if (node && node.dependencies.length === 0 && template.mainDependencies.length > 0) node.dependencies = template.mainDependencies.map((d) => ({ ...d }));
-    for (const d of template.mainDependencies) if (d.path !== undefined) this.addNeededBy(graph, d.path, abs);
+    if (node && node.dependencies.length === 0 && deps.length > 0) node.dependencies = deps.map((d) => ({ ...d }));
+    for (let i = 0; i < deps.length; i++) {
+      const to = (deps[i] as { path: string | undefined }).path;
+      if (to !== undefined) this.addNeededBy(graph, to, abs);
+    }
     return true;
   }
 
@@ -423,27 +432,7 @@ export class Resolver {
     if (this.options.detail !== 'objects') rc.loaders.set(p, loader);
     let node = graph.nodes.get(p);
     if (!node) {
-      const { via, tried, rejected, hwcapsSubdir, variants } = placed;
-      const root = this.root;
-      node = {
-        path: p,
-        // Resolved on first use: --list and the tree never need it, and realpath costs a syscall per component.
-        get realPath(): string {
-          return root.realpath(p) ?? p;
-        },
-        name,
-        info,
-        foundVia: via,
-        loader: rc.family,
-        // A node's lists are its own, never a shared placement's (INPUT, INTERPRETER).
-        variants: variants.length > 0 ? variants : [],
-        tried: tried.length > 0 ? tried : [],
-        rejected: rejected.length > 0 ? rejected : [],
-        neededBy: [],
-        dependencies: [],
-      };
-      if (info.dynamic?.soname !== undefined) node.soname = info.dynamic.soname;
-      if (hwcapsSubdir) node.hwcapsSubdir = hwcapsSubdir;
+      node = new GraphNode(this.root, p, name, info, placed, rc.family);
       graph.nodes.set(p, node);
     }
     if (loader !== undefined) this.addNeededBy(graph, p, loader);
@@ -453,15 +442,55 @@ export class Resolver {
   /** neededBy with a set beside it: libc is needed by nearly everything, an array scan per add is quadratic. */
   private addNeededBy(graph: ClosureGraph, p: string, by: string): void {
     const node = graph.nodes.get(p);
-    if (!node) return;
-    let seen = this.neededBySets.get(node);
-    if (!seen) {
-      seen = new Set(node.neededBy);
-      this.neededBySets.set(node, seen);
-    }
-    if (seen.has(by)) return;
-    seen.add(by);
-    node.neededBy.push(by);
+    if (node instanceof GraphNode) node.addNeededBy(by);
+  }
+}
+
+/**
+ * A graph node: one class, so every node has one shape (an object literal with a getter made V8 build
+ * each node as a slow object, migrated on every property added).
+ */
+class GraphNode implements ClosureNode {
+  readonly path: string;
+  readonly name: string;
+  declare soname?: string;
+  readonly info: ElfInfo;
+  readonly foundVia: FoundVia;
+  readonly loader: string;
+  declare hwcapsSubdir?: string;
+  readonly variants: string[];
+  readonly tried: TriedDirectory[];
+  readonly rejected: RejectedCandidate[];
+  readonly neededBy: string[] = [];
+  dependencies: { name: string; path: string | undefined }[] = [];
+  readonly #root: SysRoot;
+  /** neededBy as a set: libc is needed by nearly everything, an array scan per add is quadratic. */
+  readonly #neededBy = new Set<string>();
+
+  constructor(root: SysRoot, p: string, name: string, info: ElfInfo, placed: Placement, loader: string) {
+    this.#root = root;
+    this.path = p;
+    this.name = name;
+    this.info = info;
+    this.foundVia = placed.via;
+    this.loader = loader;
+    // A node's lists are its own, never a shared placement's (INPUT, INTERPRETER).
+    this.variants = placed.variants.length > 0 ? placed.variants : [];
+    this.tried = placed.tried.length > 0 ? placed.tried : [];
+    this.rejected = placed.rejected.length > 0 ? placed.rejected : [];
+    if (info.dynamic?.soname !== undefined) this.soname = info.dynamic.soname;
+    if (placed.hwcapsSubdir) this.hwcapsSubdir = placed.hwcapsSubdir;
+  }
+
+  addNeededBy(by: string): void {
+    if (this.#neededBy.has(by)) return;
+    this.#neededBy.add(by);
+    this.neededBy.push(by);
+  }
+
+  /** Resolved on first use: --list and the tree never need it, and realpath costs a syscall per component. */
+  get realPath(): string {
+    return this.#root.realpath(this.path) ?? this.path;
   }
 }
 
