@@ -1,4 +1,6 @@
 import { execa, type Result } from 'execa';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,4 +27,18 @@ export function freePort(): Promise<number> {
       srv.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
     });
   });
+}
+
+/**
+ * Runs `body` with a fresh tmpfs of SIZE (e.g. '64k', '2m') mounted at MNT (made here): a real full or
+ * read-only output file system for the refused-write tests (root only). Unmounted whatever happens.
+ */
+export async function withTmpfs<T>(mnt: string, size: string, body: () => Promise<T>): Promise<T> {
+  fs.mkdirSync(mnt);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', mnt]);
+  try {
+    return await body();
+  } finally {
+    execFileSync('umount', [mnt]);
+  }
 }

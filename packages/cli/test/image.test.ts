@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { craftElf } from '../../elf-deps/test/helpers/elf-writer.js';
-import { elfcopy } from './helpers.js';
+import { elfcopy, withTmpfs } from './helpers.js';
 
 const EM_AARCH64 = 183;
 const ENTRYPOINT = ['/usr/sbin/nginx', '-g', 'daemon off;'];
@@ -283,17 +283,20 @@ describe('elfcopy image: bad input exits 2 with one line, leaving nothing half-w
     expect(fs.readdirSync(out)).toEqual(['precious']);
   });
 
+  /** A jail of one file (/bin/true) and a valid image layout of it at LAYOUT; the jail's path. */
+  async function tinyLayout(tiny: string, layout: string): Promise<string> {
+    fs.mkdirSync(path.join(tiny, 'bin'), { recursive: true });
+    fs.copyFileSync('/usr/bin/true', path.join(tiny, 'bin/true'));
+    const ok = await elfcopy(['image', tiny, '--oci', layout, '--tag', 'tiny']);
+    expect(ok.exitCode, ok.stderr).toBe(0);
+    return tiny;
+  }
+
   it('a full disk mid-write exits 3 (as a full jail does) with one line naming the output, and leaves nothing at the final path: no layout made, an existing layout unchanged, no archive', async () => {
     const mnt = path.join(tmp, 'small');
-    fs.mkdirSync(mnt);
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mnt]);
-    try {
+    await withTmpfs(mnt, '2m', async () => {
       // An existing, valid layout of a small image first; then the big one fails into it.
-      const tiny = path.join(tmp, 'tiny-jail');
-      fs.mkdirSync(path.join(tiny, 'bin'), { recursive: true });
-      fs.copyFileSync('/usr/bin/true', path.join(tiny, 'bin/true'));
-      const ok = await elfcopy(['image', tiny, '--oci', path.join(mnt, 'layout'), '--tag', 'tiny']);
-      expect(ok.exitCode, ok.stderr).toBe(0);
+      await tinyLayout(path.join(tmp, 'tiny-jail'), path.join(mnt, 'layout'));
       const before = tree(path.join(mnt, 'layout'));
       const indexBefore = fs.readFileSync(path.join(mnt, 'layout/index.json'), 'utf8');
       for (const args of [['--oci', path.join(mnt, 'layout')], ['--oci', path.join(mnt, 'fresh')], ['--tar', path.join(mnt, 'img.tar')]]) {
@@ -310,21 +313,13 @@ describe('elfcopy image: bad input exits 2 with one line, leaving nothing half-w
       expect([...tree(path.join(mnt, 'layout')).keys()].sort()).toEqual([...before.keys()].sort());
       expect(fs.readdirSync(mnt).sort()).toEqual(['layout']);
       expect(inspect(`oci:${path.join(mnt, 'layout')}:latest`).Architecture).toBe('amd64');
-    } finally {
-      execFileSync('umount', [mnt]);
-    }
+    });
   });
 
   it('a read-only output file system exits 3 with one line naming the output (EROFS), for a layout, an existing layout and an archive', async () => {
     const mnt = path.join(tmp, 'readonly');
-    fs.mkdirSync(mnt);
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mnt]);
-    try {
-      const tiny = path.join(tmp, 'tiny-jail-ro');
-      fs.mkdirSync(path.join(tiny, 'bin'), { recursive: true });
-      fs.copyFileSync('/usr/bin/true', path.join(tiny, 'bin/true'));
-      const ok = await elfcopy(['image', tiny, '--oci', path.join(mnt, 'layout'), '--tag', 'tiny']);
-      expect(ok.exitCode, ok.stderr).toBe(0);
+    await withTmpfs(mnt, '4m', async () => {
+      const tiny = await tinyLayout(path.join(tmp, 'tiny-jail-ro'), path.join(mnt, 'layout'));
       const before = tree(mnt);
       execFileSync('mount', ['-o', 'remount,ro', mnt]);
       for (const args of [['--oci', path.join(mnt, 'layout')], ['--oci', path.join(mnt, 'fresh')], ['--tar', path.join(mnt, 'img.tar')]]) {
@@ -333,8 +328,6 @@ describe('elfcopy image: bad input exits 2 with one line, leaving nothing half-w
         expect(errorLines(r.stderr), args.join(' ')).toEqual([`elfcopy: ${args[1] ?? ''}: cannot be written: read-only file system (EROFS); nothing was changed there`]);
       }
       expect([...tree(mnt).keys()].sort()).toEqual([...before.keys()].sort());
-    } finally {
-      execFileSync('umount', [mnt]);
-    }
+    });
   });
 });

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { Spec, Validation } from '@cyclonedx/cyclonedx-library';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { craftElf } from '../../elf-deps/test/helpers/elf-writer.js';
-import { elfcopy } from './helpers.js';
+import { elfcopy, withTmpfs } from './helpers.js';
 
 interface Property {
   name: string;
@@ -283,24 +283,18 @@ describe('elfcopy sbom: what the SBOM must not claim, and other roots', () => {
 
   it('--output on a full disk exits 3 (as a full jail does) with one line naming the file, and leaves no file, not even a temporary one', async () => {
     const mnt = path.join(tmp, 'tiny');
-    fs.mkdirSync(mnt);
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mnt]);
-    try {
+    await withTmpfs(mnt, '64k', async () => {
       const out = path.join(mnt, 'bom.json');
       const r = await elfcopy(['sbom', jail, '--output', out]);
       expect(r.exitCode).toBe(3);
       expect(r.stderr.trim().split('\n')).toEqual([`elfcopy: ${out}: cannot be written: no space left on device (ENOSPC); nothing was changed there`]);
       expect(fs.readdirSync(mnt)).toEqual([]);
-    } finally {
-      execFileSync('umount', [mnt]);
-    }
+    });
   });
 
   it('--output on a read-only file system exits 3 with one line naming the file (EROFS); an SBOM already there is left as it was', async () => {
     const mnt = path.join(tmp, 'ro');
-    fs.mkdirSync(mnt);
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mnt]);
-    try {
+    await withTmpfs(mnt, '4m', async () => {
       const out = path.join(mnt, 'bom.json');
       fs.writeFileSync(out, 'an older SBOM\n');
       execFileSync('mount', ['-o', 'remount,ro', mnt]);
@@ -309,9 +303,7 @@ describe('elfcopy sbom: what the SBOM must not claim, and other roots', () => {
       expect(r.stderr.trim().split('\n')).toEqual([`elfcopy: ${out}: cannot be written: read-only file system (EROFS); nothing was changed there`]);
       expect(fs.readdirSync(mnt)).toEqual(['bom.json']);
       expect(fs.readFileSync(out, 'utf8')).toBe('an older SBOM\n');
-    } finally {
-      execFileSync('umount', [mnt]);
-    }
+    });
   });
 
   it('image --sbom writes the SBOM beside the image and records its digest in the manifest', async () => {
