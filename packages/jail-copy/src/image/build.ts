@@ -3,11 +3,11 @@
  * layout as one tar, which `skopeo copy oci-archive:FILE` reads). One layer, the platform from the
  * jail's ELF files, reproducible byte for byte: the same jail and options give the same digests.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { JailCopyError } from '../errors.js';
-import { Jail } from '../confine/inroot.js';
+import { Jail, TMP_PREFIX } from '../confine/inroot.js';
 import { readJailText } from '../confine/jail-text.js';
 import { MANIFEST_PATH, parseManifest } from '../copy/manifest.js';
 import {
@@ -28,7 +28,7 @@ import { ImageError } from './errors.js';
 import { OutputIoError } from '../output/io-error.js';
 import { LAYER_MEDIA_TYPE, asImageError, writeLayer, type LayerCompression, type LayerResult } from './layer.js';
 import { OciLayout, type Descriptor } from './layout.js';
-import { TMP_PREFIX, syncFile, writeTextAtomically } from '../output/atomic-write.js';
+import { syncFile, tempPathIn, writeTextAtomically } from '../output/atomic-write.js';
 import { platformKey, platformOf, type OciPlatform } from './platform.js';
 import { parseReference, type ImageReference } from './reference.js';
 import { jailElfFiles, jailTree, openJailDir, type JailEntry } from '../output/jail-tree.js';
@@ -104,7 +104,7 @@ export async function buildImage(jail: string, options: ImageOptions): Promise<I
   // An archive is a layout built beside the file (same file system: the rename is atomic), then tarred.
   const outFile = options.tar === undefined ? undefined : path.resolve(options.tar);
   if (outFile !== undefined) checkArchiveTarget(outFile);
-  const layoutDir = outFile === undefined ? path.resolve(options.oci ?? '') : path.join(path.dirname(outFile), `${TMP_PREFIX}${randomBytes(6).toString('hex')}`);
+  const layoutDir = outFile === undefined ? path.resolve(options.oci ?? '') : tempPathIn(path.dirname(outFile));
   const layout = openLayout(layoutDir, outFile);
   let wroteSbom = false;
   try {
@@ -233,7 +233,7 @@ function checkArchiveTarget(file: string): void {
 /** The layout as one tar (image-spec: an "OCI archive" is a tar of the layout), written beside `file` then renamed. */
 async function writeArchive(layoutDir: string, file: string, epoch: number): Promise<void> {
   const tree = jailTree(layoutDir);
-  const temp = path.join(path.dirname(file), `${TMP_PREFIX}${randomBytes(6).toString('hex')}`);
+  const temp = tempPathIn(path.dirname(file));
   try {
     await writeLayer(Jail.open(layoutDir), tree, temp, { compression: 'none', epoch, metadata: 'archive' });
     syncFile(temp);

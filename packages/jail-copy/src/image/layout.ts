@@ -4,10 +4,10 @@
  * final name is always whole (its name is its digest), and index.json changes in one rename at the end,
  * so a failure (a full disk) leaves the layout as it was.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { TMP_PREFIX, syncFile, writeTextAtomically } from '../output/atomic-write.js';
+import { syncFile, tempPathIn, writeTextAtomically } from '../output/atomic-write.js';
 import { outputIoError } from '../output/io-error.js';
 import { ImageError } from './errors.js';
 import { asImageError } from './layer.js';
@@ -85,7 +85,7 @@ export class OciLayout {
 
   /** A new temporary name in the blob directory (removed by `discard` unless committed). */
   tempBlobPath(): string {
-    const p = path.join(this.dir, 'blobs', 'sha256', `${TMP_PREFIX}${randomBytes(6).toString('hex')}`);
+    const p = tempPathIn(path.join(this.dir, 'blobs', 'sha256'));
     this.temps.add(p);
     return p;
   }

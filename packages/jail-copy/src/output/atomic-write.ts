@@ -6,18 +6,21 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { TMP_PREFIX } from '../confine/inroot.js';
 import { JailCopyError } from '../errors.js';
 import { outputIoError } from './io-error.js';
 
-/** The prefix of every temporary name elfcopy writes beside an output (a name no user gives). */
-export const TMP_PREFIX = '.elfcopy-tmp-';
+/** A new temporary path in directory `dir`: the prefix of every temporary elfcopy writes (confine/inroot.ts), and 12 random hex digits. */
+export function tempPathIn(dir: string): string {
+  return path.join(dir, `${TMP_PREFIX}${randomBytes(6).toString('hex')}`);
+}
 
 /**
  * `text` as host file `file`, whole or not at all (an index.json, an SBOM): written to a temporary
  * beside it, synced, then renamed over it; on failure the temporary goes, and the error names `file`.
  */
 export function writeTextAtomically(file: string, text: string): void {
-  const temp = path.join(path.dirname(file), `${TMP_PREFIX}${randomBytes(6).toString('hex')}`);
+  const temp = tempPathIn(path.dirname(file));
   try {
     fs.writeFileSync(temp, text, { flag: 'wx', mode: 0o644 });
     syncFile(temp);
