@@ -1,8 +1,8 @@
 /**
  * The copying and hashing lanes (this thread and the workers): the bytes written are the source's,
- * the sha256 is crypto's of those bytes, errors name the file and keep their errno — on every lane.
+ * the sha256 is sha256sum's (coreutils) of those bytes, errors name the file and keep their errno — on every lane.
  */
-import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -13,7 +13,8 @@ import { tempDir } from './helpers/jail.js';
 const tmp = tempDir('copy-workers');
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-const sha = (f: string): string => createHash('sha256').update(fs.readFileSync(f)).digest('hex');
+/** The oracle: coreutils' sha256sum, not the crypto library the lanes use. */
+const sha = (f: string): string => execFileSync('sha256sum', ['--', f], { encoding: 'utf8' }).split(' ')[0] ?? '';
 
 /** Host files of several sizes: empty, small, system binaries, and larger than the read buffer, not multiples of it. */
 function sources(): string[] {
