@@ -76,6 +76,11 @@ export class SysRoot {
   private readonly lstatCache = new Map<string, fs.Stats | null>();
   /** readlink of each link the walk met. */
   private readonly linkCache = new Map<string, string>();
+  /**
+   * The regular files stat() found, by the path as asked: what an input was when collectInputs looked
+   * (its device and inode tell the resolver whether that file is already read, before any open).
+   */
+  private readonly regularStats = new Map<string, fs.Stats>();
 
   constructor(root = '/', options: SysRootOptions = {}) {
     const abs = path.resolve(root);
@@ -139,14 +144,27 @@ export class SysRoot {
 
   /** stat() through links, inside the root; undefined when missing. */
   stat(p: string): fs.Stats | undefined {
-    if (this.isHost && !this.componentWalk) return hostStat(p.startsWith('/') ? p : '/' + p);
-    const real = this.realpath(p);
-    if (real === undefined) return undefined;
-    try {
-      return fs.statSync(this.hostPath(real));
-    } catch {
-      return undefined;
+    let st: fs.Stats | undefined;
+    if (this.isHost && !this.componentWalk) st = hostStat(p.startsWith('/') ? p : '/' + p);
+    else {
+      const real = this.realpath(p);
+      if (real === undefined) return undefined;
+      try {
+        st = fs.statSync(this.hostPath(real));
+      } catch {
+        return undefined;
+      }
     }
+    if (st?.isFile() && !this.observer) this.regularStats.set(p, st);
+    return st;
+  }
+
+  /**
+   * The stat() of this view that found `p` (the same string) a regular file, if one did. Never with an
+   * observer: it must hear of every file opened, so nothing may stand in for an open.
+   */
+  statOfRun(p: string): fs.Stats | undefined {
+    return this.regularStats.get(p);
   }
 
   /** lstat() of the entry itself (its parent resolved inside the root); undefined when missing. */

@@ -31,6 +31,8 @@ export class ObjectMapper {
   private readonly files = new Map<string, ElfFile>();
   private readonly subdirCache = new Map<string, string[]>();
   private readonly defaultMemo = new Map<LoaderTarget, Map<string, DefaultSearch>>();
+  /** Under --list, each input file read, by device and inode (`dev:ino`): a second name for it is not opened. */
+  private readonly inputsByIdentity = new Map<string, ElfInfo>();
   private index: LibraryIndex | null | undefined;
   private keepRead: { notes?: boolean; keep: true } | undefined;
 
@@ -85,12 +87,26 @@ export class ObjectMapper {
    */
   readInput(p: string, checkedRegular = false): ElfInfo {
     if (this.options.detail !== 'objects' || this.options.dlopen) return this.elfFile(p).snapshot(this.readOptions());
+    // _dl_map_object_from_fd: a file is known by its device and inode. An input the stat of this run
+    // (collectInputs) shows to be a file already read under another name (a hard link, a link to it) is
+    // that file: its info is reused and nothing is opened. A quarter of /usr/bin's programs are such names.
+    // An inode number past 2^53 (overlayfs's xino bits) loses its low bits as a number: never compared.
+    const st = checkedRegular ? this.root.statOfRun(p) : undefined;
+    if (st && Number.isSafeInteger(st.ino)) {
+      const known = this.inputsByIdentity.get(`${st.dev}:${st.ino}`);
+      if (known && known.size === st.size && known.mode === st.mode) return known.path === p ? known : { ...known, path: p };
+    }
     const src = this.root.open(p, checkedRegular);
+    let info: ElfInfo;
     try {
-      return readElfInfo(src, readHeader(src));
+      info = readElfInfo(src, readHeader(src));
     } finally {
       src.close();
     }
+    // Keyed by what the open itself found (fstat), not by the earlier stat.
+    const key = `${info.dev}:${info.ino}`;
+    if (Number.isSafeInteger(info.ino) && !this.inputsByIdentity.has(key)) this.inputsByIdentity.set(key, info);
+    return info;
   }
 
   readOptions(): { notes?: boolean } {
