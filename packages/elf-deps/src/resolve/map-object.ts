@@ -19,7 +19,7 @@ import {
   type SearchPath,
 } from '../search.js';
 import { verifyCandidate, type VerifyOutcome } from '../open-verify.js';
-import type { SysRoot } from '../sysroot.js';
+import { fileIdentity, takeIdentityOfRun, type SysRoot } from '../sysroot.js';
 import type { LoaderTarget } from '../target.js';
 import type { FoundVia, MissingLibrary, TriedDirectory } from './graph.js';
 import { libraryObject, registerName, type LoadedObject, type Namespace } from './namespace.js';
@@ -31,7 +31,7 @@ export class ObjectMapper {
   private readonly files = new Map<string, ElfFile>();
   private readonly subdirCache = new Map<string, string[]>();
   private readonly defaultMemo = new Map<LoaderTarget, Map<string, DefaultSearch>>();
-  /** Under --list, each input file read, by device and inode (`dev:ino`): a second name for it is not opened. */
+  /** Under --list, each input file of this batch read, by fileIdentity (device, inode, size, mode): a second name for it is not opened. */
   private readonly inputsByIdentity = new Map<string, ElfInfo>();
   private index: LibraryIndex | null | undefined;
   private keepRead: { notes?: boolean; keep: true } | undefined;
@@ -90,12 +90,9 @@ export class ObjectMapper {
     // _dl_map_object_from_fd: a file is known by its device and inode. An input the stat of this run
     // (collectInputs) shows to be a file already read under another name (a hard link, a link to it) is
     // that file: its info is reused and nothing is opened. A quarter of /usr/bin's programs are such names.
-    // An inode number past 2^53 (overlayfs's xino bits) loses its low bits as a number: never compared.
-    const st = checkedRegular ? this.root.statOfRun(p) : undefined;
-    if (st && Number.isSafeInteger(st.ino)) {
-      const known = this.inputsByIdentity.get(`${st.dev}:${st.ino}`);
-      if (known && known.size === st.size && known.mode === st.mode) return known.path === p ? known : { ...known, path: p };
-    }
+    const seen = checkedRegular ? takeIdentityOfRun(this.root, p) : undefined;
+    const known = seen === undefined ? undefined : this.inputsByIdentity.get(seen);
+    if (known) return known.path === p ? known : { ...known, path: p };
     const src = this.root.open(p, checkedRegular);
     let info: ElfInfo;
     try {
@@ -104,9 +101,14 @@ export class ObjectMapper {
       src.close();
     }
     // Keyed by what the open itself found (fstat), not by the earlier stat.
-    const key = `${info.dev}:${info.ino}`;
-    if (Number.isSafeInteger(info.ino) && !this.inputsByIdentity.has(key)) this.inputsByIdentity.set(key, info);
+    const id = fileIdentity(info.dev, info.ino, info.size, info.mode);
+    if (id !== undefined && !this.inputsByIdentity.has(id)) this.inputsByIdentity.set(id, info);
     return info;
+  }
+
+  /** The end of a batch of inputs: the files read for them are forgotten (a later batch reads its own). */
+  forgetInputs(): void {
+    this.inputsByIdentity.clear();
   }
 
   readOptions(): { notes?: boolean } {

@@ -9,7 +9,7 @@ import type { ElfFile, ElfInfo } from '../elf/file.js';
 import type { DlopenPriority } from '../elf/notes.js';
 import { S_ISGID_BIT, S_ISUID_BIT } from '../modes.js';
 import { expandSearchList, relativeDirsOf, splitLdLibraryPath, type DstContext, type RejectedCandidate } from '../search.js';
-import { SysRoot } from '../sysroot.js';
+import { recordIdentities, SysRoot } from '../sysroot.js';
 import { targetFor, type LoaderTarget, type TargetKey } from '../target.js';
 import { archFor } from '../arch/table.js';
 import { familyFor } from '../loader/families.js';
@@ -115,6 +115,7 @@ export class Resolver {
       }
       graph.roots.push(rc);
     }
+    this.mapper.forgetInputs();
     const idx = this.mapper.libraryIndex();
     graph.index = idx ? idx.source : 'none';
     return graph;
@@ -583,8 +584,16 @@ export function resolveClosure(inputs: readonly string[], options: ResolveOption
 /** What `elfcopy deps` computes: inputs expanded (files, directories, globs), then their closure. */
 export function analyzeDeps(args: readonly string[], options: ResolveOptions = {}): ClosureGraph {
   const resolver = new Resolver(options);
-  const inputs = collectInputs(resolver.root, args, options.cwd);
-  const graph = resolveCollected(resolver, inputs.files);
-  graph.inputErrors.unshift(...inputs.errors);
-  return graph;
+  // Under --list, what collectInputs' stat of each input found spares the resolver the open of a second
+  // name for a file already read (ObjectMapper.readInput); nothing is kept past the batch.
+  const record = options.detail === 'objects' && !options.dlopen;
+  if (record) recordIdentities(resolver.root, true);
+  try {
+    const inputs = collectInputs(resolver.root, args, options.cwd);
+    const graph = resolveCollected(resolver, inputs.files);
+    graph.inputErrors.unshift(...inputs.errors);
+    return graph;
+  } finally {
+    if (record) recordIdentities(resolver.root, false);
+  }
 }
