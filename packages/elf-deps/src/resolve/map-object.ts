@@ -189,7 +189,19 @@ export class ObjectMapper {
    * allocate a context on every call of mapObject, most of which end above, with a reused object.
    */
   private mapNew(name: string, requester: LoadedObject, loaded: Namespace, target: LoaderTarget, secure: boolean, llpDirs: string[]): MapResult {
-    // Without a search path of its own the outcome is defaultSearch's, whose lists are shared (read-only).
+    // Most names: no slash, no search path of the requester's chain, no LD_LIBRARY_PATH. Then the outcome
+    // is defaultSearch's alone, without the lists and closure the general case below builds per name.
+    if (llpDirs.length === 0 && !name.includes('/') && !this.hasOwnSearchPath(requester, target, secure)) {
+      const d = this.defaultSearch(name, target, requester.info.dynamic?.nodeflib ?? false);
+      if (d.fatal !== undefined) {
+        return { kind: 'missing', missing: { name, neededBy: [requester.path], reason: 'invalid', detail: d.fatal, tried: d.tried, rejected: d.rejected } };
+      }
+      if (!d.found) return { kind: 'missing', missing: { name, neededBy: [requester.path], reason: 'not-found', tried: d.tried, rejected: d.rejected } };
+      return this.place(name, d.found, requester, loaded, d.tried, d.rejected);
+    }
+    // The general case: a name with a slash, or search paths before ld.so.cache (the chain's RPATH,
+    // LD_LIBRARY_PATH, the requester's RUNPATH). defaultSearch's lists are shared (read-only) when nothing
+    // came before them.
     let tried: TriedDirectory[] = [];
     let rejected: RejectedCandidate[] = [];
     let found: { path: string; via: FoundVia; hwcapsSubdir: string | undefined; variants: string[]; info: ElfInfo } | undefined;
@@ -244,7 +256,19 @@ export class ObjectMapper {
       }
     }
     if (!found) return { kind: 'missing', missing: { name, neededBy: [requester.path], reason: 'not-found', tried, rejected } };
+    return this.place(name, found, requester, loaded, tried, rejected);
+  }
 
+  /** True when a DT_RPATH of the requester's chain or its own DT_RUNPATH gives it directories to search (mapNew). */
+  private hasOwnSearchPath(requester: LoadedObject, target: LoaderTarget, secure: boolean): boolean {
+    if (requester.info.dynamic?.runpath === undefined) {
+      for (let l: LoadedObject | undefined = requester; l; l = l.loader) if (this.rpathDirs(l, target, secure).length > 0) return true;
+    }
+    return this.runpathDirs(requester, target, secure).length > 0;
+  }
+
+  /** The file found for `name`: a loaded object when it is one by device and inode, else a new one. */
+  private place(name: string, found: FoundFile, requester: LoadedObject, loaded: Namespace, tried: TriedDirectory[], rejected: RejectedCandidate[]): MapResult {
     // _dl_map_object_from_fd: the same file (device and inode) already loaded under another name is reused.
     const { dev, ino } = found.info;
     const objects = loaded.objects;
