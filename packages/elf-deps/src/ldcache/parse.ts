@@ -5,6 +5,7 @@
 import type { ByteOrder } from '../elf/fields.js';
 import type { SysRoot } from '../sysroot.js';
 import { LdCacheFormatError } from './errors.js';
+import { LazyImage, lazyCache } from './lazy-image.js';
 import {
   ENDIAN_INVALID,
   ENDIAN_LITTLE,
@@ -143,6 +144,36 @@ function parseNew(bytes: Buffer, displayPath: string, base: number, format: LdCa
     img.fail('nlibs', base + 20, `header claims ${nlibs} entries, more than the file holds`);
   }
   const ext = readExtensions(img, img.u32(base + 32, 'extension_offset'));
+  // Every offset ld.so would follow is checked here, as before; the entries are decoded when a lookup
+  // reaches them (lazy-image.ts). A key or value string outside the file or unterminated sends the file
+  // through the decoding loop below, which names the first bad one exactly as it always has.
+  const length = bytes.length;
+  const lastNul = bytes.lastIndexOf(0);
+  let good = true;
+  const keys = new Uint32Array(nlibs);
+  let minKey = length;
+  let maxKey = -1;
+  for (let i = 0; i < nlibs && good; i++) {
+    const at = base + NEW_HEADER_SIZE + i * NEW_ENTRY_SIZE;
+    const key = base + (order === 'little' ? bytes.readUInt32LE(at + 4) : bytes.readUInt32BE(at + 4));
+    const value = base + (order === 'little' ? bytes.readUInt32LE(at + 8) : bytes.readUInt32BE(at + 8));
+    good = key < length && key <= lastNul && value < length && value <= lastNul;
+    keys[i] = key;
+    if (key < minKey) minKey = key;
+    if (key > maxKey) maxKey = key;
+  }
+  if (!good) return decodeNew(img, base, nlibs, format, ext);
+  // The keys lie between the first and the last key's NUL; anything not plain there (a byte above 0x7f,
+  // a ten-digit run, be it in a key or a path between them) keeps lookups on the decoded names.
+  const plainKeys = nlibs === 0 || !/[^\x00-\x7f]|[0-9]{10}/.test(bytes.toString('latin1', minKey, bytes.indexOf(0, maxKey)));
+  const image = new LazyImage(bytes, base, nlibs, keys, order, ext.hwcapsNames, plainKeys);
+  const fields: Omit<LdCache, 'entries'> = { path: displayPath, format, byteOrder: order, hwcapsNames: ext.hwcapsNames };
+  if (ext.generator !== undefined) fields.generator = ext.generator;
+  return lazyCache(image, fields);
+}
+
+/** Decodes every entry at once, failing on the first bad string offset with the field it belongs to. */
+function decodeNew(img: CacheImage, base: number, nlibs: number, format: LdCacheFormat, ext: { generator?: string; hwcapsNames: string[] }): LdCache {
   const entries: LdCacheEntry[] = [];
   for (let i = 0; i < nlibs; i++) {
     const at = base + NEW_HEADER_SIZE + i * NEW_ENTRY_SIZE;
@@ -163,7 +194,7 @@ function parseNew(bytes: Buffer, displayPath: string, base: number, format: LdCa
     }
     entries.push(entry);
   }
-  const cache: LdCache = { path: displayPath, format, byteOrder: order, entries, hwcapsNames: ext.hwcapsNames };
+  const cache: LdCache = { path: img.path, format, byteOrder: img.order, entries, hwcapsNames: ext.hwcapsNames };
   if (ext.generator !== undefined) cache.generator = ext.generator;
   return cache;
 }
