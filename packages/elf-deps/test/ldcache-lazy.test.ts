@@ -6,12 +6,13 @@
  * here is made both ways. Caches the plain search must not trust (unsorted, bytes above 0x7f, digit
  * runs that wrap) are built so that trusting them would give a different answer.
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EM_386, EM_X86_64 } from '../src/elf/constants.js';
 import { LdCacheFormatError, ldCacheBytes, lookupLdCache, parseLdCache, readLdCache, serializeLdCache, buildLdCache, type LdCache, type LdCacheInput, type LdCacheTarget } from '../src/ldcache/index.js';
-import { lazyImageOf } from '../src/ldcache/lazy-image.js';
+import { lookupLdCachePlain } from '../src/ldcache/lookup.js';
 import { SysRoot } from '../src/sysroot.js';
 
 const target: LdCacheTarget = { elfClass: 64, machine: EM_X86_64, hwcaps: ['x86-64-v3', 'x86-64-v2'], platform: 'x86_64', legacyHwcapDirs: [] };
@@ -22,12 +23,19 @@ function decoded(cache: LdCache): LdCache {
   return { ...cache, entries: [...cache.entries] };
 }
 
-/** A lookup on the lazy cache and on its decoded copy give the same answer (entries compared by value). */
-function expectSameLookup(cache: LdCache, name: string, t: LdCacheTarget = target): void {
+/**
+ * A lookup on the lazy cache and on its decoded copy give the same answer (entries compared by value).
+ * `plain`: the plain search must be the one that answered (true), must not be (false), or either.
+ */
+function expectSameLookup(cache: LdCache, name: string, t: LdCacheTarget = target, plain?: boolean): void {
   const copy = decoded(cache);
+  expect(lookupLdCachePlain(copy, name, t)).toBeUndefined();
   const lazy = lookupLdCache(cache, name, t);
-  const plain = lookupLdCache(copy, name, t);
-  expect({ name, ...lazy }).toEqual({ name, ...plain });
+  const want = lookupLdCache(copy, name, t);
+  expect({ name, ...lazy }).toEqual({ name, ...want });
+  const direct = lookupLdCachePlain(cache, name, t);
+  if (plain !== undefined) expect({ name, plain: direct !== undefined }).toEqual({ name, plain });
+  if (direct !== undefined) expect({ name, ...direct }).toEqual({ name, ...want });
 }
 
 /** The bytes of `entries` in exactly this order (serializeLdCache keeps the order it is given). */
@@ -46,11 +54,14 @@ describe('lazily decoded ld.so.cache', () => {
     const cache = readLdCache(new SysRoot('/'));
     expect(cache).toBeDefined();
     if (!cache) return;
-    // ldconfig sorts in descending _dl_cache_libcmp order (cache.c compare): the plain search's premise.
-    expect(lazyImageOf(cache)?.plainSorted()).toBe(true);
-    const names = new Set(cache.entries.map((e) => e.name));
+    // The plain search answers for every ASCII name without a ten-digit run, as ldconfig -p prints them
+    // (Debian's libdevmapper.so.1.02.1, with a leading zero, included).
+    const printed = execFileSync('ldconfig', ['-p'], { encoding: 'latin1' }).split('\n').slice(1);
+    const names = new Set(printed.map((l) => /^\s+(\S+) \(/.exec(l)?.[1]).filter((n): n is string => n !== undefined));
+    expect(names.size).toBeGreaterThan(0);
+    expect(names).toEqual(new Set(cache.entries.map((e) => e.name)));
     for (const name of names) {
-      expectSameLookup(cache, name);
+      expectSameLookup(cache, name, target, !/[^\x01-\x7f]|[0-9]{10}/.test(name));
       expectSameLookup(cache, name, i386);
       // Equal under _dl_cache_libcmp: a leading zero in a digit run, and a name one digit off.
       expectSameLookup(cache, name.replace(/\.so\.(\d)/, '.so.0$1'));
@@ -75,11 +86,51 @@ describe('lazily decoded ld.so.cache', () => {
       { name: 'libq.so.1', path: '/second/libq.so.1', flags: 0x303 },
     ]);
     const cache = parseLdCache(bytes, 'unsorted');
-    expect(lazyImageOf(cache)?.plainSorted()).toBe(false);
-    const r = lookupLdCache(cache, 'libq.so.1', target);
+    const r = lookupLdCachePlain(cache, 'libq.so.1', target);
+    expect(r).toBeDefined();
+    if (!r) return;
     expect(r.path).toBe('/second/libq.so.1');
     expect(r.candidates.map((e) => e.path)).toEqual(['/first/libq.so.1', '/second/libq.so.1']);
-    expectSameLookup(cache, 'libq.so.1');
+    expectSameLookup(cache, 'libq.so.1', target, true);
+  });
+
+  it('one key string at two offsets (a name stored twice, or shared with the end of a path): both entries found', () => {
+    const bytes = Buffer.from(
+      ldCacheBytes([
+        { name: 'libq.so.1', path: '/a/libq.so.1', flags: 0x303 },
+        { name: 'libq.so.1', path: '/b/libq.so.1', flags: 0x3 },
+        { name: 'libp.so.1', path: '/p', flags: 0x303 },
+      ]),
+    );
+    // Point the second entry's key at the "libq.so.1" that ends "/b/libq.so.1", as ldconfig's string
+    // table does when it shares a key with the end of a path.
+    const cache0 = parseLdCache(bytes, 'shared');
+    const second = cache0.entries.findIndex((e) => e.path === '/b/libq.so.1');
+    const suffix = bytes.indexOf('/b/libq.so.1\0', 0, 'latin1') + 3;
+    bytes.writeUInt32LE(suffix, 48 + second * 24 + 4);
+    const cache = parseLdCache(bytes, 'shared');
+    const r = lookupLdCachePlain(cache, 'libq.so.1', target);
+    expect(r?.candidates.map((e) => e.path).sort()).toEqual(['/a/libq.so.1', '/b/libq.so.1']);
+    expectSameLookup(cache, 'libq.so.1', target, true);
+  });
+
+  it('a leading zero: libz.so.01 and libz.so.1 are one name, and both are found for either spelling', () => {
+    const cache = parseLdCache(
+      ldCacheBytes([
+        { name: 'libz.so.01', path: '/zero/libz.so.01', flags: 0x303 },
+        { name: 'libz.so.1', path: '/one/libz.so.1', flags: 0x303 },
+        { name: 'liby.so.1', path: '/y', flags: 0x303 },
+      ]),
+      'zero',
+    );
+    // Finding entries by the bytes of the name alone would miss the other spelling.
+    for (const name of ['libz.so.1', 'libz.so.01', 'libz.so.001']) {
+      expect(lookupLdCachePlain(cache, name, target)?.candidates.map((e) => e.path).sort()).toEqual(['/one/libz.so.1', '/zero/libz.so.01']);
+      expectSameLookup(cache, name, target, true);
+    }
+    const one = parseLdCache(ldCacheBytes([{ name: 'libz.so.1', path: '/one/libz.so.1', flags: 0x303 }]), 'one');
+    expect(lookupLdCachePlain(one, 'libz.so.01', target)?.path).toBe('/one/libz.so.1');
+    expectSameLookup(one, 'libz.so.01', target, true);
   });
 
   it('a sorted cache: the run of equal names, in cache order, hwcaps variants first', () => {
@@ -91,14 +142,13 @@ describe('lazily decoded ld.so.cache', () => {
       { name: 'libp.so.1', path: '/l/libp.so.1', flags: 0x303 },
     ]);
     const cache = parseLdCache(bytes, 'sorted');
-    expect(lazyImageOf(cache)?.plainSorted()).toBe(true);
     const r = lookupLdCache(cache, 'libq.so.1', target);
     expect(r.path).toBe('/l/glibc-hwcaps/x86-64-v2/libq.so.1');
     expect(r.candidates.map((e) => e.path)).toEqual(['/l/glibc-hwcaps/x86-64-v2/libq.so.1', '/l/libq.so.1', '/lib32/libq.so.1']);
     expect(r.usable.map((e) => e.path)).toEqual(['/l/glibc-hwcaps/x86-64-v2/libq.so.1', '/l/libq.so.1']);
     for (const name of ['libq.so.1', 'libq.so.001', 'libr.so.1', 'libp.so.1', 'libo.so.1', 'libs.so.1']) {
-      expectSameLookup(cache, name);
-      expectSameLookup(cache, name, i386);
+      expectSameLookup(cache, name, target, true);
+      expectSameLookup(cache, name, i386, true);
     }
   });
 
@@ -107,15 +157,15 @@ describe('lazily decoded ld.so.cache', () => {
     const wrap = parseLdCache(ldCacheBytes([{ name: 'libz.so.4294967297', path: '/w/libz', flags: 0x303 }, { name: 'liba.so.1', path: '/a', flags: 0x303 }]), 'wrap');
     expect(lookupLdCache(wrap, 'libz.so.1', target).path).toBe('/w/libz');
     expectSameLookup(wrap, 'libz.so.1');
-    expectSameLookup(wrap, 'libz.so.4294967297');
+    expectSameLookup(wrap, 'libz.so.4294967297', target, false);
     // A key that is not UTF-8 decodes to U+FFFD; the name read from a DT_NEEDED with the same bytes does too.
     const raw = Buffer.from(ldCacheBytes([{ name: 'lib\u00ff.so.1', path: '/x/lib', flags: 0x303 }, { name: 'libb.so.1', path: '/b', flags: 0x303 }]));
     const at = raw.indexOf(Buffer.from('lib\u00ff.so.1', 'utf8'));
     raw[at + 3] = 0xff; // "lib" 0xff 0xff ".so.1": not UTF-8, each byte reads as U+FFFD
     raw[at + 4] = 0xff;
     const bad = parseLdCache(raw, 'not utf-8');
-    expect(lazyImageOf(bad)?.plainSorted()).toBe(false);
     expect(lookupLdCache(bad, 'lib\uFFFD\uFFFD.so.1', target).path).toBe('/x/lib');
+    expectSameLookup(bad, 'lib\uFFFD\uFFFD.so.1', target, false);
     for (const name of ['lib\uFFFD\uFFFD.so.1', 'libb.so.1', 'lib.so.1', 'libc.so.1']) expectSameLookup(bad, name);
   });
 

@@ -1,22 +1,41 @@
 /**
  * A new-format cache image whose entries are decoded when a lookup reaches them, not all at once.
  * Why: a closure looks up a few dozen names in a cache of hundreds to thousands of entries; decoding
- * every entry (two strings, a BigInt and an object each) was most of the cache's cost on a one-program
- * run, and its garbage a young-generation collection of its own. parse.ts still checks every offset ld.so
- * would follow before it hands out an image, so a cache is refused exactly as before.
+ * every entry (two strings, a BigInt and an object each) and indexing them all was most of the cache's
+ * cost on a one-program run, and its garbage a young-generation collection of its own. parse.ts still
+ * checks every offset ld.so would follow before it hands out an image, so a cache is refused exactly as
+ * before.
  *
- * The binary search then compares the needle with the key bytes in the file (dl-cache.c search_cache
- * reads them there too), with libcmp.ts libcmpPlain; wherever that comparison cannot stand in for the
- * decoded one (a byte above 0x7f, a digit run that may wrap) lookup.ts falls back to the decoded entries.
+ * A lookup (lookup.ts lookupPlain) then runs the binary search over the key bytes in the file
+ * (dl-cache.c search_cache reads them there too) with libcmp.ts libcmpPlain, and finds every entry with
+ * the name (`withName`) by where the name's bytes occur among the keys. That holds for regular keys:
+ * ASCII, digit runs of at most nine digits and without a leading zero, so that a name has one spelling.
+ * The few irregular keys (Debian's libdevmapper.so.1.02.1; anything not ASCII) are compared by their
+ * decoded names, as before; a comparison libcmpPlain cannot make sends the lookup to the decoded entries.
  */
 import type { ByteOrder } from '../elf/fields.js';
 import { ISA_LEVEL_MASK, NEW_ENTRY_SIZE, NEW_HEADER_SIZE, isHwcapExtension, type LdCache, type LdCacheEntry } from './format.js';
 import { libcmpPlain } from './libcmp.js';
 
+/**
+ * The 32-bit unsigned field at `at` (in bounds: the caller checked). Decoded inline: Buffer's
+ * readUInt32LE allocates an argument array per call in Node 20 (its validator is wrapped), which for a
+ * cache's thousand-odd offsets was 0.08 MB of garbage.
+ */
+export function u32At(buf: Uint8Array, at: number, order: ByteOrder): number {
+  const b0 = buf[at] ?? 0;
+  const b1 = buf[at + 1] ?? 0;
+  const b2 = buf[at + 2] ?? 0;
+  const b3 = buf[at + 3] ?? 0;
+  return order === 'little' ? (b0 | (b1 << 8) | (b2 << 16) | (b3 << 24)) >>> 0 : ((b0 << 24) | (b1 << 16) | (b2 << 8) | b3) >>> 0;
+}
+
 export class LazyImage {
   private readonly decoded: (LdCacheEntry | undefined)[];
   private all: LdCacheEntry[] | undefined;
-  private sorted: boolean | undefined;
+  private slots: Int32Array | undefined;
+  private next: Int32Array | undefined;
+  private irregular: number[] | undefined;
 
   constructor(
     readonly buf: Buffer,
@@ -27,14 +46,21 @@ export class LazyImage {
     private readonly keys: Uint32Array,
     readonly order: ByteOrder,
     readonly hwcapsNames: readonly string[],
-    /** No key holds a byte above 0x7f or a digit run of ten or more digits (parse.ts checks the string table). */
-    readonly plainKeys: boolean,
+    /** The bytes from the first key to the last key's NUL: every key lies there. */
+    private readonly keysFrom: number,
+    private readonly keysTo: number,
+    /**
+     * Start and end offsets (pairs) of what is irregular between keysFrom and keysTo (parse.ts): a byte
+     * above 0x7f, a digit run of ten or more digits, one with a leading zero. A key that overlaps one
+     * is irregular.
+     */
+    private readonly irregularSpans: readonly number[],
   ) {
     this.decoded = new Array<LdCacheEntry | undefined>(count);
   }
 
   private u32(at: number): number {
-    return this.order === 'little' ? this.buf.readUInt32LE(at) : this.buf.readUInt32BE(at);
+    return u32At(this.buf, at, this.order);
   }
 
   /** File offset of entry i's key string. */
@@ -86,21 +112,82 @@ export class LazyImage {
   }
 
   /**
-   * True when every key is plain (parse.ts: no byte above 0x7f, no digit run of ten or more digits in
-   * the string table) and the keys are in descending _dl_cache_libcmp order, as ldconfig writes them (cache.c compare) and
-   * search_cache expects. Then, for a
-   * plain name, the entries equal to it are the run around the one the binary search meets: on plain
-   * names _dl_cache_libcmp orders token sequences (a character, or a digit run's value) lexicographically,
-   * so equal keys cannot be split by a different one. Checked once per image.
+   * Entry indexes by key offset (ldconfig shares one string between equal keys, and keys with the ends
+   * of paths): an open-addressing table of each offset's first entry, and each entry's next one with the
+   * same offset, in cache order. Typed arrays: a Map of arrays here was 0.1 MB of garbage per run.
    */
-  plainSorted(): boolean {
-    if (this.sorted === undefined) {
-      let ok = this.plainKeys;
-      const { buf, keys } = this;
-      for (let i = 1; i < this.count && ok; i++) ok = libcmpPlain(buf, keys[i - 1] ?? 0, buf, keys[i] ?? 0) >= 0; // NaN fails too
-      this.sorted = ok;
+  private table(): { slots: Int32Array; next: Int32Array } {
+    if (this.slots === undefined || this.next === undefined) {
+      let size = 16;
+      while (size < 2 * this.count) size *= 2;
+      const slots = new Int32Array(size).fill(-1);
+      const next = new Int32Array(this.count).fill(-1);
+      const mask = size - 1;
+      for (let i = this.count - 1; i >= 0; i--) {
+        const key = this.keys[i] ?? 0;
+        let h = Math.imul(key, 0x9e3779b1) & mask;
+        for (;;) {
+          const head = slots[h] ?? -1;
+          if (head < 0) {
+            slots[h] = i;
+            break;
+          }
+          if (this.keys[head] === key) {
+            next[i] = head;
+            slots[h] = i;
+            break;
+          }
+          h = (h + 1) & mask;
+        }
+      }
+      this.slots = slots;
+      this.next = next;
     }
-    return this.sorted;
+    return { slots: this.slots, next: this.next };
+  }
+
+  /** Calls `each` with every entry whose key string starts at `at`, in cache order. */
+  private entriesAt(at: number, each: (i: number) => void): void {
+    const { slots, next } = this.table();
+    const mask = slots.length - 1;
+    for (let h = Math.imul(at, 0x9e3779b1) & mask; ; h = (h + 1) & mask) {
+      const head = slots[h] ?? -1;
+      if (head < 0) return;
+      if (this.keys[head] === at) {
+        for (let i = head; i >= 0; i = next[i] ?? -1) each(i);
+        return;
+      }
+    }
+  }
+
+  /** The entries whose key overlaps an irregular span: a key starts after the span's string's NUL and before its end. */
+  private irregularEntries(): number[] {
+    if (this.irregular === undefined) {
+      const found = new Set<number>();
+      const add = (i: number): void => void found.add(i);
+      for (let k = 0; k + 1 < this.irregularSpans.length; k += 2) {
+        const start = this.irregularSpans[k] ?? 0;
+        const end = this.irregularSpans[k + 1] ?? 0;
+        for (let key = this.buf.lastIndexOf(0, start) + 1; key < end; key++) this.entriesAt(key, add);
+      }
+      this.irregular = [...found];
+    }
+    return this.irregular;
+  }
+
+  /**
+   * Every entry whose name _dl_cache_libcmp calls equal to the name, in cache order. `spelling` is the
+   * name's regular spelling and its NUL (lookup.ts: leading zeros dropped); `sameName(i)` compares entry
+   * i's decoded name, for the irregular keys. A regular key equal to the name is spelt exactly so: it is
+   * found where those bytes occur.
+   */
+  withName(spelling: Uint8Array, sameName: (i: number) => boolean): number[] {
+    const out: number[] = [];
+    const add = (i: number): void => void out.push(i);
+    for (let at = this.buf.indexOf(spelling, this.keysFrom); at >= 0 && at < this.keysTo; at = this.buf.indexOf(spelling, at + 1)) this.entriesAt(at, add);
+    // A key that merely starts inside an irregular span may be regular, and found already.
+    for (const i of this.irregularEntries()) if (sameName(i) && !out.includes(i)) out.push(i);
+    return out.length > 1 ? out.sort((a, b) => a - b) : out;
   }
 }
 

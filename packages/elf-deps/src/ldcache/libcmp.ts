@@ -93,14 +93,12 @@ export function libcmpPlain(p1: Uint8Array, i: number, p2: Uint8Array, j: number
   return c2 > 0x7f ? Number.NaN : -c2;
 }
 
-/** A name libcmpPlain compares exactly: no byte above 0x7f, no digit run of ten or more digits. */
-export function isPlainName(name: Uint8Array): boolean {
-  let run = 0;
-  for (let k = 0; k < name.length; k++) {
-    const c = name[k] ?? 0;
-    if (c > 0x7f) return false;
-    run = c >= 0x30 && c <= 0x39 ? run + 1 : 0;
-    if (run > 9) return false;
-  }
-  return true;
+/** A name libcmpPlain compares exactly: ASCII without NUL, no digit run of ten or more digits. */
+export function isPlainName(name: string): boolean {
+  return !/[^\x01-\x7f]|[0-9]{10}/.test(name);
+}
+
+/** The regular spelling of a plain name: each digit run without its leading zeros ("so.01" → "so.1"). */
+export function regularSpelling(name: string): string {
+  return name.replace(/(?<![0-9])0+(?=[0-9])/g, '');
 }

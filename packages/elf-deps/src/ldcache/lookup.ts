@@ -5,8 +5,8 @@
 import { archOfLoader, cacheFlagsFor, type AbiVariant, type ArchRow, type CacheFlagsRule } from '../arch/table.js';
 import type { ByteOrder, ElfClass } from '../elf/fields.js';
 import { HWCAP_TLS, U64_MASK, type LdCache, type LdCacheEntry } from './format.js';
-import { isPlainName, libcmpBytes, libcmpKey } from './libcmp.js';
-import { lazyImageOf, type LazyImage } from './lazy-image.js';
+import { isPlainName, libcmpBytes, libcmpKey, regularSpelling } from './libcmp.js';
+import { lazyImageOf } from './lazy-image.js';
 
 export type { CacheFlagsRule, AbiVariant } from '../arch/table.js';
 
@@ -200,13 +200,16 @@ function lookupRules(target: LdCacheTarget, options: LookupLdCacheOptions): Look
 
 export function lookupLdCache(cache: LdCache, soname: string, target: LdCacheTarget, options: LookupLdCacheOptions = {}): LdCacheLookup {
   const rules = lookupRules(target, options);
-  const name = Buffer.from(soname, 'utf8');
-  const image = lazyImageOf(cache);
-  if (image !== undefined && isPlainName(name)) {
-    const fast = lookupPlain(cache, image, soname, name, target, rules);
-    if (fast !== undefined) return fast;
-  }
-  return lookupDecoded(cache, soname, name, target, rules);
+  return lookupPlain(cache, soname, target, rules) ?? lookupDecoded(cache, soname, Buffer.from(soname, 'utf8'), target, rules);
+}
+
+/**
+ * The lookup over a lazy image (lazy-image.ts), or undefined where it does not answer: a cache parse.ts
+ * did not make, a name that is not plain (libcmp.ts isPlainName), or a key libcmpPlain cannot compare.
+ * lookupLdCache then searches the decoded entries; tests check the two agree.
+ */
+export function lookupLdCachePlain(cache: LdCache, soname: string, target: LdCacheTarget, options: LookupLdCacheOptions = {}): LdCacheLookup | undefined {
+  return lookupPlain(cache, soname, target, lookupRules(target, options));
 }
 
 /**
@@ -266,13 +269,16 @@ function pickEntry(cache: LdCache, target: LdCacheTarget, rules: LookupRules, fi
 
 /**
  * The lookup on a lazy image (lazy-image.ts) for a plain name: the same binary search over the key bytes
- * in the file, decoding only the entries with the name. Undefined where a comparison cannot be made
- * plainly; the caller then runs lookupDecoded, which gives the answer this would have given.
+ * in the file, decoding only the entries with the name.
  */
-function lookupPlain(cache: LdCache, image: LazyImage, soname: string, name: Uint8Array, target: LdCacheTarget, rules: LookupRules): LdCacheLookup | undefined {
+function lookupPlain(cache: LdCache, soname: string, target: LdCacheTarget, rules: LookupRules): LdCacheLookup | undefined {
+  const image = lazyImageOf(cache);
+  if (image === undefined || !isPlainName(soname)) return undefined;
+  // The regular spelling and its NUL: what withName looks for, and where libcmpPlain stops (the two
+  // spellings compare alike).
+  const name = Buffer.from(`${regularSpelling(soname)}\0`, 'latin1');
   let left = 0;
   let right = image.count - 1;
-  let first = -1;
   let best: LdCacheEntry | undefined;
   while (left <= right) {
     let middle = Math.floor((left + right) / 2);
@@ -287,7 +293,6 @@ function lookupPlain(cache: LdCache, image: LazyImage, soname: string, name: Uin
         if (before !== 0) break;
         middle--;
       }
-      first = middle;
       let plain = true;
       const equal = (i: number): boolean => {
         const c = image.compare(name, i);
@@ -301,19 +306,8 @@ function lookupPlain(cache: LdCache, image: LazyImage, soname: string, name: Uin
     if (cmp < 0) left = middle + 1;
     else right = middle - 1;
   }
-  // Every entry with the name, in cache order: on a sorted image the run from `first` on; else all of
-  // them, found by the decoded names.
-  let candidates: LdCacheEntry[];
-  if (!image.plainSorted()) candidates = candidatesOf(cache, soname);
-  else {
-    candidates = [];
-    for (let i = first; first >= 0 && i < image.count; i++) {
-      const c = image.compare(name, i);
-      if (Number.isNaN(c)) return undefined;
-      if (c !== 0) break;
-      candidates.push(image.entry(i));
-    }
-  }
+  const key = libcmpKey(soname);
+  const candidates = image.withName(name, (i) => libcmpKey(image.entry(i).name) === key).map((i) => image.entry(i));
   return {
     path: best?.path,
     entry: best,

@@ -5,7 +5,7 @@
 import type { ByteOrder } from '../elf/fields.js';
 import type { SysRoot } from '../sysroot.js';
 import { LdCacheFormatError } from './errors.js';
-import { LazyImage, lazyCache } from './lazy-image.js';
+import { LazyImage, lazyCache, u32At } from './lazy-image.js';
 import {
   ENDIAN_INVALID,
   ENDIAN_LITTLE,
@@ -155,18 +155,22 @@ function parseNew(bytes: Buffer, displayPath: string, base: number, format: LdCa
   let maxKey = -1;
   for (let i = 0; i < nlibs && good; i++) {
     const at = base + NEW_HEADER_SIZE + i * NEW_ENTRY_SIZE;
-    const key = base + (order === 'little' ? bytes.readUInt32LE(at + 4) : bytes.readUInt32BE(at + 4));
-    const value = base + (order === 'little' ? bytes.readUInt32LE(at + 8) : bytes.readUInt32BE(at + 8));
+    const key = base + u32At(bytes, at + 4, order);
+    const value = base + u32At(bytes, at + 8, order);
     good = key < length && key <= lastNul && value < length && value <= lastNul;
     keys[i] = key;
     if (key < minKey) minKey = key;
     if (key > maxKey) maxKey = key;
   }
   if (!good) return decodeNew(img, base, nlibs, format, ext);
-  // The keys lie between the first and the last key's NUL; anything not plain there (a byte above 0x7f,
-  // a ten-digit run, be it in a key or a path between them) keeps lookups on the decoded names.
-  const plainKeys = nlibs === 0 || !/[^\x00-\x7f]|[0-9]{10}/.test(bytes.toString('latin1', minKey, bytes.indexOf(0, maxKey)));
-  const image = new LazyImage(bytes, base, nlibs, keys, order, ext.hwcapsNames, plainKeys);
+  // The keys lie between the first key and the last key's NUL; what is irregular there (a byte above
+  // 0x7f, a digit run of ten digits or with a leading zero, in a key or a path between keys) is marked
+  // for lazy-image.ts.
+  const keysTo = nlibs === 0 ? 0 : bytes.indexOf(0, maxKey) + 1;
+  const keysFrom = nlibs === 0 ? 0 : minKey;
+  const spans: number[] = [];
+  for (const m of bytes.toString('latin1', keysFrom, keysTo).matchAll(/[^\x00-\x7f]+|[0-9]{10,}|(?<![0-9])0[0-9]+/g)) spans.push(keysFrom + m.index, keysFrom + m.index + m[0].length);
+  const image = new LazyImage(bytes, base, nlibs, keys, order, ext.hwcapsNames, keysFrom, keysTo, spans);
   const fields: Omit<LdCache, 'entries'> = { path: displayPath, format, byteOrder: order, hwcapsNames: ext.hwcapsNames };
   if (ext.generator !== undefined) fields.generator = ext.generator;
   return lazyCache(image, fields);
