@@ -86,8 +86,10 @@ function walkDirectory(root: SysRoot, dir: string, out: string[], depth: number,
 /**
  * Expands arguments into ELF inputs. `cwd` is used for relative arguments. A file named explicitly that
  * is not ELF is an error; non-ELF files met while walking a directory are simply not inputs.
+ * `onDirectory` is told each directory (in-root path) before it is walked: the stat that tells a
+ * directory from a file is made here anyway, so a caller that treats a batch differently asks no more.
  */
-export function collectInputs(root: SysRoot, args: readonly string[], cwd: string = root.isHost ? process.cwd() : '/'): InputSet {
+export function collectInputs(root: SysRoot, args: readonly string[], cwd: string = root.isHost ? process.cwd() : '/', onDirectory?: (dir: string) => void): InputSet {
   const set: InputSet = { files: [], origin: new Map(), errors: [] };
   // Keyed by the path itself, not its real path: a link and its target are two entries of the jail.
   const seen = new Set<string>();
@@ -120,6 +122,7 @@ export function collectInputs(root: SysRoot, args: readonly string[], cwd: strin
         continue;
       }
       if (st.isDirectory()) {
+        onDirectory?.(p);
         const found: string[] = [];
         walkDirectory(root, p, found, 0, new Set());
         if (found.length === 0) set.errors.push(new NotElfError(p, 'directory contains no ELF file'));

@@ -553,7 +553,7 @@ export function resolveClosure(inputs: readonly string[], options: ResolveOption
 /** What `elfcopy deps` computes: inputs expanded (files, directories, globs), then their closure. */
 export function analyzeDeps(args: readonly string[], options: ResolveOptions = {}): ClosureGraph {
   const resolver = new Resolver(options);
-  const inputs = collectInputs(resolver.root, args, options.cwd);
+  const inputs = collectInputs(resolver.root, args, options.cwd, options.onDirectoryInput);
   const graph = resolveCollected(resolver, inputs.files);
   graph.inputErrors.unshift(...inputs.errors);
   return graph;
