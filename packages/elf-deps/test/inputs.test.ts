@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { collectInputs } from '../src/inputs.js';
+import { collectInputs, normalizeAbsolute } from '../src/inputs.js';
 import { analyzeDeps } from '../src/resolve/resolver.js';
 import { SysRoot } from '../src/sysroot.js';
 import { useTempDirs } from './helpers/temp-dirs.js';
@@ -57,3 +57,20 @@ describe('collectInputs: the directory hook', () => {
   });
 });
 
+describe('normalizeAbsolute', () => {
+  it('is path.posix.normalize on every absolute path, the ones it skips included', () => {
+    const parts = ['', '.', '..', '...', 'a', '.a', 'a.', '..a', 'a..', 'a/', '/', '//', 'b.c', ' ', '\n'];
+    const seen = new Set<string>();
+    // Every absolute path of up to four parts from these pieces, joined with '/'.
+    const grow = (prefix: string, depth: number): void => {
+      seen.add(prefix);
+      if (depth === 4) return;
+      for (const p of parts) grow(`${prefix}/${p}`, depth + 1);
+    };
+    grow('', 0);
+    seen.delete('');
+    expect(seen.size).toBeGreaterThan(10000);
+    for (const p of seen) expect({ p, n: normalizeAbsolute(p) }).toEqual({ p, n: path.posix.normalize(p) });
+    for (const p of fs.readdirSync('/usr/bin').slice(0, 200).map((n) => `/usr/bin/${n}`)) expect(normalizeAbsolute(p)).toBe(path.posix.normalize(p));
+  });
+});
