@@ -12,6 +12,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EM_386, EM_X86_64 } from '../src/elf/constants.js';
 import { LdCacheFormatError, ldCacheBytes, lookupLdCache, parseLdCache, readLdCache, serializeLdCache, buildLdCache, type LdCache, type LdCacheInput, type LdCacheTarget } from '../src/ldcache/index.js';
+import { MAX_IRREGULAR } from '../src/ldcache/lazy-image.js';
 import { lookupLdCachePlain } from '../src/ldcache/lookup.js';
 import { SysRoot } from '../src/sysroot.js';
 
@@ -167,6 +168,31 @@ describe('lazily decoded ld.so.cache', () => {
     expect(lookupLdCache(bad, 'lib\uFFFD\uFFFD.so.1', target).path).toBe('/x/lib');
     expectSameLookup(bad, 'lib\uFFFD\uFFFD.so.1', target, false);
     for (const name of ['lib\uFFFD\uFFFD.so.1', 'libb.so.1', 'lib.so.1', 'libc.so.1']) expectSameLookup(bad, name);
+  });
+
+  it('more irregular keys than MAX_IRREGULAR: the plain search steps aside, the answers stay', () => {
+    const inputs: LdCacheInput[] = [];
+    for (let i = 0; i <= MAX_IRREGULAR; i++) inputs.push({ name: `libq.so.0${i}`, path: `/q/${i}`, flags: 0x303 });
+    inputs.push({ name: 'libplain.so.1', path: '/p/libplain.so.1', flags: 0x303 });
+    const many = parseLdCache(ldCacheBytes(inputs), 'many');
+    expect(lookupLdCachePlain(many, 'libplain.so.1', target)).toBeUndefined();
+    expect(lookupLdCache(many, 'libplain.so.1', target).path).toBe('/p/libplain.so.1');
+    expect(lookupLdCache(many, 'libq.so.7', target).path).toBe('/q/7');
+    for (const name of ['libplain.so.1', 'libq.so.07', 'libq.so.7', 'libq.so.256']) expectSameLookup(many, name);
+    // At the limit it still answers.
+    const few = parseLdCache(ldCacheBytes(inputs.slice(MAX_IRREGULAR - 40)), 'few');
+    expect(lookupLdCachePlain(few, 'libplain.so.1', target)?.path).toBe('/p/libplain.so.1');
+  });
+
+  it('one path string with many irregular spans, a key pointing into it: found, as the decoded search finds it', () => {
+    const long = `/d/${Array.from({ length: 200 }, (_, i) => `x\u00e9${i}`).join('')}/libw.so.1`;
+    const bytes = Buffer.from(ldCacheBytes([{ name: 'libw.so.1', path: long, flags: 0x303 }, { name: 'liba.so.1', path: '/a', flags: 0x303 }]));
+    const w = parseLdCache(bytes, 'long').entries.findIndex((e) => e.name === 'libw.so.1');
+    bytes.writeUInt32LE(bytes.indexOf(Buffer.from(`${long}\0`, 'utf8')) + Buffer.byteLength(long) - 'libw.so.1'.length, 48 + w * 24 + 4);
+    const cache = parseLdCache(bytes, 'long');
+    expect(cache.entries[w]?.name).toBe('libw.so.1');
+    for (const name of ['libw.so.1', 'liba.so.1', 'libb.so.1']) expectSameLookup(cache, name, target, true);
+    expect(lookupLdCache(cache, 'libw.so.1', target).path).toBe(long);
   });
 
   it('random caches and names: the lazy search gives the decoded answer', () => {

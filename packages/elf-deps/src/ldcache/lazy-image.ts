@@ -30,6 +30,13 @@ export function u32At(buf: Uint8Array, at: number, order: ByteOrder): number {
   return order === 'little' ? (b0 | (b1 << 8) | (b2 << 16) | (b3 << 24)) >>> 0 : ((b0 << 24) | (b1 << 16) | (b2 << 8) | b3) >>> 0;
 }
 
+/**
+ * Past this many irregular spans or keys the plain search is not used (`plainUsable`): each lookup
+ * compares every irregular key by its decoded name, and a file made of them (never one ldconfig wrote:
+ * Debian's has one) would make that slower than the decoded search it stands in for.
+ */
+export const MAX_IRREGULAR = 256;
+
 export class LazyImage {
   private readonly decoded: (LdCacheEntry | undefined)[];
   private all: LdCacheEntry[] | undefined;
@@ -50,11 +57,11 @@ export class LazyImage {
     private readonly keysFrom: number,
     private readonly keysTo: number,
     /**
-     * Start and end offsets (pairs) of what is irregular between keysFrom and keysTo (parse.ts): a byte
-     * above 0x7f, a digit run of ten or more digits, one with a leading zero. A key that overlaps one
-     * is irregular.
+     * Start and end offsets (pairs, in file order) of what is irregular between keysFrom and keysTo
+     * (parse.ts): a byte above 0x7f, a digit run of ten or more digits, one with a leading zero. A key
+     * that overlaps one is irregular. Undefined: more than MAX_IRREGULAR of them, no plain search.
      */
-    private readonly irregularSpans: readonly number[],
+    private readonly irregularSpans: readonly number[] | undefined,
   ) {
     this.decoded = new Array<LdCacheEntry | undefined>(count);
   }
@@ -160,19 +167,33 @@ export class LazyImage {
     }
   }
 
-  /** The entries whose key overlaps an irregular span: a key starts after the span's string's NUL and before its end. */
+  /**
+   * The entries whose key overlaps an irregular span: a key that starts after the NUL before the span
+   * and before the span's end. Each byte is looked at once, however many spans one string holds.
+   */
   private irregularEntries(): number[] {
     if (this.irregular === undefined) {
+      const spans = this.irregularSpans ?? [];
       const found = new Set<number>();
       const add = (i: number): void => void found.add(i);
-      for (let k = 0; k + 1 < this.irregularSpans.length; k += 2) {
-        const start = this.irregularSpans[k] ?? 0;
-        const end = this.irregularSpans[k + 1] ?? 0;
-        for (let key = this.buf.lastIndexOf(0, start) + 1; key < end; key++) this.entriesAt(key, add);
+      let scanned = this.keysFrom;
+      for (let k = 0; k + 1 < spans.length && found.size <= MAX_IRREGULAR; k += 2) {
+        const start = spans[k] ?? 0;
+        const end = spans[k + 1] ?? 0;
+        // The string holding the span starts after the last NUL before it; what lies before `scanned`
+        // was looked at for an earlier span.
+        const from = start <= scanned ? scanned : scanned + this.buf.subarray(scanned, start).lastIndexOf(0) + 1;
+        for (let key = Math.max(from, scanned); key < end; key++) this.entriesAt(key, add);
+        scanned = Math.max(scanned, end);
       }
       this.irregular = [...found];
     }
     return this.irregular;
+  }
+
+  /** Whether the plain search may answer at all (parse.ts counted few irregular spans, and they hold few keys). */
+  plainUsable(): boolean {
+    return this.irregularSpans !== undefined && this.irregularEntries().length <= MAX_IRREGULAR;
   }
 
   /**

@@ -273,7 +273,7 @@ function pickEntry(cache: LdCache, target: LdCacheTarget, rules: LookupRules, fi
  */
 function lookupPlain(cache: LdCache, soname: string, target: LdCacheTarget, rules: LookupRules): LdCacheLookup | undefined {
   const image = lazyImageOf(cache);
-  if (image === undefined || !isPlainName(soname)) return undefined;
+  if (image === undefined || !isPlainName(soname) || !image.plainUsable()) return undefined;
   // The regular spelling and its NUL: what withName looks for, and where libcmpPlain stops (the two
   // spellings compare alike).
   const name = Buffer.from(`${regularSpelling(soname)}\0`, 'latin1');

@@ -5,7 +5,7 @@
 import type { ByteOrder } from '../elf/fields.js';
 import type { SysRoot } from '../sysroot.js';
 import { LdCacheFormatError } from './errors.js';
-import { LazyImage, lazyCache, u32At } from './lazy-image.js';
+import { LazyImage, MAX_IRREGULAR, lazyCache, u32At } from './lazy-image.js';
 import {
   ENDIAN_INVALID,
   ENDIAN_LITTLE,
@@ -168,8 +168,14 @@ function parseNew(bytes: Buffer, displayPath: string, base: number, format: LdCa
   // for lazy-image.ts.
   const keysTo = nlibs === 0 ? 0 : bytes.indexOf(0, maxKey) + 1;
   const keysFrom = nlibs === 0 ? 0 : minKey;
-  const spans: number[] = [];
-  for (const m of bytes.toString('latin1', keysFrom, keysTo).matchAll(/[^\x00-\x7f]+|[0-9]{10,}|(?<![0-9])0[0-9]+/g)) spans.push(keysFrom + m.index, keysFrom + m.index + m[0].length);
+  let spans: number[] | undefined = [];
+  for (const m of bytes.toString('latin1', keysFrom, keysTo).matchAll(/[^\x00-\x7f]+|[0-9]{10,}|(?<![0-9])0[0-9]+/g)) {
+    if (spans.length >= 2 * MAX_IRREGULAR) {
+      spans = undefined;
+      break;
+    }
+    spans.push(keysFrom + m.index, keysFrom + m.index + m[0].length);
+  }
   const image = new LazyImage(bytes, base, nlibs, keys, order, ext.hwcapsNames, keysFrom, keysTo, spans);
   const fields: Omit<LdCache, 'entries'> = { path: displayPath, format, byteOrder: order, hwcapsNames: ext.hwcapsNames };
   if (ext.generator !== undefined) fields.generator = ext.generator;
