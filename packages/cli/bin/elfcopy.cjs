@@ -9,7 +9,8 @@ const fs = require('node:fs');
 const path = require('node:path');
 const vm = require('node:vm');
 
-const bundle = path.join(__dirname, '..', 'dist', process.argv[2] === 'deps' ? 'elfcopy-deps.cjs' : 'elfcopy.cjs');
+const deps = process.argv[2] === 'deps';
+const bundle = path.join(__dirname, '..', 'dist', deps ? 'elfcopy-deps.cjs' : 'elfcopy.cjs');
 let cachedData;
 try {
   cachedData = fs.readFileSync(bundle + '.cache');
@@ -19,9 +20,11 @@ try {
 /**
  * A directory argument means a batch (thousands of files): keep V8's young generation from doubling,
  * which holds peak RSS near 100 MB on a closure of all of /usr for ~5% more time. Set after the bundle
- * is compiled: a flag changed before would make V8 reject the code cache.
+ * is compiled: a flag changed before would make V8 reject the code cache. `elfcopy deps` sets it itself
+ * when it meets a directory (cli/src/batch-heap.ts), without asking about every argument first.
  */
 function boundYoungGeneration() {
+  if (deps) return;
   // access("ARG/") succeeds for a directory only: no stat buffer and no exception per argument, for
   // the thousands of files a batch may name instead.
   const batch = process.argv.slice(2).some((a) => !a.startsWith('-') && fs.existsSync(`${a}/`));

@@ -1,5 +1,6 @@
 /** `elfcopy deps`: parse options, call analyzeDeps, format. */
 import { analyzeDeps, whyChains, type ClosureGraph, type ResolveOptions } from '@elfcopy/elf-deps';
+import { boundYoungGeneration } from './batch-heap.js';
 import { EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK } from './exit-codes.js';
 import { formatDot } from './format/dot.js';
 import { formatJson } from './format/json.js';
@@ -26,6 +27,7 @@ export interface DepsCliOptions extends ResolverCliOptions {
 export function runDeps(paths: string[], opts: DepsCliOptions, report: Reporter, stdout: Output = stdoutOutput()): number {
   const resolveOptions: ResolveOptions = resolveOptionsFrom(opts);
   if (opts.list) resolveOptions.detail = 'objects';
+  resolveOptions.onDirectoryInput = boundYoungGeneration;
   if (opts.dlopen !== undefined) resolveOptions.dlopen = dlopenFrom(opts.dlopen, { allowNone: false });
   if (opts.null && !opts.list) throw new UsageError('-0/--null goes with --list');
   const graph = analyzeDeps(paths, resolveOptions);

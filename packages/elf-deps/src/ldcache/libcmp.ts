@@ -55,3 +55,50 @@ export function libcmpKey(name: string): string {
   });
 }
 
+
+/**
+ * libcmpBytes for names on the plain path (lazy-image.ts): p1 from offset i and p2 from offset j, each
+ * ending at a NUL or the array's end, without a copy of either. Gives the same sign as libcmpBytes where
+ * both names are plain — only bytes up to 0x7f, digit runs of at most nine digits, so no value wraps and
+ * the char signedness never matters — and NaN as soon as it reads anything else: the caller then asks
+ * the decoded names instead.
+ */
+export function libcmpPlain(p1: Uint8Array, i: number, p2: Uint8Array, j: number): number {
+  // Written out (no helper calls): the check of a whole cache's order runs this before V8 optimises it.
+  for (;;) {
+    const c1 = p1[i] ?? 0;
+    if (c1 === 0) break;
+    const c2 = p2[j] ?? 0;
+    if (c1 > 0x7f || c2 > 0x7f) return Number.NaN;
+    if (c1 >= 0x30 && c1 <= 0x39) {
+      if (c2 < 0x30 || c2 > 0x39) return 1;
+      const i0 = i;
+      const j0 = j;
+      let v1 = c1 - 0x30;
+      let v2 = c2 - 0x30;
+      for (let d = p1[++i] ?? 0; d >= 0x30 && d <= 0x39; d = p1[++i] ?? 0) v1 = v1 * 10 + d - 0x30;
+      for (let d = p2[++j] ?? 0; d >= 0x30 && d <= 0x39; d = p2[++j] ?? 0) v2 = v2 * 10 + d - 0x30;
+      if (i - i0 > 9 || j - j0 > 9) return Number.NaN;
+      if (v1 !== v2) return v1 - v2;
+    } else if (c2 >= 0x30 && c2 <= 0x39) {
+      return -1;
+    } else if (c1 !== c2) {
+      return c1 - c2;
+    } else {
+      i++;
+      j++;
+    }
+  }
+  const c2 = p2[j] ?? 0;
+  return c2 > 0x7f ? Number.NaN : -c2;
+}
+
+/** A name libcmpPlain compares exactly: ASCII without NUL, no digit run of ten or more digits. */
+export function isPlainName(name: string): boolean {
+  return !/[^\x01-\x7f]|[0-9]{10}/.test(name);
+}
+
+/** The regular spelling of a plain name: each digit run without its leading zeros ("so.01" → "so.1"). */
+export function regularSpelling(name: string): string {
+  return name.replace(/(?<![0-9])0+(?=[0-9])/g, '');
+}

@@ -5,7 +5,8 @@
 import { archOfLoader, cacheFlagsFor, type AbiVariant, type ArchRow, type CacheFlagsRule } from '../arch/table.js';
 import type { ByteOrder, ElfClass } from '../elf/fields.js';
 import { HWCAP_TLS, U64_MASK, type LdCache, type LdCacheEntry } from './format.js';
-import { libcmpBytes, libcmpKey } from './libcmp.js';
+import { isPlainName, libcmpBytes, libcmpKey, regularSpelling } from './libcmp.js';
+import { lazyImageOf } from './lazy-image.js';
 
 export type { CacheFlagsRule, AbiVariant } from '../arch/table.js';
 
@@ -198,17 +199,27 @@ function lookupRules(target: LdCacheTarget, options: LookupLdCacheOptions): Look
 }
 
 export function lookupLdCache(cache: LdCache, soname: string, target: LdCacheTarget, options: LookupLdCacheOptions = {}): LdCacheLookup {
-  const { rule, accepted, isa1, legacy, exclude, unsignedChar, legacyEntries } = lookupRules(target, options);
+  const rules = lookupRules(target, options);
+  return lookupPlain(cache, soname, target, rules) ?? lookupDecoded(cache, soname, Buffer.from(soname, 'utf8'), target, rules);
+}
+
+/**
+ * The lookup over a lazy image (lazy-image.ts), or undefined where it does not answer: a cache parse.ts
+ * did not make, a name that is not plain (libcmp.ts isPlainName), or a key libcmpPlain cannot compare.
+ * lookupLdCache then searches the decoded entries; tests check the two agree.
+ */
+export function lookupLdCachePlain(cache: LdCache, soname: string, target: LdCacheTarget, options: LookupLdCacheOptions = {}): LdCacheLookup | undefined {
+  return lookupPlain(cache, soname, target, lookupRules(target, options));
+}
+
+/**
+ * The entry search_cache takes among `at(first)`, `at(first + 1)`, … (the entries equal to the name; the
+ * binary search met `found`): the best-priority active and ISA-compatible glibc-hwcaps entry, else the first plain
+ * entry with acceptable flags and legacy hwcap bits. `equal(i)` says whether entry i still has the name.
+ */
+function pickEntry(cache: LdCache, target: LdCacheTarget, rules: LookupRules, first: number, found: number, right: number, at: (i: number) => LdCacheEntry | undefined, equal: (i: number) => boolean): LdCacheEntry | undefined {
+  const { rule, accepted, isa1, legacy, exclude, legacyEntries } = rules;
   const isNew = cache.format !== 'old';
-  const name = Buffer.from(soname, 'utf8');
-  const entries = cache.entries;
-  let names = entryNameBytes.get(cache);
-  if (!names) {
-    names = new Array<Buffer | undefined>(entries.length);
-    entryNameBytes.set(cache, names);
-  }
-  const nameAt = (i: number): Buffer => (names[i] ??= Buffer.from(entries[i]?.name ?? '', 'utf8'));
-  const cmpAt = (i: number): number => libcmpBytes(name, nameAt(i), unsignedChar);
   let priorities: number[] | undefined;
   const priorityOf = (e: LdCacheEntry): number => {
     priorities ??= hwcapsPriorities(cache.hwcapsNames, target.hwcaps);
@@ -220,45 +231,110 @@ export function lookupLdCache(cache: LdCache, soname: string, target: LdCacheTar
     const bit = (1 << e.isaLevel) >>> 0;
     return ((bit & isa1) >>> 0) === bit;
   };
-
   let best: LdCacheEntry | undefined;
   let bestPriority = 0;
+  let middle = first;
+  do {
+    // search_cache compares again only past the entry the binary search met.
+    if (middle > found && !equal(middle)) break;
+    const e = at(middle);
+    if (e === undefined) break;
+    if (!accepted.has(e.flags)) continue;
+    let named = false;
+    if (isNew) {
+      named = e.extension;
+      if (named && !isaCompatible(e)) continue;
+      // Extension entries sort first; the first plain entry after a hwcaps match ends the search.
+      if (!named && best !== undefined) break;
+      if (!legacyEntries) {
+        // glibc 2.40 (c5aa5fd40adc): a plain entry with any hwcap bit is a legacy one, skipped.
+        if (!named && e.hwcap !== 0n) continue;
+      } else {
+        if (!named && (e.hwcap & exclude) !== 0n) continue;
+        const platformBits = e.hwcap & legacy.platformMask;
+        if (platformBits !== 0n && platformBits !== legacy.platform) continue;
+      }
+      if (named) {
+        const priority = priorityOf(e);
+        if (priority === 0) continue;
+        if (best !== undefined && priority >= bestPriority) continue;
+        bestPriority = priority;
+      }
+    }
+    best = e;
+    if (!named && e.flags === rule.defaultId) break;
+  } while (++middle <= right);
+  return best;
+}
+
+/**
+ * The lookup on a lazy image (lazy-image.ts) for a plain name: the same binary search over the key bytes
+ * in the file, decoding only the entries with the name.
+ */
+function lookupPlain(cache: LdCache, soname: string, target: LdCacheTarget, rules: LookupRules): LdCacheLookup | undefined {
+  const image = lazyImageOf(cache);
+  if (image === undefined || !isPlainName(soname) || !image.plainUsable()) return undefined;
+  // The regular spelling and its NUL: what withName looks for, and where libcmpPlain stops (the two
+  // spellings compare alike).
+  const name = Buffer.from(`${regularSpelling(soname)}\0`, 'latin1');
+  let left = 0;
+  let right = image.count - 1;
+  let best: LdCacheEntry | undefined;
+  while (left <= right) {
+    let middle = Math.floor((left + right) / 2);
+    const cmp = image.compare(name, middle);
+    if (Number.isNaN(cmp)) return undefined;
+    if (cmp === 0) {
+      const found = middle;
+      for (;;) {
+        if (middle === 0) break;
+        const before = image.compare(name, middle - 1);
+        if (Number.isNaN(before)) return undefined;
+        if (before !== 0) break;
+        middle--;
+      }
+      let plain = true;
+      const equal = (i: number): boolean => {
+        const c = image.compare(name, i);
+        if (Number.isNaN(c)) plain = false;
+        return c === 0;
+      };
+      best = pickEntry(cache, target, rules, middle, found, right, (i) => image.entry(i), equal);
+      if (!plain) return undefined;
+      break;
+    }
+    if (cmp < 0) left = middle + 1;
+    else right = middle - 1;
+  }
+  const key = libcmpKey(soname);
+  const candidates = image.withName(name, (i) => libcmpKey(image.entry(i).name) === key).map((i) => image.entry(i));
+  return {
+    path: best?.path,
+    entry: best,
+    candidates,
+    usable: candidates.filter((e) => rules.accepted.has(e.flags)),
+  };
+}
+
+function lookupDecoded(cache: LdCache, soname: string, name: Buffer, target: LdCacheTarget, rules: LookupRules): LdCacheLookup {
+  const entries = cache.entries;
+  let names = entryNameBytes.get(cache);
+  if (!names) {
+    names = new Array<Buffer | undefined>(entries.length);
+    entryNameBytes.set(cache, names);
+  }
+  const nameAt = (i: number): Buffer => (names[i] ??= Buffer.from(entries[i]?.name ?? '', 'utf8'));
+  const cmpAt = (i: number): number => libcmpBytes(name, nameAt(i), rules.unsignedChar);
+  let best: LdCacheEntry | undefined;
   let left = 0;
   let right = entries.length - 1;
   while (left <= right) {
     let middle = Math.floor((left + right) / 2);
     const cmp = cmpAt(middle);
     if (cmp === 0) {
-      left = middle;
+      const found = middle;
       while (middle > 0 && cmpAt(middle - 1) === 0) middle--;
-      do {
-        const e = entries[middle];
-        if (!e || (middle > left && cmpAt(middle) !== 0)) break;
-        if (!accepted.has(e.flags)) continue;
-        let named = false;
-        if (isNew) {
-          named = e.extension;
-          if (named && !isaCompatible(e)) continue;
-          // Extension entries sort first; the first plain entry after a hwcaps match ends the search.
-          if (!named && best !== undefined) break;
-          if (!legacyEntries) {
-            // glibc 2.40 (c5aa5fd40adc): a plain entry with any hwcap bit is a legacy one, skipped.
-            if (!named && e.hwcap !== 0n) continue;
-          } else {
-            if (!named && (e.hwcap & exclude) !== 0n) continue;
-            const platformBits = e.hwcap & legacy.platformMask;
-            if (platformBits !== 0n && platformBits !== legacy.platform) continue;
-          }
-          if (named) {
-            const priority = priorityOf(e);
-            if (priority === 0) continue;
-            if (best !== undefined && priority >= bestPriority) continue;
-            bestPriority = priority;
-          }
-        }
-        best = e;
-        if (!named && e.flags === rule.defaultId) break;
-      } while (++middle <= right);
+      best = pickEntry(cache, target, rules, middle, found, right, (i) => entries[i], (i) => cmpAt(i) === 0);
       break;
     }
     if (cmp < 0) left = middle + 1;
@@ -270,7 +346,6 @@ export function lookupLdCache(cache: LdCache, soname: string, target: LdCacheTar
     path: best?.path,
     entry: best,
     candidates,
-    usable: candidates.filter((e) => accepted.has(e.flags)),
+    usable: candidates.filter((e) => rules.accepted.has(e.flags)),
   };
 }
-

@@ -5,6 +5,7 @@
 import type { ByteOrder } from '../elf/fields.js';
 import type { SysRoot } from '../sysroot.js';
 import { LdCacheFormatError } from './errors.js';
+import { LazyImage, MAX_IRREGULAR, lazyCache, u32At } from './lazy-image.js';
 import {
   ENDIAN_INVALID,
   ENDIAN_LITTLE,
@@ -143,6 +144,46 @@ function parseNew(bytes: Buffer, displayPath: string, base: number, format: LdCa
     img.fail('nlibs', base + 20, `header claims ${nlibs} entries, more than the file holds`);
   }
   const ext = readExtensions(img, img.u32(base + 32, 'extension_offset'));
+  // Every offset ld.so would follow is checked here, as before; the entries are decoded when a lookup
+  // reaches them (lazy-image.ts). A key or value string outside the file or unterminated sends the file
+  // through the decoding loop below, which names the first bad one exactly as it always has.
+  const length = bytes.length;
+  const lastNul = bytes.lastIndexOf(0);
+  let good = true;
+  const keys = new Uint32Array(nlibs);
+  let minKey = length;
+  let maxKey = -1;
+  for (let i = 0; i < nlibs && good; i++) {
+    const at = base + NEW_HEADER_SIZE + i * NEW_ENTRY_SIZE;
+    const key = base + u32At(bytes, at + 4, order);
+    const value = base + u32At(bytes, at + 8, order);
+    good = key < length && key <= lastNul && value < length && value <= lastNul;
+    keys[i] = key;
+    if (key < minKey) minKey = key;
+    if (key > maxKey) maxKey = key;
+  }
+  if (!good) return decodeNew(img, base, nlibs, format, ext);
+  // The keys lie between the first key and the last key's NUL; what is irregular there (a byte above
+  // 0x7f, a digit run of ten digits or with a leading zero, in a key or a path between keys) is marked
+  // for lazy-image.ts.
+  const keysTo = nlibs === 0 ? 0 : bytes.indexOf(0, maxKey) + 1;
+  const keysFrom = nlibs === 0 ? 0 : minKey;
+  let spans: number[] | undefined = [];
+  for (const m of bytes.toString('latin1', keysFrom, keysTo).matchAll(/[^\x00-\x7f]+|[0-9]{10,}|(?<![0-9])0[0-9]+/g)) {
+    if (spans.length >= 2 * MAX_IRREGULAR) {
+      spans = undefined;
+      break;
+    }
+    spans.push(keysFrom + m.index, keysFrom + m.index + m[0].length);
+  }
+  const image = new LazyImage(bytes, base, nlibs, keys, order, ext.hwcapsNames, keysFrom, keysTo, spans);
+  const fields: Omit<LdCache, 'entries'> = { path: displayPath, format, byteOrder: order, hwcapsNames: ext.hwcapsNames };
+  if (ext.generator !== undefined) fields.generator = ext.generator;
+  return lazyCache(image, fields);
+}
+
+/** Decodes every entry at once, failing on the first bad string offset with the field it belongs to. */
+function decodeNew(img: CacheImage, base: number, nlibs: number, format: LdCacheFormat, ext: { generator?: string; hwcapsNames: string[] }): LdCache {
   const entries: LdCacheEntry[] = [];
   for (let i = 0; i < nlibs; i++) {
     const at = base + NEW_HEADER_SIZE + i * NEW_ENTRY_SIZE;
@@ -163,7 +204,7 @@ function parseNew(bytes: Buffer, displayPath: string, base: number, format: LdCa
     }
     entries.push(entry);
   }
-  const cache: LdCache = { path: displayPath, format, byteOrder: order, entries, hwcapsNames: ext.hwcapsNames };
+  const cache: LdCache = { path: img.path, format, byteOrder: img.order, entries, hwcapsNames: ext.hwcapsNames };
   if (ext.generator !== undefined) cache.generator = ext.generator;
   return cache;
 }

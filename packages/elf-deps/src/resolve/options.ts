@@ -39,4 +39,6 @@ export interface ResolveOptions {
    * loaders as soon as an input is done: a closure of thousands of programs stays small.
    */
   detail?: 'full' | 'objects';
+  /** Called before each directory argument is walked (inputs.ts collectInputs): the CLI bounds its heap for a batch then. */
+  onDirectoryInput?: (dir: string) => void;
 }

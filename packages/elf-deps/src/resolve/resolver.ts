@@ -589,7 +589,7 @@ export function analyzeDeps(args: readonly string[], options: ResolveOptions = {
   const record = options.detail === 'objects' && !options.dlopen;
   if (record) recordIdentities(resolver.root, true);
   try {
-    const inputs = collectInputs(resolver.root, args, options.cwd);
+    const inputs = collectInputs(resolver.root, args, options.cwd, options.onDirectoryInput);
     const graph = resolveCollected(resolver, inputs.files);
     graph.inputErrors.unshift(...inputs.errors);
     return graph;
