@@ -10,7 +10,6 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { UnreadableFileError, type UnreadableKind } from '@elfcopy/elf-deps';
@@ -57,9 +56,9 @@ export function removeStaging(): void {
   }
 }
 
-async function unlinkQuietly(p: string): Promise<void> {
+function unlinkQuietly(p: string): void {
   try {
-    await fsp.unlink(p);
+    fs.unlinkSync(p);
   } catch (err) {
     if (errnoOf(err) !== 'ENOENT') throw err;
   }
@@ -273,7 +272,7 @@ async function writeFromSource(jail: Jail, p: string, src: { fd: number; stat: f
       if (there?.isSymbolicLink()) jail.forgetDirectories();
       return { strippedBits, size: copied.size, sha256: copied.sha256 };
     } finally {
-      if (!renamed) await unlinkQuietly(tmp);
+      if (!renamed) unlinkQuietly(tmp);
       if (staging !== opts.staging) staging.cleanup();
     }
   } finally {
@@ -346,7 +345,7 @@ async function symlinkIn(jail: Jail, p: string, target: string, opts: ResolveOpt
       try {
         fs.renameSync(tmp, final);
       } catch (err) {
-        await unlinkQuietly(tmp);
+        unlinkQuietly(tmp);
         throw isDirectoryConflict(err) ? conflict() : err;
       }
     } finally {
@@ -397,7 +396,7 @@ async function removeIn(jail: Jail, p: string, opts: RemoveOptions): Promise<boo
       }
       if (!opts.directory) return false;
       try {
-        await fsp.rmdir(entry);
+        fs.rmdirSync(entry);
         return true;
       } catch (err) {
         if (isDirectoryConflict(err) || errnoOf(err) === 'ENOENT') return false;
@@ -405,7 +404,7 @@ async function removeIn(jail: Jail, p: string, opts: RemoveOptions): Promise<boo
       }
     }
     try {
-      await fsp.unlink(entry);
+      fs.unlinkSync(entry);
       return true;
     } catch (err) {
       if (errnoOf(err) === 'ENOENT' || errnoOf(err) === 'EISDIR') return false;
@@ -484,11 +483,17 @@ function cleanupTempsIn(jail: Jail, dir: string, opts: ResolveOptions): string[]
   }
 }
 
-async function sha256Of(fh: fsp.FileHandle): Promise<string> {
+/**
+ * sha256 of an open file, read through libuv's pool a chunk at a time (this thread is a copy lane
+ * meanwhile). Callback fs, not fs/promises: that module (and the readline it loads) costs ~3 ms of
+ * every run's start-up, for the one caller here.
+ */
+async function sha256Of(fd: number): Promise<string> {
   const h = createHash('sha256');
   const buf = Buffer.allocUnsafe(HASH_CHUNK);
+  const readAt = (pos: number): Promise<number> => new Promise((resolve, reject) => fs.read(fd, buf, 0, HASH_CHUNK, pos, (err, n) => (err ? reject(err) : resolve(n))));
   for (let pos = 0; ; ) {
-    const { bytesRead } = await fh.read(buf, 0, HASH_CHUNK, pos);
+    const bytesRead = await readAt(pos);
     if (bytesRead === 0) break;
     h.update(buf.subarray(0, bytesRead));
     pos += bytesRead;
@@ -530,20 +535,20 @@ async function isUpToDateIn(jail: Jail, p: string, source: string, opts: UpToDat
     const entry = dir.entry(name);
     // lstat first: a device planted in the jail is never opened.
     if (!lstatOrUndefined(entry)?.isFile()) return false;
-    let copy: fsp.FileHandle;
+    let copy: number;
     try {
-      copy = await fsp.open(entry, C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK | C.O_NOCTTY);
+      copy = fs.openSync(entry, C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK | C.O_NOCTTY);
     } catch (err) {
       const code = errnoOf(err);
       if (code === 'ENOENT' || code === 'ELOOP') return false;
       throw err;
     }
     try {
-      const st = await copy.stat({ bigint: true });
+      const st = fs.fstatSync(copy, { bigint: true });
       if (!st.isFile() || st.nlink !== 1n || !hasMeta(st, opts.meta)) return false;
       let src: fs.BigIntStats;
       try {
-        src = await fsp.stat(source, { bigint: true });
+        src = fs.statSync(source, { bigint: true });
       } catch {
         return false;
       }
@@ -552,14 +557,15 @@ async function isUpToDateIn(jail: Jail, p: string, source: string, opts: UpToDat
         const delta = st.mtimeNs - src.mtimeNs;
         return delta < MTIME_SLACK_NS && delta > -MTIME_SLACK_NS;
       }
-      const sourceHandle = await fsp.open(source, C.O_RDONLY);
+      // O_NONBLOCK: a FIFO swapped in for the file just stat'ed does not hang the open.
+      const sourceFd = fs.openSync(source, C.O_RDONLY | C.O_NONBLOCK | C.O_NOCTTY);
       try {
-        return (await sha256Of(copy)) === (await sha256Of(sourceHandle));
+        return (await sha256Of(copy)) === (await sha256Of(sourceFd));
       } finally {
-        await sourceHandle.close();
+        fs.closeSync(sourceFd);
       }
     } finally {
-      await copy.close();
+      fs.closeSync(copy);
     }
   } finally {
     dir.close();
