@@ -59,4 +59,23 @@ describe('copyIntoJail', () => {
     }
     expect(spawnSync('chroot', [j, '/usr/bin/ls', '/']).status).toBe(0);
   });
+
+  it("the bin bounds V8's young generation for a deps batch (a directory argument), never for a copy (--into)", () => {
+    requireRoot();
+    // Every V8 flag the bin sets, recorded as it sets it.
+    const preload = path.join(tmp, 'v8-flags.cjs');
+    const out = path.join(tmp, 'v8-flags.txt');
+    fs.writeFileSync(preload, `const v8 = require('node:v8'); const set = v8.setFlagsFromString; v8.setFlagsFromString = (f) => { require('node:fs').appendFileSync(${JSON.stringify(out)}, f + '\\n'); return set(f); };\n`);
+    const flags = (args: string[]): string[] => {
+      fs.rmSync(out, { force: true });
+      const r = spawnSync('node', ['--require', preload, ELFCOPY, ...args], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      return fs.existsSync(out) ? fs.readFileSync(out, 'utf8').trim().split('\n') : [];
+    };
+    const dir = fs.mkdtempSync(path.join(tmp, 'v8-dir-'));
+    fs.copyFileSync('/usr/bin/true', path.join(dir, 'true'));
+    expect(flags(['deps', '--list', dir])).toEqual(['--semi-space-growth-factor=1']);
+    expect(flags([dir, '--into', path.join(tmp, 'v8-jail'), '--quiet'])).toEqual([]);
+    expect(flags([dir, `--into=${path.join(tmp, 'v8-jail2')}`, '--quiet'])).toEqual([]);
+  });
 });
