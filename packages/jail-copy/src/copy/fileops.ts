@@ -10,6 +10,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { UnreadableFileError, type UnreadableKind } from '@elfcopy/elf-deps';
 import { JailConflictError, asJailIoError } from '../errors.js';
@@ -239,16 +240,7 @@ export async function writeFileAtomic(jail: Jail, p: string, source: string, opt
   }
 }
 
-function writeFromSource(jail: Jail, p: string, src: { fd: number; stat: fs.Stats }, opts: WriteOptions): Promise<WriteResult> {
-  return placeStaged(jail, p, opts, (fd) => (opts.copier ?? THIS_THREAD).copy(src.fd, fd), src.stat);
-}
-
-/**
- * The file `p` of the jail, made whole in a staging file beside it and renamed into place: `fill`
- * writes the bytes through the staging file's descriptor; owner, mode (setuid/setgid stripped unless
- * told) and, when given, `times`' atime and mtime are set through it too.
- */
-async function placeStaged(jail: Jail, p: string, opts: WriteOptions, fill: (fd: number) => Promise<Copied>, times: fs.Stats | undefined): Promise<WriteResult> {
+async function writeFromSource(jail: Jail, p: string, src: { fd: number; stat: fs.Stats }, opts: WriteOptions): Promise<WriteResult> {
   const { dir, name } = jail.openParent(p, opts);
   try {
     const final = dir.entry(name);
@@ -265,8 +257,8 @@ async function placeStaged(jail: Jail, p: string, opts: WriteOptions, fill: (fd:
       let copied: Copied;
       const strippedBits = opts.stripSetuid === false ? 0 : opts.mode & 0o6000;
       try {
-        copied = await fill(fd);
-        await finishCopy(fd, { ...opts, mode: opts.mode & ~strippedBits }, times, Boolean(opts.fsync));
+        copied = await (opts.copier ?? THIS_THREAD).copy(src.fd, fd);
+        await finishCopy(fd, { ...opts, mode: opts.mode & ~strippedBits }, src.stat, Boolean(opts.fsync));
       } finally {
         fs.closeSync(fd);
       }
@@ -290,22 +282,21 @@ async function placeStaged(jail: Jail, p: string, opts: WriteOptions, fill: (fd:
 
 /**
  * Writes `content` as file `p` of the jail, with `meta`'s mode and owner (setuid/setgid stripped):
- * written into a staging file beside it as a copy is, then renamed into place, so the jail only ever
- * sees a whole file. The one way elfcopy writes what it made rather than copied (init's files, the
- * jail's ld.so.cache, the manifest, the plan cache). Not through a host temporary any more: that was a
- * second file made, written, opened, read and removed for each (~1 ms each on this disk).
+ * staged in a private host temporary directory, then copied in by writeFileAtomic, so the jail only
+ * ever sees a whole file. The one way elfcopy writes what it made rather than copied (init's files,
+ * the jail's ld.so.cache, the manifest, the plan cache).
  */
 export async function writeJailContent(jail: Jail, p: string, content: string | Uint8Array, meta: FileMeta & Pick<WriteOptions, 'trustLink'>): Promise<void> {
-  const bytes = typeof content === 'string' ? Buffer.from(content) : content;
-  const fill = async (fd: number): Promise<Copied> => {
-    for (let o = 0; o < bytes.length; ) o += fs.writeSync(fd, bytes, o, bytes.length - o, o);
-    // Nobody reads it: the callers hash what they wrote themselves (the manifest's entries).
-    return { sha256: '', size: bytes.length };
-  };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'elfcopy-write-'));
+  const remove = (): void => fs.rmSync(dir, { recursive: true, force: true });
+  const untrack = trackStaging(remove);
   try {
-    await placeStaged(jail, p, { ...meta, stripSetuid: true }, fill, undefined);
-  } catch (err) {
-    throw asJailIoError(err, jail.root, p);
+    const tmp = path.join(dir, path.posix.basename(p) || 'content');
+    fs.writeFileSync(tmp, content, { mode: 0o600 });
+    await writeFileAtomic(jail, p, tmp, { ...meta, stripSetuid: true });
+  } finally {
+    remove();
+    untrack();
   }
 }
 
@@ -315,14 +306,14 @@ export async function writeJailText(jail: Jail, p: string, text: string): Promis
 }
 
 /**
- * Owner, exact mode (fchmod ignores the umask) and the source's times (when there is a source),
- * through the staging file's own descriptor; only an fsync goes through libuv's pool.
+ * Owner, exact mode (fchmod ignores the umask) and the source's times, through the staging file's own
+ * descriptor; only an fsync goes through libuv's pool.
  */
-async function finishCopy(fd: number, meta: FileMeta, source: fs.Stats | undefined, sync: boolean): Promise<void> {
+async function finishCopy(fd: number, meta: FileMeta, source: fs.Stats, sync: boolean): Promise<void> {
   fs.fchownSync(fd, meta.uid, meta.gid);
   fs.fchmodSync(fd, meta.mode);
   // Seconds as a double keep microseconds (a Date would round to the millisecond).
-  if (source) fs.futimesSync(fd, source.atimeMs / 1000, source.mtimeMs / 1000);
+  fs.futimesSync(fd, source.atimeMs / 1000, source.mtimeMs / 1000);
   if (sync) await new Promise<void>((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
 }
 
