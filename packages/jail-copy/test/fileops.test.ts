@@ -18,6 +18,7 @@ import { UnreadableFileError } from '@elfcopy/elf-deps';
 import { JailConflictError, JailEscapeError } from '../src/errors.js';
 import { StagingDirs, cleanupTemps, ensureDir, isUpToDate, removeEntry, symlinkAtomic, writeFileAtomic, writeJailContent } from '../src/copy/fileops.js';
 import { Jail, type TrustLink } from '../src/confine/inroot.js';
+import { CopyWorkers } from '../src/copy/copy-workers.js';
 import { requireRoot, sha256File, snapshot, stagingLeftovers, tempDir } from './helpers/jail.js';
 
 const tmp = tempDir('fileops');
@@ -281,6 +282,36 @@ describe('modes and owners: exact, whatever the umask', () => {
     mk(j, 'etc/dir');
     await expect(writeJailContent(jail, '/etc/dir', 'x', { mode: 0o644, uid: 0, gid: 0 })).rejects.toBeInstanceOf(JailConflictError);
     expect(stagingLeftovers(j)).toEqual([]);
+  });
+
+  it('writeFileAtomic through the worker lanes (applyPlan\'s copier): the same modes, owners, mtimes and bytes as on this thread', async () => {
+    const j = newJail();
+    mk(j, 'etc');
+    const suid = path.join(tmp, 'suid-lanes');
+    fs.writeFileSync(suid, '#!/bin/sh\n');
+    fs.chmodSync(suid, 0o6755);
+    const jail = Jail.open(j);
+    const copier = new CopyWorkers(4);
+    try {
+      const asked = [
+        { p: '/etc/a', src: small, mode: 0o644, uid: 0, gid: 0 },
+        { p: '/etc/b', src: small, mode: 0o640, uid: 12, gid: 34 },
+        { p: '/etc/c', src: suid, mode: 0o6755, uid: 0, gid: 0 },
+        { p: '/etc/d', src: '/usr/bin/true', mode: 0o755, uid: 5, gid: 6 },
+      ];
+      const done = await Promise.all(asked.map((a) => writeFileAtomic(jail, a.p, a.src, { mode: a.mode, uid: a.uid, gid: a.gid, copier })));
+      expect(done.map((d) => d.strippedBits)).toEqual([0, 0, 0o6000, 0]);
+      for (const a of asked) {
+        const st = fs.statSync(path.join(j, a.p), { bigint: true });
+        const src = fs.statSync(a.src, { bigint: true });
+        expect([(Number(st.mode) & 0o7777).toString(8), Number(st.uid), Number(st.gid)], a.p).toEqual([(a.mode & ~0o6000).toString(8), a.uid, a.gid]);
+        expect(Math.abs(Number(st.mtimeNs - src.mtimeNs)), a.p).toBeLessThan(2000);
+        expect(sha256File(path.join(j, a.p)), a.p).toBe(sha256File(a.src));
+      }
+      expect(stagingLeftovers(j)).toEqual([]);
+    } finally {
+      await copier.close();
+    }
   });
 
   it('writeFileAtomic: setuid and setgid bits are stripped unless asked for, and the result says which', async () => {

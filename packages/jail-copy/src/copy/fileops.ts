@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import { UnreadableFileError, type UnreadableKind } from '@elfcopy/elf-deps';
 import { JailConflictError, asJailIoError } from '../errors.js';
 import { Jail, JailDir, TMP_PREFIX, errnoOf, lstatOrUndefined, setMeta, tmpName, type FileMeta, type ResolveOptions } from '../confine/inroot.js';
-import { THIS_THREAD, type ContentCopier, type Copied } from './copy-workers.js';
+import { THIS_THREAD, type ContentCopier } from './copy-workers.js';
 
 const C = fs.constants;
 /** Two stat times this close are the same time: utimes keeps microseconds (libuv truncates to them). */
@@ -251,17 +251,19 @@ async function writeFromSource(jail: Jail, p: string, src: { fd: number; stat: f
     const tmp = staging.get(dir).entry(`f-${randomBytes(6).toString('hex')}`);
     let renamed = false;
     try {
-      // EXCL|NOFOLLOW: the name is created, never opened through a link; 0600 until finishCopy sets
-      // the mode, in a private staging directory.
-      const fd = fs.openSync(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
-      let copied: Copied;
+      // Created by the lane that copies it (copy-workers.ts: StagedFile), EXCL|NOFOLLOW: the name is
+      // created, never opened through a link; 0600 until its mode is set, in a private staging directory.
       const strippedBits = opts.stripSetuid === false ? 0 : opts.mode & 0o6000;
-      try {
-        copied = await (opts.copier ?? THIS_THREAD).copy(src.fd, fd);
-        await finishCopy(fd, { ...opts, mode: opts.mode & ~strippedBits }, src.stat, Boolean(opts.fsync));
-      } finally {
-        fs.closeSync(fd);
-      }
+      const copied = await (opts.copier ?? THIS_THREAD).stage(src.fd, {
+        path: tmp,
+        uid: opts.uid,
+        gid: opts.gid,
+        mode: opts.mode & ~strippedBits,
+        // Seconds as a double keep microseconds (a Date would round to the millisecond).
+        atime: src.stat.atimeMs / 1000,
+        mtime: src.stat.mtimeMs / 1000,
+        fsync: Boolean(opts.fsync),
+      });
       try {
         fs.renameSync(tmp, final);
         renamed = true;
@@ -303,18 +305,6 @@ export async function writeJailContent(jail: Jail, p: string, content: string | 
 /** `text` as root-only file `p` of the jail (the manifest, the plan cache). */
 export async function writeJailText(jail: Jail, p: string, text: string): Promise<void> {
   await writeJailContent(jail, p, text, { mode: 0o600, uid: 0, gid: 0 });
-}
-
-/**
- * Owner, exact mode (fchmod ignores the umask) and the source's times, through the staging file's own
- * descriptor; only an fsync goes through libuv's pool.
- */
-async function finishCopy(fd: number, meta: FileMeta, source: fs.Stats, sync: boolean): Promise<void> {
-  fs.fchownSync(fd, meta.uid, meta.gid);
-  fs.fchmodSync(fd, meta.mode);
-  // Seconds as a double keep microseconds (a Date would round to the millisecond).
-  fs.futimesSync(fd, source.atimeMs / 1000, source.mtimeMs / 1000);
-  if (sync) await new Promise<void>((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
 }
 
 /**
