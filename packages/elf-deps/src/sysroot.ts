@@ -61,6 +61,9 @@ export interface SysRootOptions {
   observer?: SysRootObserver;
 }
 
+let identityOf: (root: SysRoot, p: string) => string | undefined;
+let recordOf: (root: SysRoot, on: boolean) => void;
+
 export class SysRoot {
   /** The root as a normalized absolute host path ("/" for the host). */
   readonly root: string;
@@ -76,6 +79,12 @@ export class SysRoot {
   private readonly lstatCache = new Map<string, fs.Stats | null>();
   /** readlink of each link the walk met. */
   private readonly linkCache = new Map<string, string>();
+  /**
+   * While a batch's inputs are collected and resolved (recordIdentities): the identity (fileIdentity) of
+   * each regular file stat() found, by the path as asked. It tells the resolver, before any open, that an
+   * input is a file already read. Strings, not the Stats: a closure of all of /usr stats thousands of links.
+   */
+  private regularIdentities: Map<string, string> | undefined;
 
   constructor(root = '/', options: SysRootOptions = {}) {
     const abs = path.resolve(root);
@@ -139,14 +148,35 @@ export class SysRoot {
 
   /** stat() through links, inside the root; undefined when missing. */
   stat(p: string): fs.Stats | undefined {
-    if (this.isHost && !this.componentWalk) return hostStat(p.startsWith('/') ? p : '/' + p);
-    const real = this.realpath(p);
-    if (real === undefined) return undefined;
-    try {
-      return fs.statSync(this.hostPath(real));
-    } catch {
-      return undefined;
+    let st: fs.Stats | undefined;
+    if (this.isHost && !this.componentWalk) st = hostStat(p.startsWith('/') ? p : '/' + p);
+    else {
+      const real = this.realpath(p);
+      if (real === undefined) return undefined;
+      try {
+        st = fs.statSync(this.hostPath(real));
+      } catch {
+        return undefined;
+      }
     }
+    const record = this.regularIdentities;
+    if (record !== undefined && st?.isFile()) {
+      const id = fileIdentity(st.dev, st.ino, st.size, st.mode);
+      if (id !== undefined) record.set(p, id);
+    }
+    return st;
+  }
+
+  static {
+    identityOf = (root, p) => {
+      const id = root.regularIdentities?.get(p);
+      if (id !== undefined) root.regularIdentities?.delete(p);
+      return id;
+    };
+    recordOf = (root, on) => {
+      // Never with an observer: it must hear of every file opened, so nothing may stand in for an open.
+      root.regularIdentities = on && !root.observer ? new Map() : undefined;
+    };
   }
 
   /** lstat() of the entry itself (its parent resolved inside the root); undefined when missing. */
@@ -342,6 +372,32 @@ export class SysRoot {
     }
     return '/' + done.join('/');
   }
+}
+
+/**
+ * From now until `on` is false, `root` records the identity of each regular file its stat() finds
+ * (never with an observer). Functions beside the class, not methods: the resolver's shortcut for a
+ * batch (analyzeDeps), not SysRoot's public surface; off, stat() records nothing and keeps nothing.
+ */
+export function recordIdentities(root: SysRoot, on: boolean): void {
+  recordOf(root, on);
+}
+
+/**
+ * fileIdentity of `p` (the same string) as a stat() of `root` found it a regular file while recording,
+ * if one did; asked once (the record is dropped then: an input is read once).
+ */
+export function takeIdentityOfRun(root: SysRoot, p: string): string | undefined {
+  return identityOf(root, p);
+}
+
+/**
+ * A file's identity as one string: device and inode (what _dl_map_object_from_fd compares), size and
+ * mode (a file rewritten or chmod'ed in between is not the same). Undefined for an inode number past
+ * 2^53 (overlayfs's xino bits): as a number it has lost its low bits, and two files could compare equal.
+ */
+export function fileIdentity(dev: number, ino: number, size: number, mode: number): string | undefined {
+  return Number.isSafeInteger(ino) ? `${dev}:${ino}:${size}:${mode}` : undefined;
 }
 
 /**

@@ -19,7 +19,7 @@ import {
   type SearchPath,
 } from '../search.js';
 import { verifyCandidate, type VerifyOutcome } from '../open-verify.js';
-import type { SysRoot } from '../sysroot.js';
+import { fileIdentity, takeIdentityOfRun, type SysRoot } from '../sysroot.js';
 import type { LoaderTarget } from '../target.js';
 import type { FoundVia, MissingLibrary, TriedDirectory } from './graph.js';
 import { libraryObject, registerName, type LoadedObject, type Namespace } from './namespace.js';
@@ -31,6 +31,8 @@ export class ObjectMapper {
   private readonly files = new Map<string, ElfFile>();
   private readonly subdirCache = new Map<string, string[]>();
   private readonly defaultMemo = new Map<LoaderTarget, Map<string, DefaultSearch>>();
+  /** Under --list, each input file of this batch read, by fileIdentity (device, inode, size, mode): a second name for it is not opened. */
+  private readonly inputsByIdentity = new Map<string, ElfInfo>();
   private index: LibraryIndex | null | undefined;
   private keepRead: { notes?: boolean; keep: true } | undefined;
 
@@ -85,12 +87,28 @@ export class ObjectMapper {
    */
   readInput(p: string, checkedRegular = false): ElfInfo {
     if (this.options.detail !== 'objects' || this.options.dlopen) return this.elfFile(p).snapshot(this.readOptions());
+    // _dl_map_object_from_fd: a file is known by its device and inode. An input the stat of this run
+    // (collectInputs) shows to be a file already read under another name (a hard link, a link to it) is
+    // that file: its info is reused and nothing is opened. A quarter of /usr/bin's programs are such names.
+    const seen = checkedRegular ? takeIdentityOfRun(this.root, p) : undefined;
+    const known = seen === undefined ? undefined : this.inputsByIdentity.get(seen);
+    if (known) return known.path === p ? known : { ...known, path: p };
     const src = this.root.open(p, checkedRegular);
+    let info: ElfInfo;
     try {
-      return readElfInfo(src, readHeader(src));
+      info = readElfInfo(src, readHeader(src));
     } finally {
       src.close();
     }
+    // Keyed by what the open itself found (fstat), not by the earlier stat.
+    const id = fileIdentity(info.dev, info.ino, info.size, info.mode);
+    if (id !== undefined && !this.inputsByIdentity.has(id)) this.inputsByIdentity.set(id, info);
+    return info;
+  }
+
+  /** The end of a batch of inputs: the files read for them are forgotten (a later batch reads its own). */
+  forgetInputs(): void {
+    this.inputsByIdentity.clear();
   }
 
   readOptions(): { notes?: boolean } {
@@ -171,7 +189,19 @@ export class ObjectMapper {
    * allocate a context on every call of mapObject, most of which end above, with a reused object.
    */
   private mapNew(name: string, requester: LoadedObject, loaded: Namespace, target: LoaderTarget, secure: boolean, llpDirs: string[]): MapResult {
-    // Without a search path of its own the outcome is defaultSearch's, whose lists are shared (read-only).
+    // Most names: no slash, no search path of the requester's chain, no LD_LIBRARY_PATH. Then the outcome
+    // is defaultSearch's alone, without the lists and closure the general case below builds per name.
+    if (llpDirs.length === 0 && !name.includes('/') && !this.hasOwnSearchPath(requester, target, secure)) {
+      const d = this.defaultSearch(name, target, requester.info.dynamic?.nodeflib ?? false);
+      if (d.fatal !== undefined) {
+        return { kind: 'missing', missing: { name, neededBy: [requester.path], reason: 'invalid', detail: d.fatal, tried: d.tried, rejected: d.rejected } };
+      }
+      if (!d.found) return { kind: 'missing', missing: { name, neededBy: [requester.path], reason: 'not-found', tried: d.tried, rejected: d.rejected } };
+      return this.place(name, d.found, requester, loaded, d.tried, d.rejected);
+    }
+    // The general case: a name with a slash, or search paths before ld.so.cache (the chain's RPATH,
+    // LD_LIBRARY_PATH, the requester's RUNPATH). defaultSearch's lists are shared (read-only) when nothing
+    // came before them.
     let tried: TriedDirectory[] = [];
     let rejected: RejectedCandidate[] = [];
     let found: { path: string; via: FoundVia; hwcapsSubdir: string | undefined; variants: string[]; info: ElfInfo } | undefined;
@@ -226,7 +256,19 @@ export class ObjectMapper {
       }
     }
     if (!found) return { kind: 'missing', missing: { name, neededBy: [requester.path], reason: 'not-found', tried, rejected } };
+    return this.place(name, found, requester, loaded, tried, rejected);
+  }
 
+  /** True when a DT_RPATH of the requester's chain or its own DT_RUNPATH gives it directories to search (mapNew). */
+  private hasOwnSearchPath(requester: LoadedObject, target: LoaderTarget, secure: boolean): boolean {
+    if (requester.info.dynamic?.runpath === undefined) {
+      for (let l: LoadedObject | undefined = requester; l; l = l.loader) if (this.rpathDirs(l, target, secure).length > 0) return true;
+    }
+    return this.runpathDirs(requester, target, secure).length > 0;
+  }
+
+  /** The file found for `name`: a loaded object when it is one by device and inode, else a new one. */
+  private place(name: string, found: FoundFile, requester: LoadedObject, loaded: Namespace, tried: TriedDirectory[], rejected: RejectedCandidate[]): MapResult {
     // _dl_map_object_from_fd: the same file (device and inode) already loaded under another name is reused.
     const { dev, ino } = found.info;
     const objects = loaded.objects;

@@ -8,8 +8,8 @@ import { ElfDepsError } from '../errors.js';
 import type { ElfFile, ElfInfo } from '../elf/file.js';
 import type { DlopenPriority } from '../elf/notes.js';
 import { S_ISGID_BIT, S_ISUID_BIT } from '../modes.js';
-import { expandSearchList, splitLdLibraryPath, type DstContext, type RejectedCandidate } from '../search.js';
-import { SysRoot } from '../sysroot.js';
+import { expandSearchList, relativeDirsOf, splitLdLibraryPath, type DstContext, type RejectedCandidate } from '../search.js';
+import { recordIdentities, SysRoot } from '../sysroot.js';
 import { targetFor, type LoaderTarget, type TargetKey } from '../target.js';
 import { archFor } from '../arch/table.js';
 import { familyFor } from '../loader/families.js';
@@ -115,6 +115,7 @@ export class Resolver {
       }
       graph.roots.push(rc);
     }
+    this.mapper.forgetInputs();
     const idx = this.mapper.libraryIndex();
     graph.index = idx ? idx.source : 'none';
     return graph;
@@ -237,7 +238,7 @@ export class Resolver {
     }
 
     // A program whose namespace another input of this run already had: replayed, not walked again.
-    const templateKey = familySearch ? undefined : this.templateKeyOf(mainInfo, secure, interpPath);
+    const templateKey = familySearch ? undefined : this.templateKeyOf(mainInfo, secure, interpPath, abs, target);
     const templates = templateKey === undefined ? undefined : this.templatesOf(target);
     if (templateKey !== undefined && templates) {
       const known = templates.get(templateKey);
@@ -331,16 +332,34 @@ export class Resolver {
   /**
    * The key under which an input's namespace can stand for another's, or undefined when it cannot. Under
    * --list only (the objects, the missing names and the graph's needed-by links are what a replay
-   * rebuilds), for glibc's rules without LD_LIBRARY_PATH or .note.dlopen, and for a program with no
-   * DT_RPATH or DT_RUNPATH (its RPATH would reach every library's search) whose DT_NEEDED names hold
-   * neither a slash nor a DST (both depend on the program's own path): then the walk depends only on
-   * these names, its DF_1_NODEFLIB, its SONAME (a name it answers to), the interpreter and secure mode.
+   * rebuilds), for glibc's rules without LD_LIBRARY_PATH or .note.dlopen, and for a program whose
+   * DT_NEEDED names hold neither a slash nor a DST (both depend on the program's own path): then the
+   * walk depends only on these names, its DF_1_NODEFLIB, its SONAME (a name it answers to), the
+   * interpreter, secure mode and its DT_RUNPATH or DT_RPATH as expanded for it ($ORIGIN is its own
+   * directory; a relative element is marked: it ends a search path differently, open_path). Its RPATH
+   * reaches every library's search, its RUNPATH its own names: in the key, two programs with the same
+   * tags in different directories are two keys. A replay names the program as the owner of what it
+   * tried (replay).
    */
-  private templateKeyOf(info: ElfInfo, secure: boolean, interpreter: string): string | undefined {
+  private templateKeyOf(info: ElfInfo, secure: boolean, interpreter: string, abs: string, target: LoaderTarget): string | undefined {
     const dyn = info.dynamic;
     if (this.options.detail !== 'objects' || this.options.dlopen || this.options.ldLibraryPath !== undefined) return undefined;
-    if (!dyn || dyn.rpath !== undefined || dyn.runpath !== undefined || !plainNames(dyn.needed)) return undefined;
-    return `${secure ? 's' : ''}\0${dyn.nodeflib ? 'n' : ''}\0${interpreter}\0${dyn.soname ?? ''}\0${dyn.needed.join('\0')}`;
+    if (!dyn || !plainNames(dyn.needed)) return undefined;
+    let paths = '';
+    if (dyn.runpath !== undefined || dyn.rpath !== undefined) {
+      // dl-load.c: DT_RUNPATH present, DT_RPATH is ignored (decompose_rpath: an empty string is no path).
+      const runpath = dyn.runpath !== undefined;
+      const value = runpath ? dyn.runpath : dyn.rpath;
+      const ctx: DstContext = { origin: () => this.mainOrigin(abs, target), lib: target.lib, platform: target.platform, secure, trusted: target.systemDirs };
+      const dirs = value === '' ? [] : expandSearchList(runpath ? dyn.runpathList : dyn.rpathList, ctx, this.cwd);
+      const relative = relativeDirsOf(dirs);
+      paths = runpath ? 'U' : 'P';
+      for (let i = 0; i < dirs.length; i++) {
+        const d = dirs[i] as string;
+        paths += `${relative?.has(d) ? 'r' : 'a'}${d}\0`;
+      }
+    }
+    return `${secure ? 's' : ''}\0${dyn.nodeflib ? 'n' : ''}\0${interpreter}\0${dyn.soname ?? ''}\0${paths}\0${dyn.needed.join('\0')}`;
   }
 
   private templatesOf(target: LoaderTarget): Map<string, NamespaceTemplate | null> {
@@ -370,7 +389,10 @@ export class Resolver {
     const missing = template.missing;
     for (let i = 0; i < missing.length; i++) {
       const m = missing[i] as MissingLibrary;
-      rc.missing.push({ ...m, neededBy: m.neededBy.map((by) => (by === template.main ? abs : by)) });
+      const copy = { ...m, neededBy: m.neededBy.map((by) => (by === template.main ? abs : by)) };
+      // The program's own RPATH or RUNPATH was tried for it: the program owns those directories.
+      if (template.ownsTried) copy.tried = m.tried.map((t) => (ownerOf(t) === template.main ? { dir: t.dir, source: { ...t.source, owner: abs } } : t));
+      rc.missing.push(copy);
     }
     const deps = template.mainDependencies;
     const node = graph.nodes.get(abs);
@@ -505,6 +527,13 @@ interface NamespaceTemplate {
   missing: MissingLibrary[];
   /** The program's DT_NEEDED names and what each resolved to. */
   mainDependencies: { name: string; path: string | undefined }[];
+  /** True when a missing name's tried directories name the program as their owner (its RPATH or RUNPATH). */
+  ownsTried: boolean;
+}
+
+/** The object whose DT_RPATH or DT_RUNPATH a tried directory came from, if any. */
+function ownerOf(t: TriedDirectory): string | undefined {
+  return t.source.kind === 'rpath' || t.source.kind === 'runpath' ? t.source.owner : undefined;
 }
 
 /** True when no name holds a slash or a DST: each is looked up by the search rules alone. */
@@ -528,12 +557,14 @@ function templateOf(graph: ClosureGraph, rc: RootClosure, loaded: Namespace, obj
     if (!o.isInterpreter) infos.push(o.info);
   }
   const mainNode = graph.nodes.get(rc.path);
+  const missing = rc.missing.slice(missingStart).map((m) => ({ ...m, neededBy: [...m.neededBy] }));
   return {
     main: rc.path,
     objects: rc.objects.slice(objectsStart),
     infos,
-    missing: rc.missing.slice(missingStart).map((m) => ({ ...m, neededBy: [...m.neededBy] })),
+    missing,
     mainDependencies: (mainNode?.dependencies ?? []).map((d) => ({ ...d })),
+    ownsTried: missing.some((m) => m.tried.some((t) => ownerOf(t) === rc.path)),
   };
 }
 
@@ -553,8 +584,16 @@ export function resolveClosure(inputs: readonly string[], options: ResolveOption
 /** What `elfcopy deps` computes: inputs expanded (files, directories, globs), then their closure. */
 export function analyzeDeps(args: readonly string[], options: ResolveOptions = {}): ClosureGraph {
   const resolver = new Resolver(options);
-  const inputs = collectInputs(resolver.root, args, options.cwd);
-  const graph = resolveCollected(resolver, inputs.files);
-  graph.inputErrors.unshift(...inputs.errors);
-  return graph;
+  // Under --list, what collectInputs' stat of each input found spares the resolver the open of a second
+  // name for a file already read (ObjectMapper.readInput); nothing is kept past the batch.
+  const record = options.detail === 'objects' && !options.dlopen;
+  if (record) recordIdentities(resolver.root, true);
+  try {
+    const inputs = collectInputs(resolver.root, args, options.cwd);
+    const graph = resolveCollected(resolver, inputs.files);
+    graph.inputErrors.unshift(...inputs.errors);
+    return graph;
+  } finally {
+    if (record) recordIdentities(resolver.root, false);
+  }
 }
