@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { copyIntoJail } from '../src/index.js';
-import { requireRoot, snapshot, tempDir } from './helpers/jail.js';
+import { ELFCOPY, requireRoot, snapshot, tempDir } from './helpers/jail.js';
 
 const tmp = tempDir('copy-into-jail');
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -39,5 +39,43 @@ describe('copyIntoJail', () => {
     expect(second.applied?.copied).toEqual([]);
     expect(planned).toEqual(['fresh', 'reused']);
     expect(snapshot(j)).toEqual(before);
+  });
+
+  it('a copy by the built CLI loads no fs/promises (nor the readline it pulls in: ~3 ms of every run), with or without --checksum', () => {
+    requireRoot();
+    const j = path.join(tmp, 'modules');
+    // Node's own list of the built-in modules this process loaded, written as it exits.
+    const preload = path.join(tmp, 'loaded.cjs');
+    const out = path.join(tmp, 'loaded.txt');
+    fs.writeFileSync(preload, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(out)}, process.moduleLoadList.join('\\n')));\n`);
+    for (const extra of [[], ['--checksum']]) {
+      fs.rmSync(out, { force: true });
+      const r = spawnSync('node', ['--require', preload, ELFCOPY, '/usr/bin/ls', '--into', j, '--quiet', ...extra], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      const loaded = fs.readFileSync(out, 'utf8').split('\n');
+      // The list is read, not assumed: the copy's own modules are in it.
+      expect(loaded, extra.join(' ')).toContain('NativeModule worker_threads');
+      expect(loaded.filter((m) => /^NativeModule (fs\/promises|internal\/fs\/promises|readline)$/.test(m)), extra.join(' ')).toEqual([]);
+    }
+    expect(spawnSync('chroot', [j, '/usr/bin/ls', '/']).status).toBe(0);
+  });
+
+  it("the bin bounds V8's young generation for a deps batch (a directory argument), never for a copy (--into)", () => {
+    requireRoot();
+    // Every V8 flag the bin sets, recorded as it sets it.
+    const preload = path.join(tmp, 'v8-flags.cjs');
+    const out = path.join(tmp, 'v8-flags.txt');
+    fs.writeFileSync(preload, `const v8 = require('node:v8'); const set = v8.setFlagsFromString; v8.setFlagsFromString = (f) => { require('node:fs').appendFileSync(${JSON.stringify(out)}, f + '\\n'); return set(f); };\n`);
+    const flags = (args: string[]): string[] => {
+      fs.rmSync(out, { force: true });
+      const r = spawnSync('node', ['--require', preload, ELFCOPY, ...args], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      return fs.existsSync(out) ? fs.readFileSync(out, 'utf8').trim().split('\n') : [];
+    };
+    const dir = fs.mkdtempSync(path.join(tmp, 'v8-dir-'));
+    fs.copyFileSync('/usr/bin/true', path.join(dir, 'true'));
+    expect(flags(['deps', '--list', dir])).toEqual(['--semi-space-growth-factor=1']);
+    expect(flags([dir, '--into', path.join(tmp, 'v8-jail'), '--quiet'])).toEqual([]);
+    expect(flags([dir, `--into=${path.join(tmp, 'v8-jail2')}`, '--quiet'])).toEqual([]);
   });
 });

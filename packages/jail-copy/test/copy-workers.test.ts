@@ -16,6 +16,20 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 /** The oracle: coreutils' sha256sum, not the crypto library the lanes use. */
 const sha = (f: string): string => execFileSync('sha256sum', ['--', f], { encoding: 'utf8' }).split(' ')[0] ?? '';
 
+/** What this process (any thread) still holds open below `dir`. */
+function openUnder(dir: string): string[] {
+  const held: string[] = [];
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    try {
+      const target = fs.readlinkSync(`/proc/self/fd/${fd}`);
+      if (target.startsWith(dir + '/')) held.push(target);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return held;
+}
+
 /** Host files of several sizes: empty, small, system binaries, and larger than the read buffer, not multiples of it. */
 function sources(): string[] {
   const empty = path.join(tmp, 'empty');
@@ -74,6 +88,59 @@ describe('CopyWorkers', () => {
         await expect(bad).rejects.toMatchObject({ code: 'ENOENT', message: expect.stringContaining(missing) });
         expect(await good).toBe(sha('/usr/bin/true'));
       } finally {
+        await pool.close();
+      }
+    });
+
+    it(`jobs ${jobs}: stage makes the file itself: the bytes and their sha256, the exact mode and owner, the source's times, no descriptor left open`, async () => {
+      const all = sources();
+      const out = fs.mkdtempSync(path.join(tmp, 'stage-'));
+      const pool = new CopyWorkers(jobs);
+      try {
+        // Modes fchmod must set exactly (the umask and O_CREAT's 0600 would not give them); setuid
+        // after fchown, which clears it.
+        const modes = [0o755, 0o644, 0o4755, 0o640, 0o2711, 0o600, 0o444];
+        const copies = all.map((src, i) => {
+          const sfd = fs.openSync(src, 'r');
+          const st = fs.fstatSync(sfd);
+          const file = { path: path.join(out, String(i)), uid: 100 + i, gid: 200 + i, mode: modes[i % modes.length] ?? 0o644, atime: st.atimeMs / 1000, mtime: st.mtimeMs / 1000, fsync: i === 0 };
+          return pool.stage(sfd, file).finally(() => fs.closeSync(sfd));
+        });
+        const got = await Promise.all(copies);
+        expect(got.map((c) => c.sha256)).toEqual(all.map(sha));
+        all.forEach((src, i) => {
+          const made = path.join(out, String(i));
+          const st = fs.lstatSync(made, { bigint: true });
+          const from = fs.statSync(src, { bigint: true });
+          expect(sha(made), src).toBe(sha(src));
+          expect([(Number(st.mode) & 0o7777).toString(8), Number(st.uid), Number(st.gid)], src).toEqual([(modes[i % modes.length] ?? 0).toString(8), 100 + i, 200 + i]);
+          // utimes keeps microseconds.
+          expect(Math.abs(Number(st.mtimeNs - from.mtimeNs)), src).toBeLessThan(2000);
+        });
+        expect(openUnder(out)).toEqual([]);
+      } finally {
+        await pool.close();
+      }
+    });
+
+    it(`jobs ${jobs}: stage never opens an existing name: a file or a link there is EEXIST, the link's target untouched, nothing left open`, async () => {
+      const out = fs.mkdtempSync(path.join(tmp, 'stage-excl-'));
+      const outside = path.join(tmp, `outside-${jobs}`);
+      fs.writeFileSync(outside, 'not to be written\n');
+      fs.symlinkSync(outside, path.join(out, 'link'));
+      fs.writeFileSync(path.join(out, 'file'), 'already here\n');
+      const pool = new CopyWorkers(jobs);
+      const sfd = fs.openSync('/usr/bin/true', 'r');
+      try {
+        const meta = { uid: 0, gid: 0, mode: 0o755, atime: 0, mtime: 0, fsync: false };
+        // Several at once: the worker lanes get some, this thread the rest.
+        const all = await Promise.allSettled(['link', 'file', 'link', 'file'].map((n) => pool.stage(sfd, { ...meta, path: path.join(out, n) })));
+        for (const r of all) expect(r).toMatchObject({ status: 'rejected', reason: { code: 'EEXIST' } });
+        expect(fs.readFileSync(outside, 'utf8')).toBe('not to be written\n');
+        expect(fs.readFileSync(path.join(out, 'file'), 'utf8')).toBe('already here\n');
+        expect(openUnder(out)).toEqual([]);
+      } finally {
+        fs.closeSync(sfd);
         await pool.close();
       }
     });

@@ -9,14 +9,16 @@ import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { UnreadableFileError } from '@elfcopy/elf-deps';
 import { JailConflictError, JailEscapeError } from '../src/errors.js';
-import { StagingDirs, cleanupTemps, ensureDir, isUpToDate, removeEntry, symlinkAtomic, writeFileAtomic } from '../src/copy/fileops.js';
+import { StagingDirs, cleanupTemps, ensureDir, isUpToDate, removeEntry, symlinkAtomic, writeFileAtomic, writeJailContent } from '../src/copy/fileops.js';
 import { Jail, type TrustLink } from '../src/confine/inroot.js';
+import { CopyWorkers } from '../src/copy/copy-workers.js';
 import { requireRoot, sha256File, snapshot, stagingLeftovers, tempDir } from './helpers/jail.js';
 
 const tmp = tempDir('fileops');
@@ -253,6 +255,63 @@ describe('modes and owners: exact, whatever the umask', () => {
     const src = fs.statSync(small, { bigint: true });
     expect(Number(a.mtimeNs - src.mtimeNs) / 1000).toBeLessThan(2);
     expect(Number(src.mtimeNs - a.mtimeNs) / 1000).toBeLessThan(2);
+  });
+
+  it('writeJailContent: the whole content, the exact mode and owner (setuid stripped), a link at the name replaced and not followed, no temporary left in the jail or on the host', async () => {
+    const j = newJail();
+    mk(j, 'etc');
+    const outside = path.join(tmp, 'content-outside');
+    fs.writeFileSync(outside, 'outside\n');
+    fs.symlinkSync(outside, path.join(j, 'etc/linked'));
+    const jail = Jail.open(j);
+    // The host temporaries writeJailContent once staged its content in (elfcopy-write-*): none left.
+    const tmpBefore = fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('elfcopy-write-'));
+    const big = Buffer.from(Array.from({ length: 3 * 1024 * 1024 + 5 }, (_, i) => (i * 13) & 0xff));
+    await writeJailContent(jail, '/etc/text', 'hello\n', { mode: 0o4640, uid: 7, gid: 8 });
+    await writeJailContent(jail, '/etc/big', big, { mode: 0o600, uid: 0, gid: 0 });
+    await writeJailContent(jail, '/etc/linked', 'replaced\n', { mode: 0o644, uid: 0, gid: 0 });
+    expect(fs.readFileSync(path.join(j, 'etc/text'), 'utf8')).toBe('hello\n');
+    expect(fs.readFileSync(path.join(j, 'etc/big')).equals(big)).toBe(true);
+    const st = fs.lstatSync(path.join(j, 'etc/text'));
+    expect([(st.mode & 0o7777).toString(8), st.uid, st.gid]).toEqual(['640', 7, 8]);
+    expect(fs.lstatSync(path.join(j, 'etc/linked')).isFile()).toBe(true);
+    expect(fs.readFileSync(path.join(j, 'etc/linked'), 'utf8')).toBe('replaced\n');
+    expect(fs.readFileSync(outside, 'utf8')).toBe('outside\n');
+    expect(stagingLeftovers(j)).toEqual([]);
+    expect(fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('elfcopy-write-'))).toEqual(tmpBefore);
+    mk(j, 'etc/dir');
+    await expect(writeJailContent(jail, '/etc/dir', 'x', { mode: 0o644, uid: 0, gid: 0 })).rejects.toBeInstanceOf(JailConflictError);
+    expect(stagingLeftovers(j)).toEqual([]);
+  });
+
+  it('writeFileAtomic through the worker lanes (applyPlan\'s copier): the same modes, owners, mtimes and bytes as on this thread', async () => {
+    const j = newJail();
+    mk(j, 'etc');
+    const suid = path.join(tmp, 'suid-lanes');
+    fs.writeFileSync(suid, '#!/bin/sh\n');
+    fs.chmodSync(suid, 0o6755);
+    const jail = Jail.open(j);
+    const copier = new CopyWorkers(4);
+    try {
+      const asked = [
+        { p: '/etc/a', src: small, mode: 0o644, uid: 0, gid: 0 },
+        { p: '/etc/b', src: small, mode: 0o640, uid: 12, gid: 34 },
+        { p: '/etc/c', src: suid, mode: 0o6755, uid: 0, gid: 0 },
+        { p: '/etc/d', src: '/usr/bin/true', mode: 0o755, uid: 5, gid: 6 },
+      ];
+      const done = await Promise.all(asked.map((a) => writeFileAtomic(jail, a.p, a.src, { mode: a.mode, uid: a.uid, gid: a.gid, copier })));
+      expect(done.map((d) => d.strippedBits)).toEqual([0, 0, 0o6000, 0]);
+      for (const a of asked) {
+        const st = fs.statSync(path.join(j, a.p), { bigint: true });
+        const src = fs.statSync(a.src, { bigint: true });
+        expect([(Number(st.mode) & 0o7777).toString(8), Number(st.uid), Number(st.gid)], a.p).toEqual([(a.mode & ~0o6000).toString(8), a.uid, a.gid]);
+        expect(Math.abs(Number(st.mtimeNs - src.mtimeNs)), a.p).toBeLessThan(2000);
+        expect(sha256File(path.join(j, a.p)), a.p).toBe(sha256File(a.src));
+      }
+      expect(stagingLeftovers(j)).toEqual([]);
+    } finally {
+      await copier.close();
+    }
   });
 
   it('writeFileAtomic: setuid and setgid bits are stripped unless asked for, and the result says which', async () => {

@@ -23,31 +23,41 @@ import { Worker } from 'node:worker_threads';
 /** 256 KiB: as fast as 1 MiB on the php-fpm jail, and ~2-3 MB less peak RSS over the lanes. */
 const CHUNK = 1 << 18;
 
-/** The worker's whole program (CommonJS, run with `eval`): the loops of copyWithSha256 and sha256OfFile below. */
+/** The worker's whole program (CommonJS, run with `eval`): the loops of stageHere, copyWithSha256 and sha256OfFile below. */
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
 const { createHash } = require('node:crypto');
+const C = fs.constants;
 const buf = Buffer.allocUnsafe(${CHUNK});
-parentPort.on('message', ({ id, file, src, dst }) => {
+parentPort.on('message', ({ id, file, src, dst, stage }) => {
   let fd;
   try {
     const h = createHash('sha256');
     let pos = 0;
     let n;
     if (file !== undefined) {
-      fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+      fd = fs.openSync(file, C.O_RDONLY | C.O_NONBLOCK);
       while ((n = fs.readSync(fd, buf, 0, buf.length, null)) > 0) { h.update(buf.subarray(0, n)); pos += n; }
     } else {
+      // stage: the file is created here, as stageHere does below, and is this thread's until closed.
+      if (stage !== undefined) fd = fs.openSync(stage.path, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
+      const out = stage !== undefined ? fd : dst;
       while ((n = fs.readSync(src, buf, 0, buf.length, pos)) > 0) {
         h.update(buf.subarray(0, n));
-        for (let o = 0; o < n; ) o += fs.writeSync(dst, buf, o, n - o, pos + o);
+        for (let o = 0; o < n; ) o += fs.writeSync(out, buf, o, n - o, pos + o);
         pos += n;
+      }
+      if (stage !== undefined) {
+        fs.fchownSync(fd, stage.uid, stage.gid);
+        fs.fchmodSync(fd, stage.mode);
+        fs.futimesSync(fd, stage.atime, stage.mtime);
+        if (stage.fsync) fs.fsyncSync(fd);
       }
     }
     parentPort.postMessage({ id, sha: h.digest('hex'), size: pos });
   } catch (err) {
-    parentPort.postMessage({ id, error: String((err && err.message) || err), code: err && err.code });
+    parentPort.postMessage({ id, error: String((err && err.message) || err), code: err && err.code, path: err && err.path });
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
   }
@@ -60,9 +70,33 @@ export interface Copied {
   size: number;
 }
 
-/** Moves the bytes of a copy (descriptors: the checked source, the staging file) and hashes them. */
+/**
+ * A staging file for a lane to make: created at `path` (O_EXCL, O_NOFOLLOW, 0600: a name in the run's
+ * private staging directory, reached through its held descriptor), filled, given its owner, exact mode
+ * (fchmod: the umask does not apply; after the owner, as fchown clears setuid bits) and the source's times (seconds, a double: microseconds
+ * kept), fsync-ed when asked, and closed — all on the lane that copies it.
+ */
+export interface StagedFile {
+  path: string;
+  uid: number;
+  gid: number;
+  mode: number;
+  atime: number;
+  mtime: number;
+  fsync: boolean;
+}
+
+/** Moves the bytes of a copy (from the checked source's descriptor) and hashes them. */
 export interface ContentCopier {
+  /** Into an open descriptor the caller owns. */
   copy(src: number, dst: number): Promise<Copied>;
+  /**
+   * Into a new staging file the lane makes and finishes itself (StagedFile). Why the lane and not the
+   * caller: creating an inode is the dearest call of a copy (~70-100 µs on ext4, in the kernel), and
+   * with this thread the one that walks, checks and renames every entry, it is the thread the others
+   * wait on at the end of a run of many small files.
+   */
+  stage(src: number, file: StagedFile): Promise<Copied>;
 }
 
 /** Read buffers of this thread's copies, kept for the next (a fresh 1 MiB costs its page faults again). */
@@ -112,10 +146,26 @@ export async function sha256OfFile(file: string): Promise<string> {
   }
 }
 
-/** The copier without threads: for the few small files elfcopy writes itself (manifest, caches). */
-export const THIS_THREAD: ContentCopier = { copy: copyWithSha256 };
+/** StagedFile on this thread: the same calls, in the same order, as the worker's. */
+export async function stageHere(src: number, file: StagedFile): Promise<Copied> {
+  const fd = fs.openSync(file.path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+  try {
+    const copied = await copyWithSha256(src, fd);
+    fs.fchownSync(fd, file.uid, file.gid);
+    fs.fchmodSync(fd, file.mode);
+    fs.futimesSync(fd, file.atime, file.mtime);
+    // Through libuv's pool: this thread is a lane of other copies meanwhile.
+    if (file.fsync) await new Promise<void>((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
+    return copied;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
 
-type Job = { file: string } | { src: number; dst: number };
+/** The copier without threads: for the few small files elfcopy writes itself (manifest, caches). */
+export const THIS_THREAD: ContentCopier = { copy: copyWithSha256, stage: stageHere };
+
+type Job = { file: string } | { src: number; dst: number } | { src: number; stage: StagedFile };
 
 interface Pending {
   job: Job;
@@ -130,6 +180,8 @@ interface Reply {
   size?: number;
   error?: string;
   code?: string;
+  /** The path a failed call named (a Node error's `path`): the staging file's, for a stage job. */
+  path?: string;
 }
 
 interface Slot {
@@ -189,6 +241,10 @@ export class CopyWorkers implements ContentCopier {
     return this.send({ src, dst });
   }
 
+  stage(src: number, file: StagedFile): Promise<Copied> {
+    return this.send({ src, stage: file });
+  }
+
   async hash(file: string): Promise<string> {
     return (await this.send({ file })).sha256;
   }
@@ -228,10 +284,13 @@ export class CopyWorkers implements ContentCopier {
     this.pending.delete(r.id);
     p.worker.queued--;
     if (r.sha !== undefined && r.size !== undefined) p.resolve({ sha256: r.sha, size: r.size });
-    else p.reject(Object.assign(new Error('file' in p.job ? `${p.job.file}: ${r.error ?? 'cannot be hashed'}` : (r.error ?? 'cannot be copied')), r.code ? { code: r.code } : {}));
+    else p.reject(Object.assign(new Error('file' in p.job ? `${p.job.file}: ${r.error ?? 'cannot be hashed'}` : (r.error ?? 'cannot be copied')), r.code ? { code: r.code } : {}, r.path ? { path: r.path } : {}));
   }
 
-  /** A worker died: what it still had is done here (a copy starts again from offset 0). */
+  /**
+   * A worker died: what it still had is done here (a copy starts again from offset 0; a staging file
+   * it made is removed and made again — the descriptor it held, if any, stays open until the process ends).
+   */
   private lose(slot: Slot): void {
     if (this.closed) return;
     this.slots = this.slots.filter((s) => s !== slot);
@@ -240,6 +299,7 @@ export class CopyWorkers implements ContentCopier {
       this.pending.delete(id);
       const redo = async (): Promise<Copied> => {
         if ('dst' in p.job) fs.ftruncateSync(p.job.dst, 0);
+        if ('stage' in p.job) fs.rmSync(p.job.stage.path, { force: true });
         return runHere(p.job);
       };
       redo().then(p.resolve, p.reject);
@@ -249,5 +309,6 @@ export class CopyWorkers implements ContentCopier {
 
 async function runHere(job: Job): Promise<Copied> {
   if ('file' in job) return { sha256: await sha256OfFile(job.file), size: 0 };
+  if ('stage' in job) return stageHere(job.src, job.stage);
   return copyWithSha256(job.src, job.dst);
 }

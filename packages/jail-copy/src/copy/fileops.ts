@@ -10,13 +10,12 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { UnreadableFileError, type UnreadableKind } from '@elfcopy/elf-deps';
 import { JailConflictError, asJailIoError } from '../errors.js';
 import { Jail, JailDir, TMP_PREFIX, errnoOf, lstatOrUndefined, setMeta, tmpName, type FileMeta, type ResolveOptions } from '../confine/inroot.js';
-import { THIS_THREAD, type ContentCopier, type Copied } from './copy-workers.js';
+import { THIS_THREAD, type ContentCopier } from './copy-workers.js';
 
 const C = fs.constants;
 /** Two stat times this close are the same time: utimes keeps microseconds (libuv truncates to them). */
@@ -57,9 +56,9 @@ export function removeStaging(): void {
   }
 }
 
-async function unlinkQuietly(p: string): Promise<void> {
+function unlinkQuietly(p: string): void {
   try {
-    await fsp.unlink(p);
+    fs.unlinkSync(p);
   } catch (err) {
     if (errnoOf(err) !== 'ENOENT') throw err;
   }
@@ -252,17 +251,19 @@ async function writeFromSource(jail: Jail, p: string, src: { fd: number; stat: f
     const tmp = staging.get(dir).entry(`f-${randomBytes(6).toString('hex')}`);
     let renamed = false;
     try {
-      // EXCL|NOFOLLOW: the name is created, never opened through a link; 0600 until finishCopy sets
-      // the mode, in a private staging directory.
-      const fd = fs.openSync(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
-      let copied: Copied;
+      // Created by the lane that copies it (copy-workers.ts: StagedFile), EXCL|NOFOLLOW: the name is
+      // created, never opened through a link; 0600 until its mode is set, in a private staging directory.
       const strippedBits = opts.stripSetuid === false ? 0 : opts.mode & 0o6000;
-      try {
-        copied = await (opts.copier ?? THIS_THREAD).copy(src.fd, fd);
-        await finishCopy(fd, { ...opts, mode: opts.mode & ~strippedBits }, src.stat, Boolean(opts.fsync));
-      } finally {
-        fs.closeSync(fd);
-      }
+      const copied = await (opts.copier ?? THIS_THREAD).stage(src.fd, {
+        path: tmp,
+        uid: opts.uid,
+        gid: opts.gid,
+        mode: opts.mode & ~strippedBits,
+        // Seconds as a double keep microseconds (a Date would round to the millisecond).
+        atime: src.stat.atimeMs / 1000,
+        mtime: src.stat.mtimeMs / 1000,
+        fsync: Boolean(opts.fsync),
+      });
       try {
         fs.renameSync(tmp, final);
         renamed = true;
@@ -273,7 +274,7 @@ async function writeFromSource(jail: Jail, p: string, src: { fd: number; stat: f
       if (there?.isSymbolicLink()) jail.forgetDirectories();
       return { strippedBits, size: copied.size, sha256: copied.sha256 };
     } finally {
-      if (!renamed) await unlinkQuietly(tmp);
+      if (!renamed) unlinkQuietly(tmp);
       if (staging !== opts.staging) staging.cleanup();
     }
   } finally {
@@ -307,18 +308,6 @@ export async function writeJailText(jail: Jail, p: string, text: string): Promis
 }
 
 /**
- * Owner, exact mode (fchmod ignores the umask) and the source's times, through the staging file's own
- * descriptor; only an fsync goes through libuv's pool.
- */
-async function finishCopy(fd: number, meta: FileMeta, source: fs.Stats, sync: boolean): Promise<void> {
-  fs.fchownSync(fd, meta.uid, meta.gid);
-  fs.fchmodSync(fd, meta.mode);
-  // Seconds as a double keep microseconds (a Date would round to the millisecond).
-  fs.futimesSync(fd, source.atimeMs / 1000, source.mtimeMs / 1000);
-  if (sync) await new Promise<void>((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
-}
-
-/**
  * Makes `p` a symlink to `target`: made at a temporary name beside it, then renamed over whatever file
  * or link was there (a directory there is a JailConflictError). An identical link is left alone.
  */
@@ -346,7 +335,7 @@ async function symlinkIn(jail: Jail, p: string, target: string, opts: ResolveOpt
       try {
         fs.renameSync(tmp, final);
       } catch (err) {
-        await unlinkQuietly(tmp);
+        unlinkQuietly(tmp);
         throw isDirectoryConflict(err) ? conflict() : err;
       }
     } finally {
@@ -397,7 +386,7 @@ async function removeIn(jail: Jail, p: string, opts: RemoveOptions): Promise<boo
       }
       if (!opts.directory) return false;
       try {
-        await fsp.rmdir(entry);
+        fs.rmdirSync(entry);
         return true;
       } catch (err) {
         if (isDirectoryConflict(err) || errnoOf(err) === 'ENOENT') return false;
@@ -405,7 +394,7 @@ async function removeIn(jail: Jail, p: string, opts: RemoveOptions): Promise<boo
       }
     }
     try {
-      await fsp.unlink(entry);
+      fs.unlinkSync(entry);
       return true;
     } catch (err) {
       if (errnoOf(err) === 'ENOENT' || errnoOf(err) === 'EISDIR') return false;
@@ -484,11 +473,17 @@ function cleanupTempsIn(jail: Jail, dir: string, opts: ResolveOptions): string[]
   }
 }
 
-async function sha256Of(fh: fsp.FileHandle): Promise<string> {
+/**
+ * sha256 of an open file, read through libuv's pool a chunk at a time (this thread is a copy lane
+ * meanwhile). Callback fs, not fs/promises: that module (and the readline it loads) costs ~3 ms of
+ * every run's start-up, for the one caller here.
+ */
+async function sha256Of(fd: number): Promise<string> {
   const h = createHash('sha256');
   const buf = Buffer.allocUnsafe(HASH_CHUNK);
+  const readAt = (pos: number): Promise<number> => new Promise((resolve, reject) => fs.read(fd, buf, 0, HASH_CHUNK, pos, (err, n) => (err ? reject(err) : resolve(n))));
   for (let pos = 0; ; ) {
-    const { bytesRead } = await fh.read(buf, 0, HASH_CHUNK, pos);
+    const bytesRead = await readAt(pos);
     if (bytesRead === 0) break;
     h.update(buf.subarray(0, bytesRead));
     pos += bytesRead;
@@ -530,20 +525,20 @@ async function isUpToDateIn(jail: Jail, p: string, source: string, opts: UpToDat
     const entry = dir.entry(name);
     // lstat first: a device planted in the jail is never opened.
     if (!lstatOrUndefined(entry)?.isFile()) return false;
-    let copy: fsp.FileHandle;
+    let copy: number;
     try {
-      copy = await fsp.open(entry, C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK | C.O_NOCTTY);
+      copy = fs.openSync(entry, C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK | C.O_NOCTTY);
     } catch (err) {
       const code = errnoOf(err);
       if (code === 'ENOENT' || code === 'ELOOP') return false;
       throw err;
     }
     try {
-      const st = await copy.stat({ bigint: true });
+      const st = fs.fstatSync(copy, { bigint: true });
       if (!st.isFile() || st.nlink !== 1n || !hasMeta(st, opts.meta)) return false;
       let src: fs.BigIntStats;
       try {
-        src = await fsp.stat(source, { bigint: true });
+        src = fs.statSync(source, { bigint: true });
       } catch {
         return false;
       }
@@ -552,14 +547,15 @@ async function isUpToDateIn(jail: Jail, p: string, source: string, opts: UpToDat
         const delta = st.mtimeNs - src.mtimeNs;
         return delta < MTIME_SLACK_NS && delta > -MTIME_SLACK_NS;
       }
-      const sourceHandle = await fsp.open(source, C.O_RDONLY);
+      // O_NONBLOCK: a FIFO swapped in for the file just stat'ed does not hang the open.
+      const sourceFd = fs.openSync(source, C.O_RDONLY | C.O_NONBLOCK | C.O_NOCTTY);
       try {
-        return (await sha256Of(copy)) === (await sha256Of(sourceHandle));
+        return (await sha256Of(copy)) === (await sha256Of(sourceFd));
       } finally {
-        await sourceHandle.close();
+        fs.closeSync(sourceFd);
       }
     } finally {
-      await copy.close();
+      fs.closeSync(copy);
     }
   } finally {
     dir.close();

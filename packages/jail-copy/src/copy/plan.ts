@@ -13,7 +13,9 @@ import {
   type ClosureGraph,
   type ElfInfo,
   type MissingLibrary,
+  type LoaderTarget,
   type ResolveOptions,
+  type TargetKey,
   targetFor,
 } from '@elfcopy/elf-deps';
 import { glibcDefaultEntries, nssModulesNeeded, parseNsswitch, type NssEntry } from './nss.js';
@@ -292,9 +294,20 @@ function notMirrored(root: SysRoot, p: string): string {
  */
 function warnCacheOnly(graph: ClosureGraph, root: SysRoot, plan: CopyPlan): void {
   const dirs = new Set<string>();
+  // One targetFor per distinct key, not per library (112 for php-fpm and its extensions; each builds the whole target,
+  // ~5 ms together): the key holds every field of the file targetFor reads.
+  const targets = new Map<string, LoaderTarget>();
   for (const n of graph.nodes.values()) {
     if (n.foundVia.kind !== 'ld.so.cache') continue;
-    const target = targetFor(n.info, root);
+    const { elfClass, machine, byteOrder, flags, interpreter } = n.info;
+    const file: TargetKey = { elfClass, machine, byteOrder, flags };
+    if (interpreter !== undefined) file.interpreter = interpreter;
+    const key = `${elfClass}\0${machine}\0${byteOrder}\0${flags}\0${interpreter === undefined ? '' : `=${interpreter}`}`;
+    let target = targets.get(key);
+    if (target === undefined) {
+      target = targetFor(file, root);
+      targets.set(key, target);
+    }
     const dir = path.posix.dirname(n.path);
     if (!target.systemDirs.includes(dir)) dirs.add(dir);
   }
