@@ -36,7 +36,8 @@ export interface ResolveOptions {
   ldConf?: boolean;
   /**
    * 'objects' keeps only each input's object list (what --list needs), dropping per-input edges and
-   * loaders as soon as an input is done: a closure of thousands of programs stays small.
+   * loaders as soon as an input is done: a closure of thousands of programs stays small. Its nodes
+   * carry no neededBy (an edge too); a missing name still says who needed it.
    */
   detail?: 'full' | 'objects';
   /** Called before each directory argument is walked (inputs.ts collectInputs): the CLI bounds its heap for a batch then. */

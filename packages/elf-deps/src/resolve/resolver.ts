@@ -461,8 +461,12 @@ export class Resolver {
   }
 
 
-  /** neededBy with a set beside it: libc is needed by nearly everything, an array scan per add is quadratic. */
+  /**
+   * neededBy with a set beside it: libc is needed by nearly everything, an array scan per add is quadratic.
+   * Not under detail 'objects' (--list): a node's neededBy is one of the edges that detail drops.
+   */
   private addNeededBy(graph: ClosureGraph, p: string, by: string): void {
+    if (this.options.detail === 'objects') return;
     const node = graph.nodes.get(p);
     if (node instanceof GraphNode) node.addNeededBy(by);
   }
