@@ -360,33 +360,36 @@ describe('a run killed mid-copy', () => {
     const clean = newJail('clean');
     expect(spawnSync('node', [ELFCOPY, ...inputs, '--into', clean, '-q']).status).toBe(0);
     const want = contentTree(clean);
-    // Count the calls a clean run makes, then kill a run at the first, the middle and the last of each:
-    // a directory created but not yet given its mode, a staging mkdir, a file half-copied, renames of
-    // files, links and (last) the manifest. strace counts per thread: the main thread's calls come in a
-    // fixed order; a copy's writes (pwrite64) may run on a worker thread, so those race and are also
-    // hit at their first call.
+    // Count the calls a clean one-lane run makes (--jobs 1: every call on the main thread, in a fixed
+    // order), then kill such a run at the first, the middle and the last of each: a directory created but
+    // not yet given its mode, a staging mkdir, a file half-copied, renames of files, links and (last) the
+    // manifest. Then the default run, whose copies run on two lanes (a worker thread makes and fills its
+    // own staging files), killed at the first of each call whichever thread makes it: strace counts per
+    // thread, so a later point of a call both lanes make is not reached in every run.
     const calls = ['mkdir', 'fchmod', 'pwrite64', 'rename', 'symlink'];
     const log = path.join(tmp, 'strace.log');
     const counted = newJail('counted');
-    spawnSync('strace', ['-f', '-qq', '-o', log, '-e', `trace=${calls.join(',')}`, 'node', ELFCOPY, ...inputs, '--into', counted, '-q']);
+    spawnSync('strace', ['-f', '-qq', '-o', log, '-e', `trace=${calls.join(',')}`, 'node', ELFCOPY, ...inputs, '--into', counted, '-q', '--jobs', '1']);
     const made = fs.readFileSync(log, 'utf8').split('\n').filter(Boolean);
     const main = made[0]?.split(/\s+/)[0];
+    expect(made.every((l) => l.startsWith(`${main} `)), 'a --jobs 1 copy makes these calls on its main thread only').toBe(true);
     const points = calls.flatMap((call) => {
-      const all = made.filter((l) => new RegExp(`^\\d+\\s+${call}\\(`).test(l));
-      expect(all.length, `a clean run makes ${call} calls`).toBeGreaterThan(0);
-      const n = all.filter((l) => l.startsWith(`${main} `)).length;
-      return [...new Set([1, Math.ceil(n / 2), n].filter((w) => w > 0))].map((when): [string, number] => [call, when]);
+      const n = made.filter((l) => new RegExp(`^\\d+\\s+${call}\\(`).test(l)).length;
+      expect(n, `a clean run makes ${call} calls`).toBeGreaterThan(0);
+      return [...new Set([1, Math.ceil(n / 2), n])].map((when): [string, number, string[]] => [call, when, ['--jobs', '1']]);
     });
-    for (const [call, when] of points) {
-      const j = newJail(`strace-${call}-${when}`);
-      const killed = spawnSync('strace', ['-f', '-qq', '-o', '/dev/null', '-e', `trace=${call}`, '-e', `inject=${call}:signal=KILL:when=${when}`, 'node', ELFCOPY, ...inputs, '--into', j, '-q'], {
+    for (const call of calls) points.push([call, 1, []]);
+    for (const [call, when, lanes] of points) {
+      const what = `${call}#${when}${lanes.length > 0 ? ' (one lane)' : ''}`;
+      const j = newJail(`strace-${call}-${when}-${lanes.length}`);
+      const killed = spawnSync('strace', ['-f', '-qq', '-o', '/dev/null', '-e', `trace=${call}`, '-e', `inject=${call}:signal=KILL:when=${when}`, 'node', ELFCOPY, ...inputs, '--into', j, '-q', ...lanes], {
         timeout: 60_000,
         env,
       });
-      expect(killed.status, `${call}#${when} should have been killed`).not.toBe(0);
+      expect(killed.status, `${what} should have been killed`).not.toBe(0);
       const again = spawnSync('node', [ELFCOPY, ...inputs, '--into', j, '-q'], { encoding: 'utf8' });
-      expect(again.status, `${call}#${when}: ${again.stderr}`).toBe(0);
-      expect(contentTree(j), `killed at ${call}#${when}`).toEqual(want);
+      expect(again.status, `${what}: ${again.stderr}`).toBe(0);
+      expect(contentTree(j), `killed at ${what}`).toEqual(want);
     }
-  }, 120_000);
+  }, 240_000);
 });
