@@ -76,3 +76,17 @@ export function isHwcapExtension(hwcap: bigint): boolean {
   return ((hwcap >> 32n) & ~ISA_LEVEL_MASK) === DL_CACHE_HWCAP_EXTENSION >> 32n;
 }
 
+/**
+ * A new-format entry from its decoded fields: an extension entry's hwcap holds its ISA level and the
+ * index of its glibc-hwcaps subdirectory name (dl-cache.h). The eager parse and the lazy image share it.
+ */
+export function newFormatEntry(name: string, path: string, flags: number, hwcap: bigint, index: number, hwcapsNames: readonly string[]): LdCacheEntry {
+  const entry: LdCacheEntry = { name, path, flags, hwcap, extension: isHwcapExtension(hwcap), isaLevel: 0, index };
+  if (entry.extension) {
+    entry.isaLevel = Number((hwcap >> 32n) & ISA_LEVEL_MASK);
+    const subdir = hwcapsNames[Number(hwcap & 0xffffffffn)];
+    if (subdir !== undefined) entry.hwcaps = subdir;
+  }
+  return entry;
+}
+

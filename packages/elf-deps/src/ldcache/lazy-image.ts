@@ -14,7 +14,7 @@
  * decoded names, as before; a comparison libcmpPlain cannot make sends the lookup to the decoded entries.
  */
 import type { ByteOrder } from '../elf/fields.js';
-import { ISA_LEVEL_MASK, NEW_ENTRY_SIZE, NEW_HEADER_SIZE, isHwcapExtension, type LdCache, type LdCacheEntry } from './format.js';
+import { NEW_ENTRY_SIZE, NEW_HEADER_SIZE, newFormatEntry, type LdCache, type LdCacheEntry } from './format.js';
 import { libcmpPlain } from './libcmp.js';
 
 /**
@@ -81,20 +81,8 @@ export class LazyImage {
     if (known !== undefined) return known;
     const at = this.base + NEW_HEADER_SIZE + i * NEW_ENTRY_SIZE;
     const hwcap = this.order === 'little' ? this.buf.readBigUInt64LE(at + 16) : this.buf.readBigUInt64BE(at + 16);
-    const entry: LdCacheEntry = {
-      name: this.text(this.keyAt(i)),
-      path: this.text(this.base + this.u32(at + 8)),
-      flags: this.order === 'little' ? this.buf.readInt32LE(at) : this.buf.readInt32BE(at),
-      hwcap,
-      extension: isHwcapExtension(hwcap),
-      isaLevel: 0,
-      index: i,
-    };
-    if (entry.extension) {
-      entry.isaLevel = Number((hwcap >> 32n) & ISA_LEVEL_MASK);
-      const name = this.hwcapsNames[Number(hwcap & 0xffffffffn)];
-      if (name !== undefined) entry.hwcaps = name;
-    }
+    const flags = this.order === 'little' ? this.buf.readInt32LE(at) : this.buf.readInt32BE(at);
+    const entry = newFormatEntry(this.text(this.keyAt(i)), this.text(this.base + this.u32(at + 8)), flags, hwcap, i, this.hwcapsNames);
     this.decoded[i] = entry;
     return entry;
   }

@@ -13,7 +13,6 @@ import {
   EXTENSION_HEADER_SIZE,
   EXTENSION_MAGIC,
   EXTENSION_SECTION_SIZE,
-  ISA_LEVEL_MASK,
   LD_SO_CACHE,
   MAX_LD_CACHE_BYTES,
   NEW_ENTRY_SIZE,
@@ -24,7 +23,7 @@ import {
   OLD_MAGIC,
   TAG_GENERATOR,
   TAG_GLIBC_HWCAPS,
-  isHwcapExtension,
+  newFormatEntry,
   type LdCache,
   type LdCacheEntry,
   type LdCacheFormat,
@@ -188,20 +187,8 @@ function decodeNew(img: CacheImage, base: number, nlibs: number, format: LdCache
   for (let i = 0; i < nlibs; i++) {
     const at = base + NEW_HEADER_SIZE + i * NEW_ENTRY_SIZE;
     const hwcap = img.u64(at + 16, 'hwcap');
-    const entry: LdCacheEntry = {
-      name: img.cString(base + img.u32(at + 4, 'key'), 'key'),
-      path: img.cString(base + img.u32(at + 8, 'value'), 'value'),
-      flags: img.i32(at, 'flags'),
-      hwcap,
-      extension: isHwcapExtension(hwcap),
-      isaLevel: 0,
-      index: i,
-    };
-    if (entry.extension) {
-      entry.isaLevel = Number((hwcap >> 32n) & ISA_LEVEL_MASK);
-      const name = ext.hwcapsNames[Number(hwcap & 0xffffffffn)];
-      if (name !== undefined) entry.hwcaps = name;
-    }
+    const name = img.cString(base + img.u32(at + 4, 'key'), 'key');
+    const entry = newFormatEntry(name, img.cString(base + img.u32(at + 8, 'value'), 'value'), img.i32(at, 'flags'), hwcap, i, ext.hwcapsNames);
     entries.push(entry);
   }
   const cache: LdCache = { path: img.path, format, byteOrder: img.order, entries, hwcapsNames: ext.hwcapsNames };
