@@ -124,6 +124,13 @@ const ops: Record<string, Op> = {
   cleanupTemps: async (jail) => cleanupTemps(jail, LIBDIR),
 };
 
+/** A host file with the setuid and setgid bits (mode 6755), named NAME in the test's directory. */
+function setuidScript(name: string): string {
+  const p = path.join(tmp, name);
+  fs.writeFileSync(p, '#!/bin/sh\n');
+  fs.chmodSync(p, 0o6755);
+  return p;
+}
 describe('links planted in the jail never lead an operation outside it', () => {
   for (const c of cases) {
     for (const [opName, op] of Object.entries(ops)) {
@@ -287,9 +294,7 @@ describe('modes and owners: exact, whatever the umask', () => {
   it('writeFileAtomic through the worker lanes (applyPlan\'s copier): the same modes, owners, mtimes and bytes as on this thread', async () => {
     const j = newJail();
     mk(j, 'etc');
-    const suid = path.join(tmp, 'suid-lanes');
-    fs.writeFileSync(suid, '#!/bin/sh\n');
-    fs.chmodSync(suid, 0o6755);
+    const suid = setuidScript('suid-lanes');
     const jail = Jail.open(j);
     const copier = new CopyWorkers(4);
     try {
@@ -317,9 +322,7 @@ describe('modes and owners: exact, whatever the umask', () => {
   it('writeFileAtomic: setuid and setgid bits are stripped unless asked for, and the result says which', async () => {
     const j = newJail();
     mk(j, 'bin');
-    const suid = path.join(tmp, 'suid-source');
-    fs.writeFileSync(suid, '#!/bin/sh\n');
-    fs.chmodSync(suid, 0o6755);
+    const suid = setuidScript('suid-source');
     const jail = Jail.open(j);
     const stripped = await writeFileAtomic(jail, '/bin/su', suid, { mode: 0o6755, uid: 0, gid: 0 });
     const kept = await writeFileAtomic(jail, '/bin/su-kept', suid, { mode: 0o4755, uid: 0, gid: 0, stripSetuid: false });
