@@ -268,6 +268,33 @@ function pickEntry(cache: LdCache, target: LdCacheTarget, rules: LookupRules, fi
 }
 
 /**
+ * search_cache's binary search over `count` sorted entries, `cmp(i)` comparing the name with entry i:
+ * the run of entries equal to it — its first, the one the search met, and the search's right bound then
+ * (pickEntry walks up to it) —, null when none is, undefined as soon as `cmp` answers NaN (cannot tell).
+ */
+function searchRun(count: number, cmp: (i: number) => number): { first: number; found: number; right: number } | null | undefined {
+  let left = 0;
+  let right = count - 1;
+  while (left <= right) {
+    const middle = Math.floor((left + right) / 2);
+    const c = cmp(middle);
+    if (Number.isNaN(c)) return undefined;
+    if (c === 0) {
+      let first = middle;
+      for (; first > 0; first--) {
+        const before = cmp(first - 1);
+        if (Number.isNaN(before)) return undefined;
+        if (before !== 0) break;
+      }
+      return { first, found: middle, right };
+    }
+    if (c < 0) left = middle + 1;
+    else right = middle - 1;
+  }
+  return null;
+}
+
+/**
  * The lookup on a lazy image (lazy-image.ts) for a plain name: the same binary search over the key bytes
  * in the file, decoding only the entries with the name.
  */
@@ -277,34 +304,18 @@ function lookupPlain(cache: LdCache, soname: string, target: LdCacheTarget, rule
   // The regular spelling and its NUL: what withName looks for, and where libcmpPlain stops (the two
   // spellings compare alike).
   const name = Buffer.from(`${regularSpelling(soname)}\0`, 'latin1');
-  let left = 0;
-  let right = image.count - 1;
+  const run = searchRun(image.count, (i) => image.compare(name, i));
+  if (run === undefined) return undefined;
   let best: LdCacheEntry | undefined;
-  while (left <= right) {
-    let middle = Math.floor((left + right) / 2);
-    const cmp = image.compare(name, middle);
-    if (Number.isNaN(cmp)) return undefined;
-    if (cmp === 0) {
-      const found = middle;
-      for (;;) {
-        if (middle === 0) break;
-        const before = image.compare(name, middle - 1);
-        if (Number.isNaN(before)) return undefined;
-        if (before !== 0) break;
-        middle--;
-      }
-      let plain = true;
-      const equal = (i: number): boolean => {
-        const c = image.compare(name, i);
-        if (Number.isNaN(c)) plain = false;
-        return c === 0;
-      };
-      best = pickEntry(cache, target, rules, middle, found, right, (i) => image.entry(i), equal);
-      if (!plain) return undefined;
-      break;
-    }
-    if (cmp < 0) left = middle + 1;
-    else right = middle - 1;
+  if (run !== null) {
+    let plain = true;
+    const equal = (i: number): boolean => {
+      const c = image.compare(name, i);
+      if (Number.isNaN(c)) plain = false;
+      return c === 0;
+    };
+    best = pickEntry(cache, target, rules, run.first, run.found, run.right, (i) => image.entry(i), equal);
+    if (!plain) return undefined;
   }
   const key = libcmpKey(soname);
   const candidates = image.withName(name, (i) => libcmpKey(image.entry(i).name) === key).map((i) => image.entry(i));
@@ -325,21 +336,9 @@ function lookupDecoded(cache: LdCache, soname: string, name: Buffer, target: LdC
   }
   const nameAt = (i: number): Buffer => (names[i] ??= Buffer.from(entries[i]?.name ?? '', 'utf8'));
   const cmpAt = (i: number): number => libcmpBytes(name, nameAt(i), rules.unsignedChar);
-  let best: LdCacheEntry | undefined;
-  let left = 0;
-  let right = entries.length - 1;
-  while (left <= right) {
-    let middle = Math.floor((left + right) / 2);
-    const cmp = cmpAt(middle);
-    if (cmp === 0) {
-      const found = middle;
-      while (middle > 0 && cmpAt(middle - 1) === 0) middle--;
-      best = pickEntry(cache, target, rules, middle, found, right, (i) => entries[i], (i) => cmpAt(i) === 0);
-      break;
-    }
-    if (cmp < 0) left = middle + 1;
-    else right = middle - 1;
-  }
+  // libcmpBytes always answers: the search never gives up here.
+  const run = searchRun(entries.length, cmpAt);
+  const best = run ? pickEntry(cache, target, rules, run.first, run.found, run.right, (i) => entries[i], (i) => cmpAt(i) === 0) : undefined;
 
   const candidates = candidatesOf(cache, soname);
   return {
