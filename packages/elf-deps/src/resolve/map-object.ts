@@ -171,7 +171,7 @@ export class ObjectMapper {
     // anything else, and a DST in a setuid program is fatal.
     const expanded = name.includes('$') ? (expandDst(name, this.dstContext(requester, target, false)) ?? name) : name;
     if (expanded !== name && secure) {
-      return { kind: 'missing', missing: { name, neededBy: [requester.path], reason: 'invalid', detail: 'DST not allowed in SUID/SGID programs', tried: [], rejected: [] } };
+      return missingResult(name, requester, [], [], 'DST not allowed in SUID/SGID programs');
     }
     name = expanded;
     // _dl_name_match_p: a loaded object answers to the names it was requested as, its path and its
@@ -194,9 +194,9 @@ export class ObjectMapper {
     if (llpDirs.length === 0 && !name.includes('/') && !this.hasOwnSearchPath(requester, target, secure)) {
       const d = this.defaultSearch(name, target, requester.info.dynamic?.nodeflib ?? false);
       if (d.fatal !== undefined) {
-        return { kind: 'missing', missing: { name, neededBy: [requester.path], reason: 'invalid', detail: d.fatal, tried: d.tried, rejected: d.rejected } };
+        return missingResult(name, requester, d.tried, d.rejected, d.fatal);
       }
-      if (!d.found) return { kind: 'missing', missing: { name, neededBy: [requester.path], reason: 'not-found', tried: d.tried, rejected: d.rejected } };
+      if (!d.found) return missingResult(name, requester, d.tried, d.rejected);
       return this.place(name, d.found, requester, loaded, d.tried, d.rejected);
     }
     // The general case: a name with a slash, or search paths before ld.so.cache (the chain's RPATH,
@@ -206,21 +206,18 @@ export class ObjectMapper {
     let rejected: RejectedCandidate[] = [];
     let found: { path: string; via: FoundVia; hwcapsSubdir: string | undefined; variants: string[]; info: ElfInfo } | undefined;
 
-    const fatal = (detail: string): MapResult => ({
-      kind: 'missing',
-      missing: { name, neededBy: [requester.path], reason: 'invalid', detail, tried, rejected },
-    });
+    const fatal = (detail: string): MapResult => missingResult(name, requester, tried, rejected, detail);
 
     if (name.includes('/')) {
       const p = path.posix.isAbsolute(name) ? name : path.posix.join(this.cwd, name);
       if (this.root.realpath(p) === undefined) {
-        return { kind: 'missing', missing: { name, neededBy: [requester.path], reason: 'not-found', tried, rejected } };
+        return missingResult(name, requester, tried, rejected);
       }
       const v = this.verify(p, target);
       if (!v.ok) {
         if (v.reason === 'invalid') return fatal(v.detail);
         rejected.push({ path: p, reason: v.reason, detail: v.detail });
-        return { kind: 'missing', missing: { name, neededBy: [requester.path], reason: 'not-found', tried, rejected } };
+        return missingResult(name, requester, tried, rejected);
       }
       found = { path: p, via: { kind: 'path' }, hwcapsSubdir: undefined, variants: [], info: v.info };
     } else {
@@ -255,7 +252,7 @@ export class ObjectMapper {
         found = d.found;
       }
     }
-    if (!found) return { kind: 'missing', missing: { name, neededBy: [requester.path], reason: 'not-found', tried, rejected } };
+    if (!found) return missingResult(name, requester, tried, rejected);
     return this.place(name, found, requester, loaded, tried, rejected);
   }
 
@@ -470,3 +467,15 @@ export type SearchOutcome =
   | { kind: 'found'; found: { path: string; via: FoundVia; hwcapsSubdir: string | undefined; variants: string[]; info: ElfInfo } }
   | { kind: 'fatal'; detail: string }
   | { kind: 'none' };
+
+/**
+ * `name` missing for `requester`: not found, or, with `fatal`, a candidate or rule that stops the search
+ * (reason 'invalid', as _dl_map_object's _dl_signal_error ends the load).
+ */
+function missingResult(name: string, requester: LoadedObject, tried: TriedDirectory[], rejected: RejectedCandidate[], fatal?: string): MapResult {
+  const neededBy = [requester.path];
+  return {
+    kind: 'missing',
+    missing: fatal === undefined ? { name, neededBy, reason: 'not-found', tried, rejected } : { name, neededBy, reason: 'invalid', detail: fatal, tried, rejected },
+  };
+}
