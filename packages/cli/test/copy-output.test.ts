@@ -15,18 +15,21 @@ import { ELFCOPY } from './helpers.js';
 const tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'elfcopy-copy-output-')));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-// Preloaded into the CLI: says on stderr (with write(2), making no stream) when process.stdout is made.
+// Preloaded into the CLI: says on stderr (with write(2), making no stream) when the main thread's
+// process.stdout is made (a preload runs in worker threads too: theirs are not trapped).
 const trap = path.join(tmp, 'stdout-trap.cjs');
 fs.writeFileSync(
   trap,
   `const fs = require('node:fs');
-const d = Object.getOwnPropertyDescriptor(process, 'stdout');
-Object.defineProperty(process, 'stdout', { configurable: true, enumerable: d.enumerable, get() { fs.writeSync(2, 'TRAP: process.stdout made\\n'); return d.get.call(process); } });
+if (require('node:worker_threads').isMainThread) {
+  const d = Object.getOwnPropertyDescriptor(process, 'stdout');
+  Object.defineProperty(process, 'stdout', { configurable: true, enumerable: d.enumerable, get() { fs.writeSync(2, 'TRAP: process.stdout made\\n'); return d.get.call(process); } });
+}
 `,
 );
 
 describe('a copy makes no process.stdout', () => {
-  for (const args of [['--dry-run'], ['--dry-run', '--json']]) {
+  for (const args of [['--quiet'], [], ['--json'], ['--dry-run'], ['--dry-run', '--json']]) {
     it(`elfcopy /usr/bin/true --into J ${args.join(' ')}: the stream is never made, and the output is the same as without the trap`, () => {
       const run = (preload: boolean, jail: string) =>
         spawnSync('node', [...(preload ? ['-r', trap] : []), ELFCOPY, '/usr/bin/true', '--into', jail, '--with', 'none', ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
@@ -45,6 +48,23 @@ describe('a copy makes no process.stdout', () => {
       else expect(trapped.stdout).toBe('');
     }, 60_000);
   }
+});
+
+// Preloaded into the CLI and so into its copy worker: the worker prints a line on each stream.
+const talker = path.join(tmp, 'worker-talks.cjs');
+fs.writeFileSync(talker, `if (!require('node:worker_threads').isMainThread) { process.stdout.write('WORKER-OUT\\n'); process.stderr.write('WORKER-ERR\\n'); }\n`);
+
+describe("the copy worker's own output", () => {
+  it('is not piped into process.stdout or process.stderr, yet what the worker prints still arrives, each on its own descriptor', () => {
+    const r = spawnSync('node', ['-r', trap, '-r', talker, ELFCOPY, '/usr/bin/true', '--into', path.join(tmp, 'talk-jail'), '--with', 'none', '--quiet'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    // The run did start a worker (two processors: a worker beside this thread), or this tests nothing.
+    if (os.availableParallelism() > 1) {
+      expect(r.stdout).toBe('WORKER-OUT\n');
+      expect(r.stderr).toContain('WORKER-ERR\n');
+    }
+    expect(r.stderr).not.toContain('TRAP');
+  }, 60_000);
 });
 
 describe('a re-run that reuses the plan makes no process.stdout', () => {
