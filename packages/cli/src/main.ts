@@ -12,6 +12,7 @@ import type { ImageCliOptions } from './image.js';
 import type { SbomCliOptions } from './sbom.js';
 import { DEFAULTS } from '@elfcopy/jail-copy/defaults';
 import { makeReporter } from './report.js';
+import { lazyStdout } from './output.js';
 import { addDepsCommand, baseProgram, checkDirectory, collect, machineOptions, resolverOptions, runMain, start } from './program.js';
 
 export function buildProgram(setExit: (code: number) => void): Command {
@@ -53,7 +54,7 @@ Exit status: 0 done, 1 a library is missing (the rest is copied), 2 bad usage or
     const globals = cmd.optsWithGlobals<{ quiet?: boolean; verbose?: boolean }>();
     if (opts.root !== undefined) checkDirectory(opts.root, '--root');
     const { runCopy } = await import('./copy.js');
-    setExit(await runCopy(paths, { ...opts, ...(globals.quiet ? { quiet: true } : {}) }, makeReporter(globals)));
+    setExit(await runCopy(paths, { ...opts, ...(globals.quiet ? { quiet: true } : {}) }, makeReporter(globals), lazyStdout()));
   });
 
   program
