@@ -54,8 +54,11 @@ describe('each bundle starts from its own code cache, and V8 takes it', () => {
   const routes: [string[], string][] = [
     [['deps', '--list', '/usr/bin/true'], 'elfcopy-deps.cjs'],
     [['deps', '-V'], 'elfcopy-deps.cjs'],
-    [['/usr/bin/true', '--into', jail, '--with', 'none', '--quiet'], 'elfcopy.cjs'],
-    [['/usr/bin/true', '--into', jail, '--with', 'none', '--quiet'], 'elfcopy.cjs'],
+    // A fresh jail, then the re-run whose path the copy bundle's cache holds.
+    [['/usr/bin/true', '--into', jail, '--with', 'none', '--quiet'], 'elfcopy-copy.cjs'],
+    [['/usr/bin/true', '--into', jail, '--with', 'none', '--quiet'], 'elfcopy-copy.cjs'],
+    [['copy', '/usr/bin/true', '--into', jail, '--with', 'none', '--quiet'], 'elfcopy.cjs'],
+    [['-q', '/usr/bin/true', '--into', jail, '--with', 'none'], 'elfcopy.cjs'],
     [['-q', 'deps', '--list', '/usr/bin/true'], 'elfcopy.cjs'],
     [['verify', jail], 'elfcopy.cjs'],
     [['--help'], 'elfcopy.cjs'],
@@ -70,19 +73,104 @@ describe('each bundle starts from its own code cache, and V8 takes it', () => {
   }
 });
 
-describe('without the caches the bin still runs every bundle, with the same output', () => {
-  it('deps and copy from a dist with no .cache files', async () => {
-    const bare = path.join(tmp, 'bare');
+describe('the bin sends to the copy bundle only what the full program would also run as a copy', () => {
+  // Each command `elfcopy --help` lists, as the first argument, is that command: never the copy bundle
+  // (this keeps the bin's list of names in step with main.ts).
+  it('every command name the full program has starts the full program (deps: its own bundle)', async () => {
+    const help = await probed(ELFCOPY, ['--help']);
+    const names = [...help.stdout.slice(help.stdout.indexOf('\nCommands:\n')).matchAll(/^  ([a-z]+) /gm)].map((m) => m[1]);
+    expect(names).toEqual(expect.arrayContaining(['deps', 'copy', 'init', 'verify', 'image', 'help']));
+    for (const name of names) {
+      const r = await probed(ELFCOPY, [name ?? '', path.join(tmp, 'no-such-jail')]);
+      expect(r.seen.scripts.map((s) => path.basename(s.file)), name).toEqual([name === 'deps' ? 'elfcopy-deps.cjs' : 'elfcopy.cjs']);
+    }
+  });
+
+  it('help asked for anywhere (commander prints the whole program\'s) starts the full program', async () => {
+    for (const h of ['--help', '-h', '-qh', '-hv', '--help=x']) {
+      const r = await probed(ELFCOPY, ['/usr/bin/true', '--into', path.join(tmp, 'h'), h]);
+      expect(r.seen.scripts.map((s) => path.basename(s.file)), h).toEqual(['elfcopy.cjs']);
+    }
+  });
+
+  // The oracle: the full bundle run as it is (node dist/elfcopy.cjs, no bin, no cache).
+  const cases: string[][] = [
+    ['/usr/bin/true', '--into', 'J', '--with', 'none', '--dry-run'],
+    ['/usr/bin/true', '--into', 'J', '--with', 'none', '--dry-run', '--json'],
+    ['/usr/bin/true', '--into', 'J', '--dry-run', '-v'],
+    ['/usr/bin/true'],
+    ['/usr/bin/true', '--into', 'J', '--frobnicate'],
+    ['/usr/bin/true', '--int', 'J'],
+    ['/usr/bin/true', '--into', 'J', '--jobs', '0'],
+    ['/usr/bin/true', '--into', 'J', '--with', 'no-such-profile'],
+    ['/usr/bin/true', '--into', 'J', '--dlopen', 'sometimes'],
+    ['/usr/bin/true', '--into', 'J', '-V'],
+    ['/usr/bin/true', '--into', '/'],
+    ['/no/such/file', '--into', 'J'],
+    ['/etc/hostname', '--into', 'J'],
+    ['frobnicate', '--into', 'J'],
+    ['/usr/bin/true', 'deps', '--into', 'J', '--dry-run', '--with', 'none'],
+    ['/usr/bin/true', '--into', 'J', '--root', '/no/such/root'],
+  ];
+  for (const args of cases) {
+    it(`elfcopy ${args.join(' ')}: the copy bundle's output and exit code are the full program's`, async () => {
+      const into = fs.mkdtempSync(path.join(tmp, 'same-'));
+      const argv = args.map((a) => (a === 'J' ? path.join(into, 'jail') : a));
+      const got = await probed(ELFCOPY, argv);
+      expect(got.seen.scripts.map((s) => path.basename(s.file))).toEqual(['elfcopy-copy.cjs']);
+      fs.rmSync(path.join(into, 'jail'), { recursive: true, force: true });
+      const want = await execa('node', [path.join(dist, 'elfcopy.cjs'), ...argv], { reject: false, cwd: tmp, stdin: 'ignore', env: { NO_COLOR: '1' }, timeout: 60_000 });
+      expect({ exitCode: got.exitCode, stdout: got.stdout, stderr: got.stderr }).toEqual({ exitCode: want.exitCode, stdout: want.stdout, stderr: want.stderr });
+    });
+  }
+
+  it('a copy by the copy bundle fills the jail as the full program does', async () => {
+    const listing = (root: string): string[] =>
+      (fs.readdirSync(root, { recursive: true }) as string[])
+        .filter((p) => !p.startsWith('.elfcopy'))
+        .sort()
+        .map((p) => {
+          const st = fs.lstatSync(path.join(root, p));
+          const kind = st.isSymbolicLink() ? `-> ${fs.readlinkSync(path.join(root, p))}` : st.isFile() ? fs.readFileSync(path.join(root, p)).toString('base64').length : 'dir';
+          return `${p} ${(st.mode & 0o7777).toString(8)} ${kind}`;
+        });
+    const [a, b] = [path.join(tmp, 'fill-copy'), path.join(tmp, 'fill-full')];
+    const got = await probed(ELFCOPY, ['/usr/bin/true', '--into', a, '--with', 'none']);
+    expect(got.seen.scripts.map((s) => path.basename(s.file))).toEqual(['elfcopy-copy.cjs']);
+    const want = await execa('node', [path.join(dist, 'elfcopy.cjs'), '/usr/bin/true', '--into', b, '--with', 'none'], { reject: false, stdin: 'ignore' });
+    expect([got.exitCode, got.stderr]).toEqual([want.exitCode, want.stderr]);
+    expect(listing(a)).toEqual(listing(b));
+    expect(listing(a).length).toBeGreaterThan(5);
+  });
+});
+
+describe('without a bundle or a cache the bin still runs, with the same output', () => {
+  // The bundles require their npm dependencies (and jail-copy's profiles) from node_modules, as installed.
+  function bareBin(name: string, keep: (file: string) => boolean): string {
+    const bare = path.join(tmp, name);
     fs.mkdirSync(path.join(bare, 'bin'), { recursive: true });
     fs.mkdirSync(path.join(bare, 'dist'));
-    // The bundles require their npm dependencies (and jail-copy's profiles) from node_modules, as installed.
     fs.symlinkSync(path.resolve(dist, '..', '..', '..', 'node_modules'), path.join(bare, 'node_modules'));
     fs.copyFileSync(ELFCOPY, path.join(bare, 'bin', 'elfcopy.cjs'));
-    for (const f of fs.readdirSync(dist).filter((f) => f.endsWith('.cjs'))) fs.copyFileSync(path.join(dist, f), path.join(bare, 'dist', f));
-    const bin = path.join(bare, 'bin', 'elfcopy.cjs');
-    for (const args of [['deps', '--list', '/usr/bin/true'], ['deps', '--json', '/usr/bin/true'], ['/usr/bin/true', '--into', path.join(tmp, 'dry'), '--with', 'none', '--dry-run'], ['/no/such/file', '--into', path.join(tmp, 'dry')]]) {
+    for (const f of fs.readdirSync(dist).filter(keep)) fs.copyFileSync(path.join(dist, f), path.join(bare, 'dist', f));
+    return path.join(bare, 'bin', 'elfcopy.cjs');
+  }
+  const runs = [['deps', '--list', '/usr/bin/true'], ['deps', '--json', '/usr/bin/true'], ['/usr/bin/true', '--into', path.join(tmp, 'dry'), '--with', 'none', '--dry-run'], ['/no/such/file', '--into', path.join(tmp, 'dry')]];
+
+  it('every bundle, no .cache file', async () => {
+    const bin = bareBin('bare', (f) => f.endsWith('.cjs'));
+    for (const args of runs) {
       const [want, got] = [await probed(ELFCOPY, args), await probed(bin, args)];
       expect(got.seen.scripts).toEqual([]);
+      expect({ exitCode: got.exitCode, stdout: got.stdout, stderr: got.stderr }).toEqual({ exitCode: want.exitCode, stdout: want.stdout, stderr: want.stderr });
+    }
+  });
+
+  it('the full bundle and its cache alone (a dist from a build without the deps and copy bundles)', async () => {
+    const bin = bareBin('full-only', (f) => f === 'elfcopy.cjs' || f === 'elfcopy.cjs.cache');
+    for (const args of runs) {
+      const [want, got] = [await probed(ELFCOPY, args), await probed(bin, args)];
+      expect(got.seen.scripts.map((s) => [path.basename(s.file), s.rejected])).toEqual([['elfcopy.cjs', false]]);
       expect({ exitCode: got.exitCode, stdout: got.stdout, stderr: got.stderr }).toEqual({ exitCode: want.exitCode, stdout: want.stdout, stderr: want.stderr });
     }
   });
