@@ -12,7 +12,7 @@ const path = require('node:path');
 const vm = require('node:vm');
 
 /**
- * The full program's command names (main.ts) and commander's own `help`: a first argument that is one
+ * The full program's command names (main.ts) and commander's own `help`: a first operand that is one
  * of them is that command, anything else that is not an option is a path for the default command, copy.
  * test/start-up.test.ts checks this list against `elfcopy --help`.
  */
@@ -25,10 +25,17 @@ const COMMANDS = new Set(['deps', 'copy', 'init', 'verify', 'audit', 'unit', 'tr
  */
 const asksHelp = (a) => a.startsWith('--help') || (a.length > 1 && a[0] === '-' && a[1] !== '-' && a.includes('h'));
 
+/** The program's own switches (baseProgram in program.ts), which may come before the command. */
+const PROGRAM_SWITCHES = new Set(['-q', '--quiet', '-v', '--verbose']);
+
 function bundleFor(argv) {
-  const first = argv[2];
-  if (first === 'deps') return 'elfcopy-deps.cjs';
-  if (first !== undefined && first[0] !== '-' && !COMMANDS.has(first) && !argv.some(asksHelp)) return 'elfcopy-copy.cjs';
+  if (argv[2] === 'deps') return 'elfcopy-deps.cjs';
+  if (argv.some(asksHelp)) return 'elfcopy.cjs';
+  let i = 2;
+  while (PROGRAM_SWITCHES.has(argv[i])) i++;
+  const first = argv[i];
+  // `copy` by name: the copy-only program has that command too.
+  if (first === 'copy' || (first !== undefined && first[0] !== '-' && !COMMANDS.has(first))) return 'elfcopy-copy.cjs';
   return 'elfcopy.cjs';
 }
 

@@ -57,8 +57,8 @@ describe('each bundle starts from its own code cache, and V8 takes it', () => {
     // A fresh jail, then the re-run whose path the copy bundle's cache holds.
     [['/usr/bin/true', '--into', jail, '--with', 'none', '--quiet'], 'elfcopy-copy.cjs'],
     [['/usr/bin/true', '--into', jail, '--with', 'none', '--quiet'], 'elfcopy-copy.cjs'],
-    [['copy', '/usr/bin/true', '--into', jail, '--with', 'none', '--quiet'], 'elfcopy.cjs'],
-    [['-q', '/usr/bin/true', '--into', jail, '--with', 'none'], 'elfcopy.cjs'],
+    [['copy', '/usr/bin/true', '--into', jail, '--with', 'none', '--quiet'], 'elfcopy-copy.cjs'],
+    [['-q', '/usr/bin/true', '--into', jail, '--with', 'none'], 'elfcopy-copy.cjs'],
     [['-q', 'deps', '--list', '/usr/bin/true'], 'elfcopy.cjs'],
     [['verify', jail], 'elfcopy.cjs'],
     [['--help'], 'elfcopy.cjs'],
@@ -76,20 +76,26 @@ describe('each bundle starts from its own code cache, and V8 takes it', () => {
 describe('the bin sends to the copy bundle only what the full program would also run as a copy', () => {
   // Each command `elfcopy --help` lists, as the first argument, is that command: never the copy bundle
   // (this keeps the bin's list of names in step with main.ts).
-  it('every command name the full program has starts the full program (deps: its own bundle)', async () => {
+  it('every command name the full program has starts the full program (deps, copy: their own bundles)', async () => {
     const help = await probed(ELFCOPY, ['--help']);
     const names = [...help.stdout.slice(help.stdout.indexOf('\nCommands:\n')).matchAll(/^  ([a-z]+) /gm)].map((m) => m[1]);
     expect(names).toEqual(expect.arrayContaining(['deps', 'copy', 'init', 'verify', 'image', 'help']));
     for (const name of names) {
       const r = await probed(ELFCOPY, [name ?? '', path.join(tmp, 'no-such-jail')]);
-      expect(r.seen.scripts.map((s) => path.basename(s.file)), name).toEqual([name === 'deps' ? 'elfcopy-deps.cjs' : 'elfcopy.cjs']);
+      const own = name === 'deps' ? 'elfcopy-deps.cjs' : name === 'copy' ? 'elfcopy-copy.cjs' : 'elfcopy.cjs';
+      expect(r.seen.scripts.map((s) => path.basename(s.file)), name).toEqual([own]);
+      // The same after the program's own switches.
+      const late = await probed(ELFCOPY, ['-q', '--verbose', name ?? '', path.join(tmp, 'no-such-jail')]);
+      expect(late.seen.scripts.map((s) => path.basename(s.file)), name).toEqual([own === 'elfcopy-deps.cjs' ? 'elfcopy.cjs' : own]);
     }
   });
 
   it('help asked for anywhere (commander prints the whole program\'s) starts the full program', async () => {
     for (const h of ['--help', '-h', '-qh', '-hv', '--help=x']) {
-      const r = await probed(ELFCOPY, ['/usr/bin/true', '--into', path.join(tmp, 'h'), h]);
-      expect(r.seen.scripts.map((s) => path.basename(s.file)), h).toEqual(['elfcopy.cjs']);
+      for (const args of [['/usr/bin/true', '--into', path.join(tmp, 'h'), h], ['copy', h], ['-q', h, '/usr/bin/true']]) {
+        const r = await probed(ELFCOPY, args);
+        expect(r.seen.scripts.map((s) => path.basename(s.file)), args.join(' ')).toEqual(['elfcopy.cjs']);
+      }
     }
   });
 
@@ -111,6 +117,12 @@ describe('the bin sends to the copy bundle only what the full program would also
     ['frobnicate', '--into', 'J'],
     ['/usr/bin/true', 'deps', '--into', 'J', '--dry-run', '--with', 'none'],
     ['/usr/bin/true', '--into', 'J', '--root', '/no/such/root'],
+    ['copy', '/usr/bin/true', '--into', 'J', '--with', 'none', '--dry-run'],
+    ['copy'],
+    ['-q', 'copy', '/no/such/file', '--into', 'J'],
+    ['-q', '/usr/bin/true', '--into', 'J', '--frobnicate'],
+    ['-v', '--quiet', '/usr/bin/true', '--into', 'J', '--with', 'none', '--dry-run'],
+    ['--verbose', '/usr/bin/true', '--into', 'J', '--with', 'none'],
   ];
   for (const args of cases) {
     it(`elfcopy ${args.join(' ')}: the copy bundle's output and exit code are the full program's`, async () => {
