@@ -8,7 +8,6 @@ import { dlopenFrom, resolveOptionsFrom } from './resolver-options.js';
 import { buildId } from './build-id.js';
 import { EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK } from './exit-codes.js';
 import { formatPlan } from './format/plan.js';
-import { stdoutOutput, type Output } from './output.js';
 import { progressBar, type Progress } from './progress.js';
 import { withSignalCleanup } from './signals.js';
 import { describeError, type Reporter } from './report.js';
@@ -73,12 +72,7 @@ export function checkJailTarget(jail: string | undefined): { jail: string; missi
   return { jail: abs, missing: false };
 }
 
-/**
- * `stdout` defaults to descriptor 1 written with write(2) (output.ts), not process.stdout: a copy prints
- * at most once, after the work (--json, --dry-run), and most runs print nothing, so none of them pays
- * for the stream classes process.stdout loads when it is made (~3 ms).
- */
-export async function runCopy(paths: string[], opts: CopyCliOptions, report: Reporter, stdout: Output = stdoutOutput()): Promise<number> {
+export async function runCopy(paths: string[], opts: CopyCliOptions, report: Reporter, stdout: NodeJS.WritableStream = process.stdout): Promise<number> {
   return runCopyWith((jail, options, events) => copyIntoJail(paths, jail, options, events), opts, report, stdout);
 }
 
@@ -86,7 +80,7 @@ export async function runCopy(paths: string[], opts: CopyCliOptions, report: Rep
 export type CopyCall = (jail: string, options: CopyIntoJailOptions, events: CopyIntoJailEvents) => Promise<CopyIntoJailResult>;
 
 /** A copy command: its options checked, `call` made, its plan and result reported as `elfcopy copy` reports them. */
-export async function runCopyWith(call: CopyCall, opts: CopyCliOptions, report: Reporter, stdout: Output = stdoutOutput()): Promise<number> {
+export async function runCopyWith(call: CopyCall, opts: CopyCliOptions, report: Reporter, stdout: NodeJS.WritableStream = process.stdout): Promise<number> {
   // Stopped by a signal: what the copy staged in the jail goes (and, with --trace, the traced command
   // and all it started).
   const cleanups: (() => void)[] = [];
@@ -137,7 +131,7 @@ export function copyOptionsFrom(opts: CopyCliOptions): CopyIntoJailOptions {
   return out;
 }
 
-async function runCopyIn(call: CopyCall, opts: CopyCliOptions, report: Reporter, stdout: Output, onCleanup: (cleanup: () => void) => void): Promise<number> {
+async function runCopyIn(call: CopyCall, opts: CopyCliOptions, report: Reporter, stdout: NodeJS.WritableStream, onCleanup: (cleanup: () => void) => void): Promise<number> {
   const { jail } = checkJailTarget(opts.into);
   const options = copyOptionsFrom(opts);
   // A re-run with the same arguments over an unchanged host and jail reuses the last plan (plan-cache.ts).
@@ -188,7 +182,7 @@ function reportPlan(plan: CopyPlanReport, report: Reporter): number {
   return plan.missing.length > 0 ? EXIT_INCOMPLETE : EXIT_OK;
 }
 
-function finishCopy(r: CopyIntoJailResult, code: number, opts: CopyCliOptions, report: Reporter, stdout: Output): number {
+function finishCopy(r: CopyIntoJailResult, code: number, opts: CopyCliOptions, report: Reporter, stdout: NodeJS.WritableStream): number {
   const { plan, applied: result } = r;
   if (!result) return code;
   if (opts.json) stdout.write(JSON.stringify({ schema: 'elfcopy.copy/1', ...result, planReused: plan.planReused, missing: plan.missing.map((m) => ({ name: m.name, neededBy: m.neededBy })), warnings: plan.warnings }, null, 2) + '\n');
