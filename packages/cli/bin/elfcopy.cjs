@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-// The published bin: a stable file that exists before the build has run; the work is in the bundle.
-// `elfcopy deps …` starts the deps-only bundle (scripts/bundle.mjs): the same program with that one command.
-// The bundle is compiled with V8's code cache when the build left one (scripts/code-cache.cjs): that
+// The published bin: a stable file that exists before the build has run; the work is in the bundles.
+// `elfcopy deps …` starts the deps-only bundle, a plain copy (`elfcopy PATH… --into JAIL`) the copy-only
+// bundle (scripts/bundle.mjs): the same program with that one command. Everything else, and any bundle
+// the build did not leave, is the full program.
+// A bundle is compiled with V8's code cache when the build left one (scripts/code-cache.cjs): that
 // saves ~12 ms of compilation on every run. A cache from another Node version is rejected by V8 and the
 // bundle is simply compiled as usual.
 'use strict';
@@ -9,14 +11,37 @@ const fs = require('node:fs');
 const path = require('node:path');
 const vm = require('node:vm');
 
-const deps = process.argv[2] === 'deps';
-const bundle = path.join(__dirname, '..', 'dist', deps ? 'elfcopy-deps.cjs' : 'elfcopy.cjs');
-let cachedData;
-try {
-  cachedData = fs.readFileSync(bundle + '.cache');
-} catch {
-  cachedData = undefined;
+/**
+ * The full program's command names (main.ts) and commander's own `help`: a first operand that is one
+ * of them is that command, anything else that is not an option is a path for the default command, copy.
+ * test/start-up.test.ts checks this list against `elfcopy --help`.
+ */
+const COMMANDS = new Set(['deps', 'copy', 'init', 'verify', 'audit', 'unit', 'trace', 'image', 'sbom', 'help']);
+
+/**
+ * Help asked for anywhere: commander prints the whole program's help for it even when it goes on to
+ * the default command, which the copy-only program cannot. Any single-dash word with an h (-h, -qh, a
+ * value such as -help) and anything from --help on: wider than commander's own reading, never narrower.
+ */
+const asksHelp = (a) => a.startsWith('--help') || (a.length > 1 && a[0] === '-' && a[1] !== '-' && a.includes('h'));
+
+/** The program's own switches (baseProgram in program.ts), which may come before the command. */
+const PROGRAM_SWITCHES = new Set(['-q', '--quiet', '-v', '--verbose']);
+
+function bundleFor(argv) {
+  if (argv[2] === 'deps') return 'elfcopy-deps.cjs';
+  if (argv.some(asksHelp)) return 'elfcopy.cjs';
+  let i = 2;
+  while (PROGRAM_SWITCHES.has(argv[i])) i++;
+  const first = argv[i];
+  // `copy` by name: the copy-only program has that command too.
+  if (first === 'copy' || (first !== undefined && first[0] !== '-' && !COMMANDS.has(first))) return 'elfcopy-copy.cjs';
+  return 'elfcopy.cjs';
 }
+
+const deps = process.argv[2] === 'deps';
+const dist = path.join(__dirname, '..', 'dist');
+
 /**
  * A directory argument means a batch (thousands of files): keep V8's young generation from doubling,
  * which holds peak RSS near 100 MB on a closure of all of /usr for ~5% more time. Set after the bundle
@@ -32,11 +57,29 @@ function boundYoungGeneration() {
   if (batch) require('node:v8').setFlagsFromString('--semi-space-growth-factor=1');
 }
 
+// A dist from a build that made no such bundle: the full program runs every command line.
+const full = path.join(dist, 'elfcopy.cjs');
+let bundle = path.join(dist, bundleFor(process.argv));
+let source = readIfThere(bundle, 'utf8');
+if (source === undefined && bundle !== full) {
+  bundle = full;
+  source = readIfThere(bundle, 'utf8');
+}
+// No bundle at all (no build yet): require says so.
+const cachedData = source === undefined ? undefined : readIfThere(bundle + '.cache');
+
+function readIfThere(file, encoding) {
+  try {
+    return fs.readFileSync(file, encoding);
+  } catch {
+    return undefined;
+  }
+}
+
 if (cachedData === undefined) {
   boundYoungGeneration();
   require(bundle);
 } else {
-  const source = fs.readFileSync(bundle, 'utf8');
   const wrapper = `(function (exports, require, module, __filename, __dirname) {${source}\n})`;
   const script = new vm.Script(wrapper, { filename: bundle, cachedData });
   boundYoungGeneration();
