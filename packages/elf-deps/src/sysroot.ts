@@ -311,7 +311,8 @@ export class SysRoot {
   /**
    * Every directory, symlink and final file met while resolving `p` inside the root, in the order the
    * kernel meets them (a link's target is walked where the link stands). Undefined when `p` is missing.
-   * This is what a jail must reproduce for the same path to open the same way.
+   * This is what a jail must reproduce for the same path to open the same way. The array is new on each
+   * call; its entries (and their Stats) are the view's own, shared between calls: read, never change them.
    */
   pathComponents(p: string): PathComponent[] | undefined {
     const state = this.walkState(p);
