@@ -79,6 +79,8 @@ export class SysRoot {
   private readonly lstatCache = new Map<string, fs.Stats | null>();
   /** readlink of each link the walk met. */
   private readonly linkCache = new Map<string, string>();
+  /** Every path (and prefix of one) the component walk resolved, by the path as asked (walkState). */
+  private readonly walkMemo = new Map<string, WalkState>();
   /**
    * While a batch's inputs are collected and resolved (recordIdentities): the identity (fileIdentity) of
    * each regular file stat() found, by the path as asked. It tells the resolver, before any open, that an
@@ -110,7 +112,7 @@ export class SysRoot {
    */
   resolve(p: string): Resolution | undefined {
     const links: ResolvedLink[] = [];
-    const real = this.walk(p, links, true);
+    const real = this.walk(p, links);
     return real === undefined ? undefined : { real, links };
   }
 
@@ -118,19 +120,17 @@ export class SysRoot {
   realpath(p: string): string | undefined {
     // Not normalised lexically: `..` after a symlink goes up from the link's target, as in the kernel.
     const key = p.startsWith('/') ? p : '/' + p;
+    // The walk keeps its own answers (walkMemo), by the same key.
+    if (!this.isHost || this.componentWalk) return this.walkState(key)?.real;
     const cached = this.realCache.get(key);
     if (cached !== undefined) return cached ?? undefined;
     let real: string | undefined;
-    if (this.isHost && !this.componentWalk) {
-      try {
-        real = fs.realpathSync.native(key);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ELOOP') throw new PathResolutionError(key, 'too many levels of symbolic links (a symlink loop)');
-        real = undefined;
-      }
-    } else {
-      real = this.walk(key, undefined, true);
+    try {
+      real = fs.realpathSync.native(key);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ELOOP') throw new PathResolutionError(key, 'too many levels of symbolic links (a symlink loop)');
+      real = undefined;
     }
     this.realCache.set(key, real ?? null);
     return real;
@@ -311,67 +311,175 @@ export class SysRoot {
   /**
    * Every directory, symlink and final file met while resolving `p` inside the root, in the order the
    * kernel meets them (a link's target is walked where the link stands). Undefined when `p` is missing.
-   * This is what a jail must reproduce for the same path to open the same way.
+   * This is what a jail must reproduce for the same path to open the same way. The array is new on each
+   * call; its entries (and their Stats) are the view's own, shared between calls: read, never change them.
    */
   pathComponents(p: string): PathComponent[] | undefined {
-    const out: PathComponent[] = [];
-    return this.walkComponents(p, true, (e) => out.push(e)) === undefined ? undefined : out;
+    const state = this.walkState(p);
+    return state === undefined ? undefined : metOnTheWay(state);
   }
 
   /** Component walk confined to the root; `links` collects the symlinks met. */
-  private walk(p: string, links: ResolvedLink[] | undefined, followLast: boolean): string | undefined {
-    return this.walkComponents(p, followLast, links ? (e) => e.target !== undefined && links.push({ link: e.path, target: e.target }) : undefined);
+  private walk(p: string, links: ResolvedLink[] | undefined): string | undefined {
+    const state = this.walkState(p);
+    if (state === undefined) return undefined;
+    if (links !== undefined) for (const e of metOnTheWay(state)) if (e.target !== undefined) links.push({ link: e.path, target: e.target });
+    return state.real;
   }
 
   /**
-   * The one walk behind realpath, resolve and pathComponents: components in order, each looked at with lstat,
-   * a link's target walked where the link stands (absolute: from the root), `..` applied to the path
-   * resolved so far, as the kernel does. `visit` sees every entry met; the result is the real path.
+   * The one walk behind realpath, resolve and pathComponents, as the kernel's path walk (fs/namei.c:
+   * link_path_walk): components in order, each looked at with lstat, a link's target walked where the
+   * link stands (absolute: from the root), `..` applied to the path resolved so far, at most MAX_SYMLINKS
+   * links followed over the whole lookup. Each prefix of `p` walked is kept (walkMemo) with the links it
+   * followed, so a path below a directory already resolved costs one step per new component, and a
+   * prefix that was missing or looped answers the same again. The observer has heard every component of
+   * a kept prefix when it was walked: it is told again only of what is new.
    */
-  private walkComponents(p: string, followLast: boolean, visit?: (e: PathComponent) => unknown): string | undefined {
-    const pending = p.split('/').filter((c) => c.length > 0);
-    const done: string[] = [];
-    let followed = 0;
-    while (pending.length > 0) {
-      const comp = pending.shift()!;
-      if (comp === '.') continue;
-      if (comp === '..') {
-        done.pop();
-        continue;
+  private walkState(p: string): WalkState | undefined {
+    const key = p.startsWith('/') ? p : '/' + p;
+    // A path past PATH_MAX is walked whole and not kept: no open() of the loader takes it, and a hostile
+    // RPATH of 400,000 components would leave as many kept prefixes.
+    const memo = key.length <= MAX_KEPT_PATH ? this.walkMemo : undefined;
+    // The longest prefix of `key` (ending before a '/', or `key` itself) already walked.
+    let from = ROOT_STATE;
+    let pos = memo === undefined ? 0 : key.length;
+    while (pos > 0 && memo !== undefined) {
+      const hit = memo.get(pos === key.length ? key : key.slice(0, pos));
+      if (hit !== undefined) {
+        if (hit === MISSING) return undefined;
+        if (hit === LOOP) throw new PathResolutionError(p, 'too many levels of symbolic links (a symlink loop)');
+        if (pos === key.length) return hit;
+        from = hit;
+        break;
       }
-      const inRoot = '/' + [...done, comp].join('/');
-      this.see(inRoot);
-      const host = this.hostPath(inRoot);
-      // Cached like the listings: a plan walks /usr/lib/x86_64-linux-gnu once, not once per library.
-      let st = this.lstatCache.get(inRoot);
-      if (st === undefined) {
-        try {
-          st = fs.lstatSync(host);
-        } catch {
-          st = null;
-        }
-        this.lstatCache.set(inRoot, st);
-      }
-      if (st === null) return undefined;
-      if (st.isSymbolicLink() && (followLast || pending.length > 0)) {
-        if (++followed > MAX_SYMLINKS) throw new PathResolutionError(p, 'too many levels of symbolic links (a symlink loop)');
-        let target = this.linkCache.get(inRoot);
-        if (target === undefined) {
-          target = fs.readlinkSync(host);
-          this.linkCache.set(inRoot, target);
-        }
-        visit?.({ path: inRoot, kind: 'symlink', target, stat: st });
-        if (target.startsWith('/')) done.length = 0;
-        pending.unshift(...target.split('/').filter((c) => c.length > 0));
-        continue;
-      }
-      const kind = st.isDirectory() ? 'directory' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : 'other';
-      if (pending.length > 0 && kind !== 'directory') return undefined;
-      visit?.({ path: inRoot, kind, stat: st });
-      done.push(comp);
+      pos = pos <= 1 ? 0 : key.lastIndexOf('/', pos - 1);
     }
-    return '/' + done.join('/');
+    let state = from;
+    while (pos < key.length) {
+      const slash = key.indexOf('/', pos + 1);
+      const end = slash < 0 ? key.length : slash;
+      if (end > pos + 1) {
+        // Below what is not a directory nothing resolves (ENOTDIR), not even `.` or `..`.
+        if (!state.isDir) return undefined;
+        const comp = key.slice(pos + 1, end);
+        const cur: WalkCursor = { real: state.real, followed: state.followed, isDir: true, met: [] };
+        let found: boolean;
+        try {
+          found = this.step(cur, comp, false, p);
+        } catch (err) {
+          if (err instanceof PathResolutionError) memo?.set(key.slice(0, end), LOOP);
+          throw err;
+        }
+        if (!found) {
+          memo?.set(key.slice(0, end), MISSING);
+          return undefined;
+        }
+        state = { real: cur.real, followed: cur.followed, isDir: cur.isDir, prev: state, met: cur.met };
+        memo?.set(end === key.length ? key : key.slice(0, end), state);
+      }
+      pos = end;
+    }
+    // `key` itself is kept too when it ends in a slash (its last step was kept without it).
+    memo?.set(key, state);
+    return state;
   }
+
+  /**
+   * One component `comp` resolved from where `cur` stands (a directory), moving `cur` to it. `more`: other
+   * components follow (then it must be a directory, or a link that leads to one). False when it is not
+   * there; PathResolutionError (naming `p`, the path asked) past MAX_SYMLINKS links.
+   */
+  private step(cur: WalkCursor, comp: string, more: boolean, p: string): boolean {
+    if (comp === '.') return true;
+    if (comp === '..') {
+      // `..` at the root stays at the root (RESOLVE_IN_ROOT).
+      const up = cur.real.lastIndexOf('/');
+      cur.real = up <= 0 ? '/' : cur.real.slice(0, up);
+      cur.isDir = true;
+      return true;
+    }
+    const inRoot = cur.real === '/' ? '/' + comp : cur.real + '/' + comp;
+    this.see(inRoot);
+    const host = this.isHost ? inRoot : this.root + inRoot;
+    // Cached like the listings: a plan walks /usr/lib/x86_64-linux-gnu once, not once per library.
+    let st = this.lstatCache.get(inRoot);
+    if (st === undefined) {
+      try {
+        st = fs.lstatSync(host);
+      } catch {
+        st = null;
+      }
+      this.lstatCache.set(inRoot, st);
+    }
+    if (st === null) return false;
+    if (st.isSymbolicLink()) {
+      if (++cur.followed > MAX_SYMLINKS) throw new PathResolutionError(p, 'too many levels of symbolic links (a symlink loop)');
+      let target = this.linkCache.get(inRoot);
+      if (target === undefined) {
+        target = fs.readlinkSync(host);
+        this.linkCache.set(inRoot, target);
+      }
+      cur.met.push({ path: inRoot, kind: 'symlink', target, stat: st });
+      if (target.startsWith('/')) cur.real = '/';
+      const parts = target.split('/');
+      let last = parts.length - 1;
+      while (last >= 0 && parts[last] === '') last--;
+      for (let i = 0; i <= last; i++) {
+        const c = parts[i];
+        if (c === undefined || c === '') continue;
+        if (!this.step(cur, c, more || i < last, p)) return false;
+      }
+      return true;
+    }
+    const kind = st.isDirectory() ? 'directory' : st.isFile() ? 'file' : 'other';
+    if (more && kind !== 'directory') return false;
+    cur.met.push({ path: inRoot, kind, stat: st });
+    cur.real = inRoot;
+    cur.isDir = kind === 'directory';
+    return true;
+  }
+}
+
+/** A path resolved by the component walk, kept for the life of the view (SysRoot.walkMemo). */
+interface WalkState {
+  /** The real in-root path. */
+  readonly real: string;
+  /** Links followed so far in the lookup: the rest of a longer path may follow MAX_SYMLINKS minus these. */
+  readonly followed: number;
+  /** Whether a walk may go on below it (a directory, or the root). */
+  readonly isDir: boolean;
+  /** The state of the path one component shorter (undefined: the root). */
+  readonly prev: WalkState | undefined;
+  /** What resolving the last component met: the entry, or a link and everything its target walked through. */
+  readonly met: readonly PathComponent[];
+}
+
+/** Where a walk stands while it resolves one component (SysRoot.step). */
+interface WalkCursor {
+  real: string;
+  followed: number;
+  isDir: boolean;
+  met: PathComponent[];
+}
+
+/** PATH_MAX: the longest path the walk keeps, and its prefixes (walkState). */
+const MAX_KEPT_PATH = 4096;
+const ROOT_STATE: WalkState = { real: '/', followed: 0, isDir: true, prev: undefined, met: [] };
+/** walkMemo's marks for a path that is missing and for one whose walk went past MAX_SYMLINKS. */
+const MISSING: WalkState = { real: '', followed: 0, isDir: false, prev: undefined, met: [] };
+const LOOP: WalkState = { real: '', followed: 0, isDir: false, prev: undefined, met: [] };
+
+/** Every entry met on the way to `state`, in the order met. */
+function metOnTheWay(state: WalkState): PathComponent[] {
+  const chain: (readonly PathComponent[])[] = [];
+  for (let s: WalkState | undefined = state; s !== undefined; s = s.prev) if (s.met.length > 0) chain.push(s.met);
+  const out: PathComponent[] = [];
+  for (let i = chain.length - 1; i >= 0; i--) {
+    const met = chain[i];
+    if (met !== undefined) for (const e of met) out.push(e);
+  }
+  return out;
 }
 
 /**

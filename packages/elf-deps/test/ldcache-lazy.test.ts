@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EM_386, EM_X86_64 } from '../src/elf/constants.js';
 import { LdCacheFormatError, ldCacheBytes, lookupLdCache, parseLdCache, readLdCache, serializeLdCache, buildLdCache, type LdCache, type LdCacheInput, type LdCacheTarget } from '../src/ldcache/index.js';
-import { MAX_IRREGULAR } from '../src/ldcache/lazy-image.js';
+import { MAX_IRREGULAR, ORDER_CHECK_AFTER, lazyImageOf } from '../src/ldcache/lazy-image.js';
 import { lookupLdCachePlain } from '../src/ldcache/lookup.js';
 import { SysRoot } from '../src/sysroot.js';
 
@@ -37,6 +37,17 @@ function expectSameLookup(cache: LdCache, name: string, t: LdCacheTarget = targe
   const direct = lookupLdCachePlain(cache, name, t);
   if (plain !== undefined) expect({ name, plain: direct !== undefined }).toEqual({ name, plain });
   if (direct !== undefined) expect({ name, ...direct }).toEqual({ name, ...want });
+}
+
+/**
+ * Has the image behind `cache` check its order now (it does so after ORDER_CHECK_AFTER lookups) and
+ * says what it found: sorted caches are then searched by the run of equal names alone.
+ */
+function orderChecked(cache: LdCache): boolean {
+  const image = lazyImageOf(cache);
+  if (!image) throw new Error('not a lazy image');
+  for (let i = 0; i < ORDER_CHECK_AFTER; i++) image.knownSorted();
+  return image.knownSorted();
 }
 
 /** The bytes of `entries` in exactly this order (serializeLdCache keeps the order it is given). */
@@ -69,6 +80,26 @@ describe('lazily decoded ld.so.cache', () => {
       expectSameLookup(cache, name.replace(/(\d+)$/, (d) => String(Number(d) + 1)));
     }
     for (const absent of ['', 'a', 'libzzzz.so.1', 'libc.so', 'libc.so.60', '0', 'lib\u00e9.so.1', 'libc.so.6\uFFFD']) expectSameLookup(cache, absent);
+    // ldconfig sorts its entries: after a batch's worth of lookups (these) the image knows it, and the
+    // lookups since took the run the binary search found for every entry with the name.
+    expect(names.size * 4).toBeGreaterThan(ORDER_CHECK_AFTER);
+    expect(lazyImageOf(cache)?.knownSorted()).toBe(true);
+  });
+
+  it('the order check: a cache sorted but for one pair, or unsorted, is not taken as sorted; the answers stay', () => {
+    const names = Array.from({ length: 40 }, (_, i) => `libn${String(i).padStart(2, 'x')}.so.1`);
+    const sorted = buildLdCache(names.map((n) => ({ name: n, path: `/l/${n}`, flags: 0x303 }))).entries.map((e) => ({ name: e.name, path: e.path, flags: e.flags }));
+    expect(orderChecked(parseLdCache(bytesInOrder(sorted), 'sorted'))).toBe(true);
+    const swapped = [...sorted];
+    const last = swapped.length - 1;
+    [swapped[last - 1], swapped[last]] = [swapped[last] ?? sorted[0], swapped[last - 1] ?? sorted[0]] as [LdCacheInput, LdCacheInput];
+    const oneOff = parseLdCache(bytesInOrder(swapped), 'one pair');
+    expect(orderChecked(oneOff)).toBe(false);
+    for (const n of names) expectSameLookup(oneOff, n, target, true);
+    // A byte above 0x7f where two keys first differ: the order cannot be told plainly, so not sorted.
+    const high = parseLdCache(ldCacheBytes([{ name: 'libq\u00e9.so', path: '/h', flags: 0x303 }, { name: 'libqa.so', path: '/a', flags: 0x303 }, ...sorted]), 'high');
+    expect(orderChecked(high)).toBe(false);
+    for (const n of ['libqa.so', 'libq\u00e9.so', ...names]) expectSameLookup(high, n);
   });
 
   it('an entry is decoded once: the lookup and the entry list hand out the same object', () => {
@@ -86,13 +117,17 @@ describe('lazily decoded ld.so.cache', () => {
       { name: 'libz.so', path: '/z/libz.so', flags: 0x303 },
       { name: 'libq.so.1', path: '/second/libq.so.1', flags: 0x303 },
     ]);
-    const cache = parseLdCache(bytes, 'unsorted');
-    const r = lookupLdCachePlain(cache, 'libq.so.1', target);
-    expect(r).toBeDefined();
-    if (!r) return;
-    expect(r.path).toBe('/second/libq.so.1');
-    expect(r.candidates.map((e) => e.path)).toEqual(['/first/libq.so.1', '/second/libq.so.1']);
-    expectSameLookup(cache, 'libq.so.1', target, true);
+    // Looked up before the order check, and after it (a batch's worth of lookups made).
+    for (const checked of [false, true]) {
+      const cache = parseLdCache(bytes, 'unsorted');
+      if (checked) expect(orderChecked(cache)).toBe(false);
+      const r = lookupLdCachePlain(cache, 'libq.so.1', target);
+      expect(r).toBeDefined();
+      if (!r) return;
+      expect(r.path).toBe('/second/libq.so.1');
+      expect(r.candidates.map((e) => e.path)).toEqual(['/first/libq.so.1', '/second/libq.so.1']);
+      expectSameLookup(cache, 'libq.so.1', target, true);
+    }
   });
 
   it('one key string at two offsets (a name stored twice, or shared with the end of a path): both entries found', () => {
@@ -142,14 +177,18 @@ describe('lazily decoded ld.so.cache', () => {
       { name: 'libr.so.1', path: '/l/libr.so.1', flags: 0x303 },
       { name: 'libp.so.1', path: '/l/libp.so.1', flags: 0x303 },
     ]);
-    const cache = parseLdCache(bytes, 'sorted');
-    const r = lookupLdCache(cache, 'libq.so.1', target);
-    expect(r.path).toBe('/l/glibc-hwcaps/x86-64-v2/libq.so.1');
-    expect(r.candidates.map((e) => e.path)).toEqual(['/l/glibc-hwcaps/x86-64-v2/libq.so.1', '/l/libq.so.1', '/lib32/libq.so.1']);
-    expect(r.usable.map((e) => e.path)).toEqual(['/l/glibc-hwcaps/x86-64-v2/libq.so.1', '/l/libq.so.1']);
-    for (const name of ['libq.so.1', 'libq.so.001', 'libr.so.1', 'libp.so.1', 'libo.so.1', 'libs.so.1']) {
-      expectSameLookup(cache, name, target, true);
-      expectSameLookup(cache, name, i386, true);
+    for (const checked of [false, true]) {
+      const cache = parseLdCache(bytes, 'sorted');
+      // Checked: the run alone (libq.so.01 in it) gives the candidates.
+      if (checked) expect(orderChecked(cache)).toBe(true);
+      const r = lookupLdCache(cache, 'libq.so.1', target);
+      expect(r.path).toBe('/l/glibc-hwcaps/x86-64-v2/libq.so.1');
+      expect(r.candidates.map((e) => e.path)).toEqual(['/l/glibc-hwcaps/x86-64-v2/libq.so.1', '/l/libq.so.1', '/lib32/libq.so.1']);
+      expect(r.usable.map((e) => e.path)).toEqual(['/l/glibc-hwcaps/x86-64-v2/libq.so.1', '/l/libq.so.1']);
+      for (const name of ['libq.so.1', 'libq.so.001', 'libr.so.1', 'libp.so.1', 'libo.so.1', 'libs.so.1']) {
+        expectSameLookup(cache, name, target, true);
+        expectSameLookup(cache, name, i386, true);
+      }
     }
   });
 
@@ -196,6 +235,8 @@ describe('lazily decoded ld.so.cache', () => {
   });
 
   it('random caches and names: the lazy search gives the decoded answer', () => {
+    let knownSorted = 0;
+    let unsorted = 0;
     const part = fc.constantFrom('lib', 'a', 'z', '.so', '.so.', '0', '1', '01', '9', '10', '4294967297', '-', '_', '\u00e9');
     const name = fc.array(part, { minLength: 1, maxLength: 5 }).map((p) => p.join(''));
     const entry = fc.record({ name, dir: fc.constantFrom('/a', '/b'), flags: fc.constantFrom(0x303, 0x3, 0x0), hwcaps: fc.constantFrom(undefined, 'x86-64-v2', 'x86-64-v4') });
@@ -210,11 +251,21 @@ describe('lazily decoded ld.so.cache', () => {
           return input;
         });
         const bytes = shuffle ? bytesInOrder(inputs) : ldCacheBytes(inputs);
+        // Before the order check and after it: where the image finds itself sorted, by the run alone.
         const cache = parseLdCache(bytes, 'random');
-        for (const n of [...list.map((e) => e.name), ...extra]) expectSameLookup(cache, n);
+        const checked = parseLdCache(bytes, 'random, order checked');
+        if (orderChecked(checked)) knownSorted++;
+        else unsorted++;
+        for (const n of [...list.map((e) => e.name), ...extra]) {
+          expectSameLookup(cache, n);
+          expectSameLookup(checked, n);
+        }
       }),
       { numRuns: 400 },
     );
+    // Both kinds were met (ldconfig's order, shuffled ones, keys the plain comparison cannot order).
+    expect(knownSorted).toBeGreaterThan(50);
+    expect(unsorted).toBeGreaterThan(50);
   });
 
   it('mutated files: what parses gives the decoded answer for every name in it', () => {
@@ -236,7 +287,12 @@ describe('lazily decoded ld.so.cache', () => {
           if (err instanceof LdCacheFormatError) return;
           throw err;
         }
-        for (const n of new Set([...cache.entries.map((e) => e.name), 'libfoo.so.1', 'libbar.so'])) expectSameLookup(cache, n);
+        const checked = parseLdCache(bytes, 'mutated, order checked');
+        orderChecked(checked);
+        for (const n of new Set([...cache.entries.map((e) => e.name), 'libfoo.so.1', 'libbar.so'])) {
+          expectSameLookup(cache, n);
+          expectSameLookup(checked, n);
+        }
       }),
       { numRuns: 1500 },
     );

@@ -37,12 +37,21 @@ export function u32At(buf: Uint8Array, at: number, order: ByteOrder): number {
  */
 export const MAX_IRREGULAR = 256;
 
+/**
+ * Lookups on one image before its order is checked (`knownSorted`): the check compares every key with
+ * the next (~650 on Debian), about what 30 scans of the keys by `withName` cost; a run that looks up
+ * fewer names (one program: ~20) never makes it.
+ */
+export const ORDER_CHECK_AFTER = 32;
+
 export class LazyImage {
   private readonly decoded: (LdCacheEntry | undefined)[];
   private all: LdCacheEntry[] | undefined;
   private slots: Int32Array | undefined;
   private next: Int32Array | undefined;
   private irregular: number[] | undefined;
+  private lookups = 0;
+  private sorted: boolean | undefined;
 
   constructor(
     readonly buf: Buffer,
@@ -182,6 +191,39 @@ export class LazyImage {
   /** Whether the plain search may answer at all (parse.ts counted few irregular spans, and they hold few keys). */
   plainUsable(): boolean {
     return this.irregularSpans !== undefined && this.irregularEntries().length <= MAX_IRREGULAR;
+  }
+
+  /**
+   * Whether each key compares at or above the next under _dl_cache_libcmp, as ldconfig sorts them
+   * (search_cache's binary search goes right when the name compares below): then the entries with a name
+   * are one run, next to each other, and `runFrom` finds them all. Known only as far as libcmpPlain can
+   * tell (its sign is exact where it gives one; NaN counts as not sorted), and asked for only from the
+   * (ORDER_CHECK_AFTER + 1)th call on, so that a short run never pays for the check; false until then.
+   */
+  knownSorted(): boolean {
+    if (this.sorted !== undefined) return this.sorted;
+    if (++this.lookups <= ORDER_CHECK_AFTER) return false;
+    let sorted = true;
+    for (let i = 1; i < this.count && sorted; i++) {
+      if (!(libcmpPlain(this.buf, this.keyAt(i - 1), this.buf, this.keyAt(i)) >= 0)) sorted = false;
+    }
+    this.sorted = sorted;
+    return sorted;
+  }
+
+  /**
+   * On a knownSorted image: the entries equal to `name` (its regular spelling and NUL) from `first`, the
+   * first of them, up to the last, or undefined when a comparison cannot tell.
+   */
+  runFrom(name: Uint8Array, first: number): number[] | undefined {
+    const out: number[] = [];
+    for (let i = first; i < this.count; i++) {
+      const c = this.compare(name, i);
+      if (Number.isNaN(c)) return undefined;
+      if (c !== 0) break;
+      out.push(i);
+    }
+    return out;
   }
 
   /**

@@ -317,8 +317,14 @@ function lookupPlain(cache: LdCache, soname: string, target: LdCacheTarget, rule
     best = pickEntry(cache, target, rules, run.first, run.found, run.right, (i) => image.entry(i), equal);
     if (!plain) return undefined;
   }
-  const key = libcmpKey(soname);
-  const candidates = image.withName(name, (i) => libcmpKey(image.entry(i).name) === key).map((i) => image.entry(i));
+  // In a sorted cache every entry with the name is in the run the search found (none: no run); else,
+  // or where the run's end cannot be told, wherever the name's bytes occur among the keys.
+  let ids = image.knownSorted() ? (run === null ? [] : image.runFrom(name, run.first)) : undefined;
+  if (ids === undefined) {
+    const key = libcmpKey(soname);
+    ids = image.withName(name, (i) => libcmpKey(image.entry(i).name) === key);
+  }
+  const candidates = ids.map((i) => image.entry(i));
   return {
     path: best?.path,
     entry: best,
