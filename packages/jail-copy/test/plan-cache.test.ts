@@ -238,3 +238,70 @@ describe('a sysroot: a change to what the plan was computed from is seen', () =>
     expect(again.json.copied).toEqual(['/usr/bin/prog']);
   });
 });
+
+/**
+ * A merged-/usr sysroot (lib -> usr/lib, as Debian's): the loader's paths name each library through the
+ * link as well as by its own path. A change to the library, or to the link itself, must be seen.
+ */
+describe('a merged-/usr sysroot: a library named through a link', () => {
+  const root = path.join(tmp, 'merged');
+  const build = path.join(tmp, 'merged-build');
+  const libA = path.join(build, 'a', 'libfix.so');
+  const libB = path.join(build, 'b', 'libfix.so');
+
+  beforeAll(() => {
+    requireRoot();
+    for (const d of ['a', 'b']) fs.mkdirSync(path.join(build, d), { recursive: true });
+    gcc(libA, 'int fix(void) { return 1; }\n', ['-shared', '-fPIC', '-Wl,-soname,libfix.so']);
+    gcc(libB, 'int fix(void) { return 2; }\n', ['-shared', '-fPIC', '-Wl,-soname,libfix.so']);
+    fs.mkdirSync(path.join(root, 'usr/bin'), { recursive: true });
+    fs.mkdirSync(path.join(root, 'usr/lib/x86_64-linux-gnu'), { recursive: true });
+    fs.mkdirSync(path.join(root, 'alt/lib/x86_64-linux-gnu'), { recursive: true });
+    fs.symlinkSync('usr/lib', path.join(root, 'lib'));
+    gcc(path.join(root, 'usr/bin/prog'), 'int fix(void);\nint main(void) { return fix(); }\n', [`-L${path.dirname(libA)}`, '-lfix']);
+    fs.copyFileSync(libA, path.join(root, 'usr/lib/x86_64-linux-gnu/libfix.so'));
+    fs.copyFileSync(libB, path.join(root, 'alt/lib/x86_64-linux-gnu/libfix.so'));
+  });
+
+  const run = (jail: string): Promise<{ code: number | undefined; json: CopyJson; stderr: string }> => copy(['--root', root, '/usr/bin/prog', '--into', jail, '--no-nss']);
+  const jailLib = (jail: string): Buffer => fs.readFileSync(fs.realpathSync(path.join(jail, 'lib/x86_64-linux-gnu/libfix.so')));
+
+  it('the library reached through the link: reused while nothing changes, both names in the cache', async () => {
+    const jail = newJail();
+    const first = await run(jail);
+    expect(first.json.copied).toContain('/usr/lib/x86_64-linux-gnu/libfix.so');
+    expect(Buffer.compare(jailLib(jail), fs.readFileSync(libA))).toBe(0);
+    expect((await run(jail)).json.planReused).toBe(true);
+    // Both names were consulted, or this tests no second name.
+    const host = (JSON.parse(fs.readFileSync(path.join(jail, PLAN_CACHE_PATH), 'utf8')) as { host: [string, string][] }).host.map(([p]) => p);
+    expect(host).toContain(path.join(root, 'lib/x86_64-linux-gnu/libfix.so'));
+    expect(host).toContain(path.join(root, 'usr/lib/x86_64-linux-gnu/libfix.so'));
+  });
+
+  it('the link pointed elsewhere (another libfix.so there): planned again, and the jail gets that one', async () => {
+    const jail = newJail();
+    await run(jail);
+    fs.rmSync(path.join(root, 'lib'));
+    fs.symlinkSync('alt/lib', path.join(root, 'lib'));
+    try {
+      const again = await run(jail);
+      expect(again.json.planReused).toBe(false);
+      expect(Buffer.compare(jailLib(jail), fs.readFileSync(libB))).toBe(0);
+    } finally {
+      fs.rmSync(path.join(root, 'lib'));
+      fs.symlinkSync('usr/lib', path.join(root, 'lib'));
+    }
+  });
+
+  it('the library rewritten in place (same inode, same size): planned again through either name', async () => {
+    const jail = newJail();
+    await run(jail);
+    expect((await run(jail)).json.planReused).toBe(true);
+    const src = path.join(root, 'usr/lib/x86_64-linux-gnu/libfix.so');
+    const t = new Date(Date.now() + 5000);
+    fs.utimesSync(src, t, t);
+    const again = await run(jail);
+    expect(again.json.planReused).toBe(false);
+    expect(again.json.copied).toEqual(['/usr/lib/x86_64-linux-gnu/libfix.so']);
+  });
+});

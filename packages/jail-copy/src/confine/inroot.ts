@@ -23,6 +23,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MAX_SYMLINKS } from '@elfcopy/elf-deps/internal';
 import { BadJailError, JailConflictError, JailEscapeError, type JailEntryKind } from '../errors.js';
+import { randomHex } from './random-hex.js';
 
 /** Where the kernel shows this process's descriptors: PROC_FD/N/name is openat(N, name). */
 const PROC_FD = '/proc/self/fd';
@@ -34,9 +35,7 @@ export const TMP_PREFIX = '.elfcopy-tmp-';
 
 /** `.elfcopy-tmp-<pid>-<random>`: the pid lets cleanupTemps spare the temporaries of a live run. */
 export function tmpName(): string {
-  // Web Crypto's getRandomValues: loaded when first called, so a run that writes nothing never loads crypto.
-  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(6));
-  return `${TMP_PREFIX}${process.pid}-${Buffer.from(bytes).toString('hex')}`;
+  return `${TMP_PREFIX}${process.pid}-${randomHex(6)}`;
 }
 
 /** Says whether a link in the jail that leaves it may be followed (inside the jail) all the same. */

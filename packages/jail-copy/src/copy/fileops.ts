@@ -8,13 +8,14 @@
  * under p-limit (a copy's bytes move on copy-workers.ts' threads); walks and metadata calls are
  * synchronous (microseconds each).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { UnreadableFileError, type UnreadableKind } from '@elfcopy/elf-deps';
 import { JailConflictError, asJailIoError } from '../errors.js';
 import { Jail, JailDir, TMP_PREFIX, errnoOf, lstatOrUndefined, setMeta, tmpName, type FileMeta, type ResolveOptions } from '../confine/inroot.js';
+import { randomHex } from '../confine/random-hex.js';
 import { THIS_THREAD, type ContentCopier } from './copy-workers.js';
 
 const C = fs.constants;
@@ -248,7 +249,7 @@ async function writeFromSource(jail: Jail, p: string, src: { fd: number; stat: f
     const there = lstatOrUndefined(final);
     if (there?.isDirectory()) throw conflict();
     const staging = opts.staging ?? new StagingDirs();
-    const tmp = staging.get(dir).entry(`f-${randomBytes(6).toString('hex')}`);
+    const tmp = staging.get(dir).entry(`f-${randomHex(6)}`);
     let renamed = false;
     try {
       // Created by the lane that copies it (copy-workers.ts: StagedFile), EXCL|NOFOLLOW: the name is
