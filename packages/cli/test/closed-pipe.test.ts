@@ -63,18 +63,21 @@ sys.exit(p.wait())
     ['deps', '--json', '/usr/bin/'],
     ['deps', '--dot', '/usr/bin/'],
     ['deps', '/usr/bin/'],
+    // A copy's plan, printed once at the end: JAIL is a path in the test's directory (a dry run makes none).
+    ['/usr/bin/', '--into', 'JAIL', '--with', 'none', '--dry-run', '--json'],
   ]) {
     it(`elfcopy ${args.join(' ')}: every byte arrives, exit 0`, () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'elfcopy-nbpipe-'));
+      const argv = args.map((a) => (a === 'JAIL' ? path.join(dir, 'jail') : a));
       const expected = path.join(dir, 'expected');
       const file = fs.openSync(expected, 'w');
-      const direct = spawnSync('node', [ELFCOPY, ...args], { stdio: ['ignore', file, 'pipe'] });
+      const direct = spawnSync('node', [ELFCOPY, ...argv], { stdio: ['ignore', file, 'pipe'] });
       fs.closeSync(file);
       expect(direct.status).toBe(0);
       const want = fs.readFileSync(expected);
       // Enough to fill the pipe many times over, or the test would not test the EAGAIN path.
       expect(want.length).toBeGreaterThan(4 * 65536);
-      const piped = spawnSync('python3', ['-c', reader, 'node', ELFCOPY, ...args], { maxBuffer: 256 * 1024 * 1024 });
+      const piped = spawnSync('python3', ['-c', reader, 'node', ELFCOPY, ...argv], { maxBuffer: 256 * 1024 * 1024 });
       expect(piped.status).toBe(0);
       expect(Buffer.compare(piped.stdout, want)).toBe(0);
       fs.rmSync(dir, { recursive: true, force: true });

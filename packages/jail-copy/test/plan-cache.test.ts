@@ -153,6 +153,42 @@ describe('host programs: a re-run reuses the plan, and a changed jail is repaire
   });
 });
 
+/**
+ * A sysroot with /usr/bin/prog needing libfix.so, and two builds of that library beside it (BUILD/a
+ * returns 1, BUILD/b 2); ROOT/usr/lib/x86_64-linux-gnu/libfix.so is a copy of BUILD/a's.
+ */
+function fixRoot(root: string, build: string): void {
+  requireRoot();
+  const libA = path.join(build, 'a', 'libfix.so');
+  for (const d of ['a', 'b']) fs.mkdirSync(path.join(build, d), { recursive: true });
+  gcc(libA, 'int fix(void) { return 1; }\n', ['-shared', '-fPIC', '-Wl,-soname,libfix.so']);
+  gcc(path.join(build, 'b', 'libfix.so'), 'int fix(void) { return 2; }\n', ['-shared', '-fPIC', '-Wl,-soname,libfix.so']);
+  fs.mkdirSync(path.join(root, 'usr/bin'), { recursive: true });
+  fs.mkdirSync(path.join(root, 'usr/lib/x86_64-linux-gnu'), { recursive: true });
+  gcc(path.join(root, 'usr/bin/prog'), 'int fix(void);\nint main(void) { return fix(); }\n', [`-L${path.dirname(libA)}`, '-lfix']);
+  fs.copyFileSync(libA, path.join(root, 'usr/lib/x86_64-linux-gnu/libfix.so'));
+}
+
+/**
+ * ROOT's libfix.so given a new mtime (its content, size and inode unchanged): a reused plan is planned
+ * again, and the library alone copied anew.
+ */
+async function replannedWhenTouched(root: string, jail: string, run: (jail: string) => ReturnType<typeof copyProg>): Promise<void> {
+  await run(jail);
+  expect((await run(jail)).json.planReused).toBe(true);
+  const src = path.join(root, 'usr/lib/x86_64-linux-gnu/libfix.so');
+  const t = new Date(Date.now() + 5000);
+  fs.utimesSync(src, t, t);
+  const again = await run(jail);
+  expect(again.json.planReused).toBe(false);
+  expect(again.json.copied).toEqual(['/usr/lib/x86_64-linux-gnu/libfix.so']);
+}
+
+/** elfcopy --root ROOT /usr/bin/prog --into JAIL --no-nss. */
+function copyProg(root: string, jail: string): Promise<{ code: number | undefined; json: CopyJson; stderr: string }> {
+  return copy(['--root', root, '/usr/bin/prog', '--into', jail, '--no-nss']);
+}
+
 describe('a sysroot: a change to what the plan was computed from is seen', () => {
   const root = path.join(tmp, 'sysroot');
   const build = path.join(tmp, 'build');
@@ -160,18 +196,11 @@ describe('a sysroot: a change to what the plan was computed from is seen', () =>
   const libB = path.join(build, 'b', 'libfix.so');
 
   beforeAll(() => {
-    requireRoot();
-    for (const d of ['a', 'b']) fs.mkdirSync(path.join(build, d), { recursive: true });
-    gcc(libA, 'int fix(void) { return 1; }\n', ['-shared', '-fPIC', '-Wl,-soname,libfix.so']);
-    gcc(libB, 'int fix(void) { return 2; }\n', ['-shared', '-fPIC', '-Wl,-soname,libfix.so']);
-    fs.mkdirSync(path.join(root, 'usr/bin'), { recursive: true });
-    fs.mkdirSync(path.join(root, 'usr/lib/x86_64-linux-gnu'), { recursive: true });
+    fixRoot(root, build);
     fs.mkdirSync(path.join(root, 'lib/x86_64-linux-gnu'), { recursive: true });
-    gcc(path.join(root, 'usr/bin/prog'), 'int fix(void);\nint main(void) { return fix(); }\n', [`-L${path.dirname(libA)}`, '-lfix']);
-    fs.copyFileSync(libA, path.join(root, 'usr/lib/x86_64-linux-gnu/libfix.so'));
   });
 
-  const run = (jail: string): Promise<{ code: number | undefined; json: CopyJson; stderr: string }> => copy(['--root', root, '/usr/bin/prog', '--into', jail, '--no-nss']);
+  const run = (jail: string) => copyProg(root, jail);
 
   it('a library appearing in a directory searched earlier: planned again, and the jail gets that one', async () => {
     const jail = newJail();
@@ -189,15 +218,7 @@ describe('a sysroot: a change to what the plan was computed from is seen', () =>
   });
 
   it('a source file changed in place (same size): planned again, and the copy replaced', async () => {
-    const jail = newJail();
-    await run(jail);
-    expect((await run(jail)).json.planReused).toBe(true);
-    const src = path.join(root, 'usr/lib/x86_64-linux-gnu/libfix.so');
-    const t = new Date(Date.now() + 5000);
-    fs.utimesSync(src, t, t);
-    const again = await run(jail);
-    expect(again.json.planReused).toBe(false);
-    expect(again.json.copied).toEqual(['/usr/lib/x86_64-linux-gnu/libfix.so']);
+    await replannedWhenTouched(root, newJail(), run);
   });
 
   it('a directory input: a new ELF file in it, or a script there overwritten in place by an ELF file, is seen', async () => {
@@ -250,20 +271,13 @@ describe('a merged-/usr sysroot: a library named through a link', () => {
   const libB = path.join(build, 'b', 'libfix.so');
 
   beforeAll(() => {
-    requireRoot();
-    for (const d of ['a', 'b']) fs.mkdirSync(path.join(build, d), { recursive: true });
-    gcc(libA, 'int fix(void) { return 1; }\n', ['-shared', '-fPIC', '-Wl,-soname,libfix.so']);
-    gcc(libB, 'int fix(void) { return 2; }\n', ['-shared', '-fPIC', '-Wl,-soname,libfix.so']);
-    fs.mkdirSync(path.join(root, 'usr/bin'), { recursive: true });
-    fs.mkdirSync(path.join(root, 'usr/lib/x86_64-linux-gnu'), { recursive: true });
+    fixRoot(root, build);
     fs.mkdirSync(path.join(root, 'alt/lib/x86_64-linux-gnu'), { recursive: true });
     fs.symlinkSync('usr/lib', path.join(root, 'lib'));
-    gcc(path.join(root, 'usr/bin/prog'), 'int fix(void);\nint main(void) { return fix(); }\n', [`-L${path.dirname(libA)}`, '-lfix']);
-    fs.copyFileSync(libA, path.join(root, 'usr/lib/x86_64-linux-gnu/libfix.so'));
     fs.copyFileSync(libB, path.join(root, 'alt/lib/x86_64-linux-gnu/libfix.so'));
   });
 
-  const run = (jail: string): Promise<{ code: number | undefined; json: CopyJson; stderr: string }> => copy(['--root', root, '/usr/bin/prog', '--into', jail, '--no-nss']);
+  const run = (jail: string) => copyProg(root, jail);
   const jailLib = (jail: string): Buffer => fs.readFileSync(fs.realpathSync(path.join(jail, 'lib/x86_64-linux-gnu/libfix.so')));
 
   it('the library reached through the link: reused while nothing changes, both names in the cache', async () => {
@@ -294,14 +308,6 @@ describe('a merged-/usr sysroot: a library named through a link', () => {
   });
 
   it('the library rewritten in place (same inode, same size): planned again through either name', async () => {
-    const jail = newJail();
-    await run(jail);
-    expect((await run(jail)).json.planReused).toBe(true);
-    const src = path.join(root, 'usr/lib/x86_64-linux-gnu/libfix.so');
-    const t = new Date(Date.now() + 5000);
-    fs.utimesSync(src, t, t);
-    const again = await run(jail);
-    expect(again.json.planReused).toBe(false);
-    expect(again.json.copied).toEqual(['/usr/lib/x86_64-linux-gnu/libfix.so']);
+    await replannedWhenTouched(root, newJail(), run);
   });
 });
