@@ -7,7 +7,6 @@ import type { Command } from 'commander';
 import type { CopyCliOptions } from './copy.js';
 import { DEFAULTS } from '@elfcopy/jail-copy/defaults';
 import { makeReporter } from './report.js';
-import { lazyStdout } from './output.js';
 import { checkDirectory, resolverOptions } from './program.js';
 
 export function addCopyCommand(program: Command, setExit: (code: number) => void): Command {
@@ -48,7 +47,7 @@ Exit status: 0 done, 1 a library is missing (the rest is copied), 2 bad usage or
     const globals = cmd.optsWithGlobals<{ quiet?: boolean; verbose?: boolean }>();
     if (opts.root !== undefined) checkDirectory(opts.root, '--root');
     const { runCopy } = await import('./copy.js');
-    setExit(await runCopy(paths, { ...opts, ...(globals.quiet ? { quiet: true } : {}) }, makeReporter(globals), lazyStdout()));
+    setExit(await runCopy(paths, { ...opts, ...(globals.quiet ? { quiet: true } : {}) }, makeReporter(globals)));
   });
 
   return program;

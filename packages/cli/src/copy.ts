@@ -12,6 +12,7 @@ import { progressBar, type Progress } from './progress.js';
 import { withSignalCleanup } from './signals.js';
 import { describeError, type Reporter } from './report.js';
 import { UsageError } from './usage-error.js';
+import { lazyStdout } from './output.js';
 
 export interface CopyCliOptions {
   into?: string;
@@ -72,7 +73,7 @@ export function checkJailTarget(jail: string | undefined): { jail: string; missi
   return { jail: abs, missing: false };
 }
 
-export async function runCopy(paths: string[], opts: CopyCliOptions, report: Reporter, stdout: NodeJS.WritableStream = process.stdout): Promise<number> {
+export async function runCopy(paths: string[], opts: CopyCliOptions, report: Reporter, stdout: NodeJS.WritableStream = lazyStdout()): Promise<number> {
   return runCopyWith((jail, options, events) => copyIntoJail(paths, jail, options, events), opts, report, stdout);
 }
 
@@ -80,7 +81,7 @@ export async function runCopy(paths: string[], opts: CopyCliOptions, report: Rep
 export type CopyCall = (jail: string, options: CopyIntoJailOptions, events: CopyIntoJailEvents) => Promise<CopyIntoJailResult>;
 
 /** A copy command: its options checked, `call` made, its plan and result reported as `elfcopy copy` reports them. */
-export async function runCopyWith(call: CopyCall, opts: CopyCliOptions, report: Reporter, stdout: NodeJS.WritableStream = process.stdout): Promise<number> {
+export async function runCopyWith(call: CopyCall, opts: CopyCliOptions, report: Reporter, stdout: NodeJS.WritableStream = lazyStdout()): Promise<number> {
   // Stopped by a signal: what the copy staged in the jail goes (and, with --trace, the traced command
   // and all it started).
   const cleanups: (() => void)[] = [];

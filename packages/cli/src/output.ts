@@ -46,9 +46,10 @@ export function stdoutOutput(): Output {
 }
 
 /**
- * process.stdout, made on first use: a command that may print (copy: --json, --dry-run) hands this on,
- * so a run with nothing to print (a copy's usual run) never makes the stream — ~3 ms, as above; more
- * for a pipe, whose stream loads node:net. Every property is the real stream's, methods bound to it.
+ * process.stdout, made on first use: the default stream of a command that may print (copy.ts: --json,
+ * --dry-run), so a run with nothing to print (a copy's usual run) never makes the stream — ~3 ms, as
+ * above; more for a pipe, whose stream loads node:net. Every property is the real stream's, methods
+ * bound to it.
  */
 export function lazyStdout(): NodeJS.WritableStream {
   return new Proxy(Object.create(null) as NodeJS.WritableStream, {
