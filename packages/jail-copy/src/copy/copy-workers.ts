@@ -320,8 +320,7 @@ export class CopyWorkers implements ContentCopier {
 function flushTo(stream: Readable, fd: number): void {
   try {
     for (let chunk = stream.read() as Buffer | string | null; chunk !== null; chunk = stream.read() as Buffer | string | null) {
-      if (typeof chunk === 'string') fs.writeSync(fd, chunk);
-      else fs.writeSync(fd, chunk);
+      fs.writeSync(fd, typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
     }
   } catch {
     // A reader that has gone, a full non-blocking pipe: a diagnostic is not worth failing the copy.
