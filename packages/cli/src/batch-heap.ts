@@ -40,8 +40,18 @@ function v8Module(): typeof import('node:v8') | undefined {
   return typeof process.getBuiltinModule === 'function' ? process.getBuiltinModule('node:v8') : undefined;
 }
 
-export function boundYoungGeneration(): void {
+/** A directory argument (ResolveOptions.onDirectoryInput): the young-generation bound and the later tier-up. */
+export function directoryBatch(): void {
+  boundYoungGeneration();
   tierUpLater();
+}
+
+/** `count` paths named one by one (W2: 1065 programs, no directory to say so): the later tier-up from BATCH_ARGUMENTS on. */
+export function namedBatch(count: number): void {
+  if (count >= BATCH_ARGUMENTS) tierUpLater();
+}
+
+function boundYoungGeneration(): void {
   if (bounded) return;
   bounded = true;
   v8Module()?.setFlagsFromString('--semi-space-growth-factor=1');
@@ -51,7 +61,7 @@ export function boundYoungGeneration(): void {
  * A larger tier-up budget for the rest of the process (BATCH_INTERRUPT_BUDGET). Only how soon V8
  * optimises a function changes, never what it computes: the output is the same byte for byte.
  */
-export function tierUpLater(): void {
+function tierUpLater(): void {
   if (tiering) return;
   tiering = true;
   v8Module()?.setFlagsFromString(`--interrupt-budget=${BATCH_INTERRUPT_BUDGET}`);

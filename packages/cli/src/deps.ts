@@ -1,6 +1,6 @@
 /** `elfcopy deps`: parse options, call analyzeDeps, format. */
 import { analyzeDeps, whyChains, type ClosureGraph, type ResolveOptions } from '@elfcopy/elf-deps';
-import { BATCH_ARGUMENTS, boundYoungGeneration, tierUpLater } from './batch-heap.js';
+import { directoryBatch, namedBatch } from './batch-heap.js';
 import { EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK } from './exit-codes.js';
 import { formatDot } from './format/dot.js';
 import { formatJson } from './format/json.js';
@@ -27,9 +27,8 @@ export interface DepsCliOptions extends ResolverCliOptions {
 export function runDeps(paths: string[], opts: DepsCliOptions, report: Reporter, stdout: Output = stdoutOutput()): number {
   const resolveOptions: ResolveOptions = resolveOptionsFrom(opts);
   if (opts.list) resolveOptions.detail = 'objects';
-  resolveOptions.onDirectoryInput = boundYoungGeneration;
-  // A batch named file by file (W2: 1065 programs) has no directory to say so.
-  if (paths.length >= BATCH_ARGUMENTS) tierUpLater();
+  resolveOptions.onDirectoryInput = directoryBatch;
+  namedBatch(paths.length);
   if (opts.dlopen !== undefined) resolveOptions.dlopen = dlopenFrom(opts.dlopen, { allowNone: false });
   if (opts.null && !opts.list) throw new UsageError('-0/--null goes with --list');
   const graph = analyzeDeps(paths, resolveOptions);
