@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describeNonRegular, errnoToUnreadable } from './bytes.js';
-import { ElfDepsError, NotElfError, UnreadableFileError } from './errors.js';
+import { ElfDepsError, NotElfError, PathResolutionError, UnreadableFileError } from './errors.js';
 import { globInRoot, hasGlobChars } from './glob.js';
 import type { SysRoot } from './sysroot.js';
 
@@ -76,10 +76,26 @@ function walkDirectory(root: SysRoot, dir: string, out: string[], depth: number,
     } else if (e.isSymbolicLink()) {
       // A link to an ELF file counts, resolved inside the root; links to directories are not
       // followed (no cycles, no escapes).
-      const st = root.stat(p);
-      const realFile = root.realpath(p);
-      if (realFile !== undefined && st?.isFile() && st.size >= 4 && startsWithElfMagic(root.hostPath(realFile))) out.push(p);
+      const realFile = linkedFile(root, p);
+      if (realFile !== undefined && startsWithElfMagic(root.hostPath(realFile))) out.push(p);
     }
+  }
+}
+
+/**
+ * The real path of the regular file (of 4 bytes or more) a link met in a directory walk leads to; none
+ * when it leads to no such file. A link nobody named that leads nowhere — dangling, or a loop the kernel
+ * stops with ELOOP — is not an input, as a non-ELF file beside it is not: one stray link must not cost
+ * the walk every ELF file of the tree.
+ */
+function linkedFile(root: SysRoot, p: string): string | undefined {
+  try {
+    const st = root.stat(p);
+    if (!st?.isFile() || st.size < 4) return undefined;
+    return root.realpath(p);
+  } catch (err) {
+    if (err instanceof PathResolutionError) return undefined;
+    throw err;
   }
 }
 

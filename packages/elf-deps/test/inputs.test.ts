@@ -6,6 +6,7 @@
  * argument, and never for a file, a link to a file, a glob of files,
  * a missing path or a special file.
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -54,6 +55,53 @@ describe('collectInputs: the directory hook', () => {
     const graph = analyzeDeps([file, dir], { onDirectoryInput: (d) => told.push(d), detail: 'objects' });
     expect(told).toEqual([dir]);
     expect(graph.inputErrors).toEqual([]);
+  });
+});
+
+describe('collectInputs: a directory walk', () => {
+  /**
+   * prog (ELF), to-prog -> prog, loop-a <-> loop-b, dangling -> nothing, a FIFO and a text file, in
+   * `dir` under the host path `host`; link targets are written relative, so the tree reads the same as
+   * a root of its own.
+   */
+  function strayLinks(host: string, dir: string): { elf: string[] } {
+    const d = path.join(host, dir);
+    fs.mkdirSync(d, { recursive: true });
+    fs.copyFileSync(ELF, path.join(d, 'prog'));
+    fs.symlinkSync('prog', path.join(d, 'to-prog'));
+    fs.symlinkSync('loop-b', path.join(d, 'loop-a'));
+    fs.symlinkSync('loop-a', path.join(d, 'loop-b'));
+    fs.symlinkSync('no-such-file', path.join(d, 'dangling'));
+    execFileSync('mkfifo', [path.join(d, 'fifo')]);
+    fs.writeFileSync(path.join(d, 'notes.txt'), 'not ELF\n');
+    return { elf: [path.posix.join(dir, 'prog'), path.posix.join(dir, 'to-prog')] };
+  }
+
+  it('passes over a symlink loop and a dangling link beside the ELF files, which it still lists (the host)', () => {
+    const host = tempDir('elfcopy-walk-');
+    const { elf } = strayLinks(host, '/');
+    const inputs = collectInputs(new SysRoot('/'), [host], '/');
+    expect(inputs.errors).toEqual([]);
+    expect(inputs.files).toEqual(elf.map((p) => path.join(host, p)));
+    const graph = analyzeDeps([host], { detail: 'objects' });
+    expect(graph.inputErrors).toEqual([]);
+    expect(graph.roots.map((r) => r.path)).toEqual(elf.map((p) => path.join(host, p)));
+  });
+
+  it('the same inside a root (--root: the confined walk)', () => {
+    const root = tempDir('elfcopy-walk-root-');
+    const { elf } = strayLinks(root, '/srv/tree');
+    const inputs = collectInputs(new SysRoot(root), ['/srv/tree'], '/');
+    expect(inputs.errors).toEqual([]);
+    expect(inputs.files).toEqual(elf);
+  });
+
+  it('a symlink loop named as an argument is still an error of its own', () => {
+    const host = tempDir('elfcopy-walk-named-');
+    strayLinks(host, '/');
+    const inputs = collectInputs(new SysRoot('/'), [path.join(host, 'loop-a'), path.join(host, 'prog')], '/');
+    expect(inputs.files).toEqual([path.join(host, 'prog')]);
+    expect(inputs.errors.map((e) => e.message)).toEqual([expect.stringContaining('symlink loop')]);
   });
 });
 

@@ -289,6 +289,20 @@ describe('special files given as inputs', () => {
     expect(fs.existsSync(path.join(j, dir, 'a-fifo'))).toBe(false);
     expect(chrootStatus(j, [path.join(dir, 'prog')])).toBe(0);
   });
+
+  it('a symlink loop inside a directory input is passed over; the ELF beside it is copied and runs', async () => {
+    const dir = path.join(tmp, 'dir-with-loop');
+    fs.mkdirSync(dir);
+    fs.symlinkSync('loop-b', path.join(dir, 'loop-a'));
+    fs.symlinkSync('loop-a', path.join(dir, 'loop-b'));
+    fs.copyFileSync('/usr/bin/true', path.join(dir, 'prog'));
+    fs.chmodSync(path.join(dir, 'prog'), 0o755);
+    const j = newJail('dir-loop');
+    const r = await elfcopy([dir, '--into', j, '--no-nss'], { timeout: 15_000 });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(['loop-a', 'loop-b'].filter((n) => fs.lstatSync(path.join(j, dir, n), { throwIfNoEntry: false }) !== undefined)).toEqual([]);
+    expect(chrootStatus(j, [path.join(dir, 'prog')])).toBe(0);
+  });
 });
 
 describe('a run killed mid-copy', () => {
