@@ -57,6 +57,17 @@ export class BadJailError extends JailCopyError {
   override name = 'BadJailError';
 }
 
+/** Another elfcopy run is changing this jail now: the jail's lock (copy/jail-lock.ts) names a live process. */
+export class JailBusyError extends BadJailError {
+  override name = 'JailBusyError';
+  /** The process holding the lock, when its file says. */
+  readonly pid: number | undefined;
+  constructor(jail: string, pid: number | undefined, lock: string) {
+    super(jail, `another elfcopy${pid !== undefined ? ` (pid ${pid})` : ''} is changing this jail; run again when it has finished (its lock: ${lock} in the jail)`);
+    this.pid = pid;
+  }
+}
+
 /**
  * The errors the jail's own file system gives (the jail is read-only, full, over quota, not ours to
  * write, failing): not elfcopy's bug, nor the input's. What each means, in the words a user reads.

@@ -29,7 +29,7 @@ export { renderSystemdUnit, renderSysvScript, checkUnitProgram, UnitError, type 
 export { traceCommand, TraceError, type TraceOptions, type TraceResult, type TraceMethod } from './tools/trace.js';
 
 // Errors.
-export { JailCopyError, JailEscapeError, JailConflictError, BadJailError, JailIoError } from './errors.js';
+export { JailCopyError, JailEscapeError, JailConflictError, BadJailError, JailBusyError, JailIoError } from './errors.js';
 export { OutputIoError } from './output/io-error.js';
 
 // Artifacts: OCI images, SBOMs, and the dpkg database they read.

@@ -12,18 +12,33 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { JailIoError, applyPlan, planCopy } from '../src/index.js';
 import { elfcopy, errorLines, requireRoot, stagingLeftovers, tempDir } from './helpers/jail.js';
 
-/** The next call of `op` (after it is armed) fails with `code`, as the kernel would have it. */
-const fault = vi.hoisted(() => ({ op: '', code: '' }));
-function injected(op: string, target: unknown): Error | undefined {
+/**
+ * The next call of `op` (after it is armed) fails with `code`, as the kernel would have it: on a path
+ * the plan writes, or (`state`) on a file in the jail's own JAIL/.elfcopy (its lock, taken first, and the
+ * manifest), told apart by the path a descriptor is open on.
+ */
+const fault = vi.hoisted(() => ({ op: '', code: '', state: false }));
+function injected(op: string, target: unknown, at: string): Error | undefined {
   if (fault.op !== op) return undefined;
+  const inState = /\/\.elfcopy(\/|$)/.test(at);
+  if (inState !== fault.state) return undefined;
   const code = fault.code;
   fault.op = '';
   return Object.assign(new Error(`${code}: injected, ${op} '${String(target)}'`), { code, syscall: op, path: String(target) });
 }
 vi.mock('node:fs', async (importOriginal) => {
   const real = await importOriginal<typeof import('node:fs')>();
+  // What a call is about: its path, or for a descriptor the file it is open on.
+  const where = (target: unknown): string => {
+    if (typeof target !== 'number') return String(target);
+    try {
+      return real.readlinkSync(`/proc/self/fd/${target}`);
+    } catch {
+      return '';
+    }
+  };
   const wrap = <A extends unknown[], R>(op: string, f: (...a: A) => R) => (...a: A): R => {
-    const err = injected(op, a[0]);
+    const err = fault.op === op ? injected(op, a[0], where(a[0])) : undefined;
     if (err) throw err;
     return f(...a);
   };
@@ -108,9 +123,13 @@ describe("the jail's file system refuses a write", () => {
     it(`${code} from ${op} (injected): a JailIoError naming JAIL/path, no staging left`, async () => {
       const jail = path.join(tmp, `inject-${code}`);
       fs.mkdirSync(jail);
+      // JAIL/.elfcopy there already (as after any earlier run): the lock is then taken without a
+      // mkdir or a rename, and the fault meets the first call the plan's own steps make.
+      fs.mkdirSync(path.join(jail, '.elfcopy'), { mode: 0o700 });
       const plan = planCopy(['/usr/bin/ls'], jail, { nss: false });
       fault.op = op;
       fault.code = code;
+      fault.state = false;
       const err = await applyPlan(plan.steps, jail, { jobs: 1 }).then(
         () => undefined,
         (e: unknown) => e,
@@ -123,6 +142,31 @@ describe("the jail's file system refuses a write", () => {
       expect(plan.steps.some((s) => jail + s.path === io.path), `${io.path} is a path the plan writes`).toBe(true);
       expect(`${io.path}: ${io.message}`).not.toMatch(/\/proc\/|\n/);
       expect(stagingLeftovers(jail)).toEqual([]);
+    });
+  }
+
+  for (const { op, code, what } of [
+    { op: 'writeSync', code: 'EDQUOT', what: '/.elfcopy/lock' },
+    { op: 'writeSync', code: 'EIO', what: '/.elfcopy/lock' },
+  ]) {
+    it(`${code} from ${op} on the jail's lock (injected): a JailIoError naming JAIL${what}, nothing copied, no lock left`, async () => {
+      const jail = path.join(tmp, `inject-lock-${code}`);
+      fs.mkdirSync(jail);
+      const plan = planCopy(['/usr/bin/ls'], jail, { nss: false });
+      fault.op = op;
+      fault.code = code;
+      fault.state = true;
+      const err = await applyPlan(plan.steps, jail, { jobs: 1 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(fault.op, 'the fault was hit').toBe('');
+      expect(err).toBeInstanceOf(JailIoError);
+      const io = err as JailIoError;
+      expect(io.code).toBe(code);
+      expect(io.path).toBe(jail + what);
+      expect(fs.readdirSync(jail).filter((n) => n !== '.elfcopy')).toEqual([]);
+      expect(fs.existsSync(path.join(jail, '.elfcopy', 'lock'))).toBe(false);
     });
   }
 });

@@ -52,6 +52,8 @@ describe('a signal during a copy', () => {
       if (code === 0) throw new Error('the copy finished before the signal arrived (a reflinking file system copies at once): the test proves nothing here');
       expect({ code, signal }, stderr).toEqual({ code: 128 + num, signal: null });
       expect(stagingLeftovers(jail)).toEqual([]);
+      // Its lock goes with its staging: the next run is not refused.
+      expect(fs.existsSync(path.join(jail, '.elfcopy', 'lock'))).toBe(false);
       // Stopped before the rename: no file (whole or truncated) at the final name.
       expect(fs.existsSync(path.join(jail, big))).toBe(false);
     });

@@ -17,6 +17,7 @@ import { INIT_OWNER, MANIFEST_DIR, MANIFEST_PATH, emptyManifest, ownersOf, seria
 import type { PlanStep } from './plan.js';
 import { planPrune, readJailManifest, type PruneStep } from './prune.js';
 import { trustLinkFor } from './trust.js';
+import { lockJail } from './jail-lock.js';
 import { buildJailLdCache, type JailLdCacheResult } from './jail-ldcache.js';
 import { DEFAULTS } from '../defaults.js';
 
@@ -88,10 +89,22 @@ interface Run {
  * the jail's ld.so.cache; the manifest.
  */
 async function applyIn(jail: Jail, steps: readonly PlanStep[], jailDir: string, options: ApplyOptions): Promise<ApplyResult> {
+  // One run at a time changes a jail (jail-lock.ts): taken before the manifest is read, so that what
+  // this run records is merged into the manifest as it is now, not as it was when another run began.
+  const unlock = options.noManifest ? undefined : await lockJail(jail);
+  try {
+    return await applyLocked(jail, steps, jailDir, options);
+  } finally {
+    unlock?.();
+  }
+}
+
+async function applyLocked(jail: Jail, steps: readonly PlanStep[], jailDir: string, options: ApplyOptions): Promise<ApplyResult> {
   const owner = options.owner ?? { id: options.installer === 'init' ? INIT_OWNER : 'copy' };
-  // Computed before anything changes, as a dry run computes them.
-  const removals = options.prune === true ? planPrune(jailDir, owner.id, steps, options.root).remove : options.prune || [];
   const old = options.noManifest ? undefined : readJailManifest(jail);
+  // Computed before anything changes, as a dry run computes them; removals planned before the lock
+  // only where the manifest read under it still gives the entry to this installer alone.
+  const removals = options.prune === true ? planPrune(jailDir, owner.id, steps, options.root).remove : stillOwned(options.prune || [], old, owner.id);
   let done = 0;
   const run: Run = {
     jail,
@@ -109,6 +122,20 @@ async function applyIn(jail: Jail, steps: readonly PlanStep[], jailDir: string, 
     release();
   }
   return run.result;
+}
+
+/**
+ * The planned removals whose manifest entry this installer alone still claims: another run that
+ * finished between the plan and the lock may have claimed one since (a prune never removes another's).
+ */
+function stillOwned(removals: readonly PruneStep[], manifest: Manifest | undefined, owner: string): readonly PruneStep[] {
+  if (removals.length === 0) return removals;
+  const byPath = new Map((manifest?.entries ?? []).map((e) => [e.path, e]));
+  return removals.filter((r) => {
+    const e = byPath.get(r.path);
+    const owners = e ? ownersOf(e) : [];
+    return owners.length === 1 && owners[0] === owner;
+  });
 }
 
 async function applyPhases(run: Run, steps: readonly PlanStep[], removals: readonly PruneStep[], old: Manifest | undefined, owner: { id: string; installer?: Installer }, options: ApplyOptions): Promise<void> {
