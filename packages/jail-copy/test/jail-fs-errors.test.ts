@@ -66,6 +66,24 @@ function mount(args: string[], at: string): void {
   mounts.push(at);
 }
 
+/**
+ * Plans /usr/bin/ls into `jail`, arms the fault (`state`: on JAIL/.elfcopy's files, else on the plan's)
+ * and applies on one lane: the JailIoError the apply ended with, once the fault was hit.
+ */
+async function faultedApply(jail: string, op: string, code: string, state: boolean): Promise<{ plan: ReturnType<typeof planCopy>; io: JailIoError }> {
+  const plan = planCopy(['/usr/bin/ls'], jail, { nss: false });
+  Object.assign(fault, { op, code, state });
+  const err = await applyPlan(plan.steps, jail, { jobs: 1 }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(fault.op, 'the fault was hit').toBe('');
+  expect(err).toBeInstanceOf(JailIoError);
+  const io = err as JailIoError;
+  expect(io.code).toBe(code);
+  return { plan, io };
+}
+
 /** The one line an I/O error must be: the jail's path, the reason with its errno, nothing about /proc. */
 function expectOneLine(stderr: string, jail: string, code: string): string {
   const lines = errorLines(stderr);
@@ -126,18 +144,7 @@ describe("the jail's file system refuses a write", () => {
       // JAIL/.elfcopy there already (as after any earlier run): the lock is then taken without a
       // mkdir or a rename, and the fault meets the first call the plan's own steps make.
       fs.mkdirSync(path.join(jail, '.elfcopy'), { mode: 0o700 });
-      const plan = planCopy(['/usr/bin/ls'], jail, { nss: false });
-      fault.op = op;
-      fault.code = code;
-      fault.state = false;
-      const err = await applyPlan(plan.steps, jail, { jobs: 1 }).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      expect(fault.op, 'the fault was hit').toBe('');
-      expect(err).toBeInstanceOf(JailIoError);
-      const io = err as JailIoError;
-      expect(io.code).toBe(code);
+      const { plan, io } = await faultedApply(jail, op, code, false);
       expect(io.path.startsWith(jail + '/'), io.path).toBe(true);
       expect(plan.steps.some((s) => jail + s.path === io.path), `${io.path} is a path the plan writes`).toBe(true);
       expect(`${io.path}: ${io.message}`).not.toMatch(/\/proc\/|\n/);
@@ -152,18 +159,7 @@ describe("the jail's file system refuses a write", () => {
     it(`${code} from ${op} on the jail's lock (injected): a JailIoError naming JAIL${what}, nothing copied, no lock left`, async () => {
       const jail = path.join(tmp, `inject-lock-${code}`);
       fs.mkdirSync(jail);
-      const plan = planCopy(['/usr/bin/ls'], jail, { nss: false });
-      fault.op = op;
-      fault.code = code;
-      fault.state = true;
-      const err = await applyPlan(plan.steps, jail, { jobs: 1 }).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      expect(fault.op, 'the fault was hit').toBe('');
-      expect(err).toBeInstanceOf(JailIoError);
-      const io = err as JailIoError;
-      expect(io.code).toBe(code);
+      const { io } = await faultedApply(jail, op, code, true);
       expect(io.path).toBe(jail + what);
       expect(fs.readdirSync(jail).filter((n) => n !== '.elfcopy')).toEqual([]);
       expect(fs.existsSync(path.join(jail, '.elfcopy', 'lock'))).toBe(false);

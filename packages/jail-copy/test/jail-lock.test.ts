@@ -9,7 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ELFCOPY, elfcopy, gcc, readManifest, requireRoot, snapshot, tempDir } from './helpers/jail.js';
+import { ELFCOPY, elfcopy, gcc, paddedProgram, readManifest, requireRoot, snapshot, tempDir } from './helpers/jail.js';
 
 const tmp = tempDir('jail-lock');
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -19,12 +19,7 @@ const big = path.join(tmp, 'bin', 'big');
 const small = path.join(tmp, 'bin', 'small');
 beforeAll(() => {
   requireRoot();
-  fs.mkdirSync(path.dirname(big), { recursive: true });
-  gcc(big, 'int main(void) { return 0; }\n');
-  const fd = fs.openSync(big, 'a');
-  const chunk = Buffer.alloc(1 << 20, 0x5a);
-  for (let i = 0; i < 300; i++) fs.writeSync(fd, chunk);
-  fs.closeSync(fd);
+  paddedProgram(big, 300);
   gcc(small, 'int main(void) { return 7; }\n');
 });
 

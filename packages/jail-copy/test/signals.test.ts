@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ELFCOPY, gcc, requireRoot, stagingLeftovers, tempDir } from './helpers/jail.js';
+import { ELFCOPY, paddedProgram, requireRoot, stagingLeftovers, tempDir } from './helpers/jail.js';
 
 const tmp = tempDir('signals');
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -16,12 +16,7 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const big = path.join(tmp, 'bin', 'big');
 beforeAll(() => {
   requireRoot();
-  fs.mkdirSync(path.dirname(big), { recursive: true });
-  gcc(big, 'int main(void) { return 0; }\n');
-  const fd = fs.openSync(big, 'a');
-  const chunk = Buffer.alloc(1 << 20, 0x5a);
-  for (let i = 0; i < 400; i++) fs.writeSync(fd, chunk);
-  fs.closeSync(fd);
+  paddedProgram(big, 400);
 });
 
 const SIGNALS = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as const;

@@ -109,3 +109,17 @@ export function gcc(out: string, source: string, flags: string[] = []): string {
   execFileSync('gcc', ['-O1', '-o', out, src, ...flags], { stdio: 'pipe' });
   return out;
 }
+
+/**
+ * A program of `megabytes` MB: a tiny ELF with bytes appended past its segments (ld.so maps only
+ * those), so that copying it takes long enough to meet mid-copy.
+ */
+export function paddedProgram(out: string, megabytes: number): string {
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  gcc(out, 'int main(void) { return 0; }\n');
+  const fd = fs.openSync(out, 'a');
+  const chunk = Buffer.alloc(1 << 20, 0x5a);
+  for (let i = 0; i < megabytes; i++) fs.writeSync(fd, chunk);
+  fs.closeSync(fd);
+  return out;
+}
