@@ -39,6 +39,7 @@ export {
 export type { RejectedCandidate, SearchSource } from './search.js';
 export type { VerifyOutcome, VerifyTarget } from './open-verify.js';
 export { collectInputs, hasElfMagic, type InputSet } from './inputs.js';
+export { readShebang, scriptNeeds, ScriptError, SCRIPT_PATH, type Shebang, type ScriptNeeds } from './script.js';
 
 // The loader a file runs with.
 export { targetFor, type LoaderTarget, type TargetOverrides, type TargetKey, type MachineDescription, type TargetWarning, type CpuUsed } from './target.js';

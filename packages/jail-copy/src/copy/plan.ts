@@ -7,9 +7,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   ElfDepsError,
+  NotElfError,
   Resolver,
   SysRoot,
   collectInputs,
+  scriptNeeds,
   type ClosureGraph,
   type ElfInfo,
   type MissingLibrary,
@@ -98,6 +100,19 @@ export interface CopyPlan {
   consulted?: string[];
   /** Those of them whose directory listing was read: their content, not only their identity, counts. */
   consultedListings?: string[];
+  /** Inputs that are scripts: each is copied as it is, and what its "#!" line runs is copied with its closure. */
+  scripts?: ScriptInput[];
+}
+
+/** A script among the inputs (elf-deps script.ts): the kernel runs `programs[0]` for it. */
+export interface ScriptInput {
+  path: string;
+  /** Its first line after "#!". */
+  shebang: string;
+  /** It and any interpreter of the chain that is a script itself, copied as they are. */
+  scripts: string[];
+  /** The ELF programs of the chain (for `#!/usr/bin/env NAME`, env and NAME), inputs of the closure. */
+  programs: string[];
 }
 
 /**
@@ -339,6 +354,27 @@ export function resolverFor(options: PlanOptions): Resolver {
 }
 
 /**
+ * The named inputs the closure refused as not ELF that are scripts (elf-deps scriptNeeds), and those
+ * whose chain cannot be followed (a ScriptError naming the script and why, in place of "not ELF").
+ */
+function scriptInputs(root: SysRoot, graph: ClosureGraph, named: readonly string[]): { scripts: ScriptInput[]; failed: { input: string; error: ElfDepsError }[] } {
+  const inputs = new Set(named);
+  const scripts: ScriptInput[] = [];
+  const failed: { input: string; error: ElfDepsError }[] = [];
+  for (const err of graph.inputErrors) {
+    if (!(err instanceof NotElfError) || !inputs.has(err.path)) continue;
+    try {
+      const needs = scriptNeeds(root, err.path);
+      if (needs) scripts.push({ path: err.path, shebang: needs.shebang.line, scripts: needs.scripts, programs: needs.programs });
+    } catch (scriptErr) {
+      if (!(scriptErr instanceof ElfDepsError)) throw scriptErr;
+      failed.push({ input: err.path, error: scriptErr });
+    }
+  }
+  return { scripts, failed };
+}
+
+/**
  * Computes the plan for `inputs`. `resolver` (from resolverFor with the same options) lets repeated
  * plans share parsed files and directory listings.
  */
@@ -346,12 +382,29 @@ export function planCopy(inputs: readonly string[], jail: string, options: PlanO
   const root = resolver.root;
   const collected = collectInputs(root, inputs);
   const extraElf = options.extraElf ?? [];
-  const graph = resolver.resolve([...collected.files, ...extraElf.map((e) => e.path)]);
+  let graph = resolver.resolve([...collected.files, ...extraElf.map((e) => e.path)]);
+  const extraReason = new Map(extraElf.map((e) => [e.path, e.reason]));
+  // An input that is not ELF may be a script: then its interpreters take its place in the closure
+  // (resolved again: the resolver has every file of the first pass already).
+  const { scripts, failed } = scriptInputs(root, graph, collected.files);
+  if (scripts.length > 0 || failed.length > 0) {
+    const byScript = new Map(scripts.map((s) => [s.path, s.programs]));
+    for (const f of failed) byScript.set(f.input, []);
+    const programs = collected.files.flatMap((f) => byScript.get(f) ?? [f]);
+    for (const s of scripts) for (const p of s.programs) if (!extraReason.has(p)) extraReason.set(p, `interpreter of ${s.path} (#!${s.shebang})`);
+    graph = resolver.resolve([...new Set([...programs, ...extraElf.map((e) => e.path)])]);
+    graph.inputErrors.push(...failed.map((f) => f.error));
+  }
   graph.inputErrors.unshift(...collected.errors);
 
   const steps = new StepSet();
   const plan: CopyPlan = { jail, root: root.root, steps: [], missing: [...graph.missing], inputErrors: graph.inputErrors, warnings: [] };
-  const extraReason = new Map(extraElf.map((e) => [e.path, e.reason]));
+  if (scripts.length > 0) plan.scripts = scripts;
+  for (const s of scripts) {
+    s.scripts.forEach((p, i) => {
+      if (!mirrorSteps(root, p, i === 0 ? 'input' : `interpreter of ${s.scripts[i - 1] ?? s.path} (a script)`, options, steps)) plan.warnings.push(`${p}: not a regular file or directory chain, not copied`);
+    });
+  }
 
   const addGraph = (g: ClosureGraph, rootReason?: (p: string) => string): void => {
     for (const rc of g.roots) {

@@ -53,7 +53,10 @@ export function planCopyWithProfiles(paths: readonly string[], jail: string, opt
   const all = loadProfiles();
   // The inputs as the bare plan has them (a link's target too): later rounds' steps carry profile
   // reasons as well, where a profile brings a file that is also an input.
-  const inputs = [...paths.map((p) => path.resolve(p)), ...plan.steps.filter((s) => s.op === 'copy' && s.reasons.includes('input')).map((s) => s.path)];
+  // A script's interpreters count as inputs, by their names and their real paths, as a named input's
+  // link target does: `#!/usr/bin/python3` calls for the python profile of python3.11.
+  const scriptPrograms = (plan.scripts ?? []).flatMap((s) => s.programs.flatMap((p) => [p, root.realpath(p) ?? p]));
+  const inputs = [...new Set([...paths.map((p) => path.resolve(p)), ...plan.steps.filter((s) => s.op === 'copy' && s.reasons.includes('input')).map((s) => s.path), ...scriptPrograms])];
   let chosen: Profile[] = [];
   const extraConsulted = new Set<string>();
   const extraListings = new Set<string>();
