@@ -91,6 +91,20 @@ describe('a script as an input', () => {
     }
   });
 
+  it('verify checks what an input script runs: complete as copied; with bash removed, a finding, as chroot fails too', async () => {
+    const s = script('verify-env-bash', '#!/usr/bin/env bash\necho ok\n');
+    const jail = path.join(tmp, 'verify');
+    expect((await elfcopy([s, '--into', jail, '-q'])).exitCode).toBe(0);
+    const fine = await elfcopy(['verify', jail]);
+    expect(fine.exitCode, fine.stdout + fine.stderr).toBe(0);
+    expect(inJail(jail, [s]).status).toBe(0);
+    for (const name of fs.readdirSync(path.join(jail, 'usr/bin')).filter((n) => n === 'bash')) fs.rmSync(path.join(jail, 'usr/bin', name));
+    expect(inJail(jail, [s]).status).not.toBe(0);
+    const broken = await elfcopy(['verify', jail]);
+    expect(broken.exitCode).toBe(1);
+    expect(broken.stdout).toMatch(new RegExp(`script-interpreter-missing: ${s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: #!/usr/bin/env bash: env finds no 'bash'`));
+  });
+
   it('a text file that is no script is still "not an ELF file"', async () => {
     const f = script('notes.txt', 'just text\n');
     const r = await elfcopy([f, '--into', path.join(tmp, 'text'), '-q']);

@@ -2,15 +2,15 @@
  * `elfcopy verify JAIL`: static checks, executing nothing, that every program in the jail will load
  * there — its libraries resolve inside the jail (the resolver with the jail as sysroot), the NSS modules
  * its nsswitch.conf names are there, every symbol version a file requires is defined by the library
- * that will be loaded, and no symlink dangles or climbs out.
+ * that will be loaded, no symlink dangles or climbs out, and what an input script's "#!" line runs is there.
  */
 import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
-import { Resolver, SysRoot, hasElfMagic, type ClosureGraph, type DynamicSymbol, type ElfFile, type ResolveOptions, type VersionDefinition, type VersionNeed } from '@elfcopy/elf-deps';
+import { ElfDepsError, Resolver, ScriptError, SysRoot, hasElfMagic, scriptNeeds, type ClosureGraph, type DynamicSymbol, type ElfFile, type ResolveOptions, type VersionDefinition, type VersionNeed } from '@elfcopy/elf-deps';
 import type { Finding, Severity } from '../findings.js';
 import { nssModulesNeeded, parseNsswitch, DEFAULT_SERVICES } from '../copy/nss.js';
 import { climbsAboveRoot } from '../confine/inroot.js';
-import { MANIFEST_PATH, parseManifest } from '../copy/manifest.js';
+import { MANIFEST_PATH, parseManifest, type Manifest } from '../copy/manifest.js';
 import { walkJail } from '../confine/walk.js';
 import { checksSymbolVersions, glibcLibc, loaderWarnings, originWithoutProcMessage } from '../copy/loader-families.js';
 import { missingInContext } from './namespace-context.js';
@@ -51,11 +51,28 @@ function sha256File(p: string): string | undefined {
  * cache: manifest entries without a source): the host's file at the same path is not their source,
  * so differing from it says nothing about staleness.
  */
-function writtenForJail(root: SysRoot): Set<string> {
+function writtenForJail(manifest: Manifest | undefined): Set<string> {
   const written = new Set<string>();
-  // elfcopy's own file, read whole as apply.ts reads it (a large jail's manifest passes the config bound).
-  for (const e of parseManifest(root.readText(MANIFEST_PATH, Number.POSITIVE_INFINITY) ?? '')?.entries ?? []) if (e.kind === 'file' && e.source === undefined) written.add(e.path);
+  for (const e of manifest?.entries ?? []) if (e.kind === 'file' && e.source === undefined) written.add(e.path);
   return written;
+}
+
+/**
+ * The scripts copied as inputs (manifest entries of reason 'input' that are not ELF): what their "#!"
+ * line runs must be in the jail, as the kernel finds it there (for env, NAME on SCRIPT_PATH). Scripts a
+ * profile brought are not checked: a package's helper scripts may name interpreters the jail has no use for.
+ */
+function checkScripts(root: SysRoot, manifest: Manifest | undefined, elfFiles: ReadonlySet<string>, add: (rule: string, s: Severity, p: string, m: string) => void): void {
+  for (const e of manifest?.entries ?? []) {
+    if (e.kind !== 'file' || !e.reasons.includes('input') || elfFiles.has(e.path)) continue;
+    try {
+      scriptNeeds(root, e.path);
+    } catch (err) {
+      if (!(err instanceof ElfDepsError)) throw err;
+      // The input itself gone or unreadable is the walk's business (a jail changed since): only its line here.
+      if (err instanceof ScriptError) add('script-interpreter-missing', 'high', e.path, `${err.path === e.path ? '' : `${err.path}: `}${err.message}`);
+    }
+  }
 }
 
 export function verifyJail(jail: string, options: VerifyOptions = {}): VerifyReport {
@@ -65,7 +82,9 @@ export function verifyJail(jail: string, options: VerifyOptions = {}): VerifyRep
   const add = (rule: string, severity: Severity, p: string, message: string): void => {
     findings.push({ rule, severity, path: p, message });
   };
-  const written = options.againstHost ? writtenForJail(root) : new Set<string>();
+  // elfcopy's own file, read whole as apply.ts reads it (a large jail's manifest passes the config bound).
+  const manifest = parseManifest(root.readText(MANIFEST_PATH, Number.POSITIVE_INFINITY) ?? '');
+  const written = options.againstHost ? writtenForJail(manifest) : new Set<string>();
 
   for (const e of walkJail(root.root)) {
     if (e.stat.isSymbolicLink()) {
@@ -121,6 +140,7 @@ export function verifyJail(jail: string, options: VerifyOptions = {}): VerifyRep
   checkOrigin(root, graph, add);
   checkNss(root, resolver, elfOf, graph, add);
   findings.push(...profileNeedsFindings(root, elfFiles));
+  checkScripts(root, manifest, new Set(elfFiles), add);
   return { jail: root.root, checked: elfFiles.length, findings };
 }
 
