@@ -61,10 +61,18 @@ describe('readShebang reads the line as the kernel does', () => {
 });
 
 describe('scriptNeeds', () => {
-  it('#!/usr/bin/env NAME: env and the first NAME on SCRIPT_PATH', () => {
+  it("SCRIPT_PATH is the PATH systemd gives a service (systemd-path's own answer)", () => {
+    expect(SCRIPT_PATH.join(':')).toBe(execFileSync('systemd-path', ['search-binaries-default'], { encoding: 'utf8' }).trim());
+  });
+
+  it('#!/usr/bin/env NAME: env, and the NAME env itself runs under that PATH', () => {
     const p = script('env-sh', '#!/usr/bin/env sh');
-    const found = SCRIPT_PATH.map((d) => `${d}/sh`).find((c) => fs.existsSync(c));
-    expect(scriptNeeds(new SysRoot('/'), p)?.programs).toEqual(['/usr/bin/env', found]);
+    const servicePath = execFileSync('systemd-path', ['search-binaries-default'], { encoding: 'utf8' }).trim();
+    // What env executes, seen from inside: the shell's own executable.
+    const envRuns = execFileSync('/usr/bin/env', ['-i', `PATH=${servicePath}`, 'sh', '-c', 'readlink /proc/$$/exe'], { encoding: 'utf8' }).trim();
+    const programs = scriptNeeds(new SysRoot('/'), p)?.programs ?? [];
+    expect(programs[0]).toBe('/usr/bin/env');
+    expect(fs.realpathSync(programs[1] ?? '')).toBe(envRuns);
   });
 
   it('env -S splits the rest of the line; options and assignments are not the program', () => {
